@@ -1,0 +1,103 @@
+//! Response bodies of the read API, shared by the Lambda and the Worker.
+//!
+//! Errors use Chalice's shape, `{"Code": ..., "Message": "<Code>: <text>"}`,
+//! with the workshop's exact 404 for a missing item.
+
+use crate::record::MediaItem;
+use crate::s3_event::{decode_key, KeyDecodeError};
+use serde::{Deserialize, Serialize};
+
+/// `Content-Type` of every API response.
+pub const JSON_CONTENT_TYPE: &str = "application/json";
+
+/// An API error: an HTTP status and a Chalice-style body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{status} {message}")]
+pub struct ApiError {
+    #[serde(skip)]
+    pub status: u16,
+    #[serde(rename = "Code")]
+    pub code: String,
+    #[serde(rename = "Message")]
+    pub message: String,
+}
+
+impl ApiError {
+    fn new(status: u16, code: &str, text: impl AsRef<str>) -> ApiError {
+        ApiError {
+            status,
+            code: code.to_string(),
+            message: format!("{code}: {}", text.as_ref()),
+        }
+    }
+
+    /// 400, for a bad query or path.
+    pub fn bad_request(text: impl AsRef<str>) -> ApiError {
+        ApiError::new(400, "BadRequestError", text)
+    }
+
+    /// 404, the workshop's exact body for a missing media file.
+    pub fn not_found(name: &str) -> ApiError {
+        ApiError::new(
+            404,
+            "NotFoundError",
+            format!("Media file ({name}) not found"),
+        )
+    }
+
+    /// 404 for a path that is no route at all.
+    pub fn no_route(path: &str) -> ApiError {
+        ApiError::new(404, "NotFoundError", format!("No route for {path}"))
+    }
+
+    /// 405 for a method the API does not serve.
+    pub fn method_not_allowed(method: &str) -> ApiError {
+        ApiError::new(
+            405,
+            "MethodNotAllowedError",
+            format!("Unsupported method: {method}"),
+        )
+    }
+
+    /// 503 when no data source could answer.
+    pub fn service_unavailable(text: impl AsRef<str>) -> ApiError {
+        ApiError::new(503, "ServiceUnavailableError", text)
+    }
+
+    /// 500; the text should not leak internals.
+    pub fn internal(text: impl AsRef<str>) -> ApiError {
+        ApiError::new(500, "InternalServerError", text)
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> String {
+        serde_json::to_string(self).expect("errors always serialise")
+    }
+}
+
+/// The JSON body of `GET /{name}`.
+pub fn item_body(item: &MediaItem) -> String {
+    serde_json::to_string(item).expect("items always serialise")
+}
+
+/// The JSON body of `GET /`.
+pub fn list_body(items: &[MediaItem]) -> String {
+    serde_json::to_string(items).expect("items always serialise")
+}
+
+/// The media name addressed by a request path such as `/my%20photo.jpg`.
+///
+/// Everything after the leading `/` is the name, `/` included, so keys in
+/// "folders" work. Percent escapes are decoded as UTF-8; `+` stays a plus,
+/// as in any URL path. An empty name is not a `GET /{name}` request.
+pub fn name_from_path(path: &str) -> Result<String, ApiError> {
+    let raw = path.strip_prefix('/').unwrap_or(path);
+    let bad = || ApiError::bad_request(format!("Path '{path}' is not valid URL encoding"));
+    // `decode_key` treats `+` as a space; paths keep it literal.
+    let protected = raw.replace('+', "%2B");
+    match decode_key(&protected) {
+        Ok(name) => Ok(name),
+        Err(KeyDecodeError::Empty) => Err(ApiError::bad_request("Empty media name")),
+        Err(_) => Err(bad()),
+    }
+}

@@ -1,0 +1,37 @@
+//! The rules of media-query, with no I/O and no async runtime.
+//!
+//! Everything that decides *what* the system does lives here, so that the
+//! AWS Lambdas (native) and the Cloudflare Worker (wasm32) share one
+//! implementation and cannot drift apart:
+//!
+//! * [`media`]: which object keys are images or videos.
+//! * [`record`]: the stored media record, its visibility and the event
+//!   ordering rule that keeps retried or reordered events harmless.
+//! * [`dynamo`]: the DynamoDB JSON codec (`{"S": ...}`), used by the HTTP API
+//!   and by DynamoDB's S3 export files.
+//! * [`export`]: the snapshot layout (DynamoDB export format) the edge reads.
+//! * [`export`]: the snapshot layout (DynamoDB's export format) the edge reads.
+//! * [`s3_event`] and [`video_job`]: parsing of the events that drive ingest.
+//! * [`labels`]: turning Rekognition answers into a label list.
+//! * [`query`]: the `GET /` filters, both as an in-memory predicate and as a
+//!   DynamoDB Scan `FilterExpression` with identical semantics.
+//! * [`api`]: response bodies and Chalice-style errors.
+//!
+//! The test vectors in `domain/vectors/` are run by the native tests and by
+//! the same tests compiled to wasm32, which is what keeps the edge and AWS
+//! answering alike.
+
+pub mod api;
+pub mod dynamo;
+pub mod export;
+pub mod labels;
+pub mod media;
+pub mod query;
+pub mod record;
+pub mod s3_event;
+pub mod video_job;
+
+pub use api::ApiError;
+pub use media::MediaType;
+pub use query::ListQuery;
+pub use record::{MediaItem, MediaRecord, OrderKey, RecordStatus};

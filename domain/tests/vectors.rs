@@ -1,0 +1,392 @@
+//! Runs the shared JSON vectors in `domain/vectors/`.
+//!
+//! The same file is compiled natively (`cargo test`) and to wasm32 (run by
+//! `wasm-bindgen-test-runner` under Node), so any drift between the Lambda
+//! and the Worker targets fails a vector. The files are embedded with
+//! `include_str!` because wasm has no file system.
+
+use media_query_domain::api::{self, ApiError};
+use media_query_domain::dynamo::{self, Item};
+use media_query_domain::labels::{DetectedLabel, LabelAggregator};
+use media_query_domain::s3_event::{self, decode_key, S3Change, S3EventError};
+use media_query_domain::video_job::{self, JobNotification};
+use media_query_domain::{ListQuery, MediaItem, MediaRecord, MediaType};
+use serde_json::{json, Value};
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+const TARGET: &str = if cfg!(target_arch = "wasm32") {
+    "wasm32"
+} else {
+    "native"
+};
+
+macro_rules! report {
+    ($($t:tt)*) => {{
+        #[cfg(target_arch = "wasm32")]
+        wasm_bindgen_test::console_log!($($t)*);
+        #[cfg(not(target_arch = "wasm32"))]
+        println!($($t)*);
+    }};
+}
+
+fn load(text: &str) -> Value {
+    serde_json::from_str(text).expect("vector file is valid JSON")
+}
+
+fn cases<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+    v[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("`{key}` is an array"))
+}
+
+fn error_json(e: &ApiError) -> Value {
+    json!({"status": e.status, "body": serde_json::from_str::<Value>(&e.body()).unwrap()})
+}
+
+fn run_keys() -> usize {
+    let v = load(include_str!("../vectors/keys.json"));
+    let cases = cases(&v, "cases");
+    for c in cases {
+        let raw = c["raw"].as_str().unwrap();
+        let decoded = decode_key(raw);
+        match c["decoded"].as_str() {
+            None => assert!(
+                decoded.is_err(),
+                "{raw}: expected an error, got {decoded:?}"
+            ),
+            Some(want) => {
+                let got = decoded.unwrap_or_else(|e| panic!("{raw}: {e}"));
+                assert_eq!(got, want, "{raw}");
+                let media: Option<MediaType> =
+                    serde_json::from_value(c["media_type"].clone()).unwrap();
+                assert_eq!(MediaType::from_key(&got), media, "{raw}");
+                assert_eq!(decode_key(&s3_event::encode_key(&got)).unwrap(), got);
+            }
+        }
+    }
+    cases.len()
+}
+
+fn run_s3_events() -> usize {
+    let v = load(include_str!("../vectors/s3_events.json"));
+    let cases = cases(&v, "cases");
+    for c in cases {
+        let name = c["name"].as_str().unwrap();
+        let parsed = s3_event::parse_s3_event(&c["event"].to_string());
+        if let Some(err) = c.get("error") {
+            let want: S3EventError = serde_json::from_value(err.clone()).unwrap();
+            assert_eq!(parsed, Err(want), "{name}");
+            continue;
+        }
+        let parsed = parsed.unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(
+            parsed.is_test_event,
+            c["test_event"].as_bool().unwrap_or(false),
+            "{name}"
+        );
+        let want = c["records"].as_array().unwrap();
+        assert_eq!(parsed.records.len(), want.len(), "{name}");
+        for (got, want) in parsed.records.iter().zip(want) {
+            match (got, want.get("change")) {
+                (Ok(change), Some(w)) => {
+                    let w: S3Change = serde_json::from_value(w.clone()).unwrap();
+                    assert_eq!(change, &w, "{name}");
+                    let key = change.order_key().ok().map(|k| k.to_string());
+                    assert_eq!(key.as_deref(), want["order_key"].as_str(), "{name}");
+                }
+                (Err(e), None) => {
+                    let w: S3EventError = serde_json::from_value(want["error"].clone()).unwrap();
+                    assert_eq!(e, &w, "{name}");
+                }
+                (got, _) => panic!("{name}: got {got:?}, want {want}"),
+            }
+        }
+    }
+    cases.len()
+}
+
+fn run_queries() -> usize {
+    let v = load(include_str!("../vectors/queries.json"));
+    let cases = cases(&v, "cases");
+    for c in cases {
+        let q = c["query"].as_str().unwrap();
+        match (ListQuery::from_query_string(q), c.get("error")) {
+            (Ok(parsed), None) => {
+                let want: ListQuery = serde_json::from_value(c["expect"].clone()).unwrap();
+                assert_eq!(parsed, want, "{q}");
+                if let Some(f) = c.get("filter") {
+                    assert_eq!(
+                        serde_json::to_value(parsed.scan_filter()).unwrap(),
+                        *f,
+                        "{q}"
+                    );
+                }
+            }
+            (Err(e), Some(want)) => assert_eq!(error_json(&e), *want, "{q}"),
+            (got, _) => panic!("{q}: got {got:?}"),
+        }
+    }
+    cases.len()
+}
+
+fn run_filters() -> usize {
+    let v = load(include_str!("../vectors/filters.json"));
+    let records: Vec<MediaRecord> = cases(&v, "items")
+        .iter()
+        .map(|i| {
+            let item: Item = serde_json::from_value(i.clone()).unwrap();
+            MediaRecord::from_item(&item).unwrap()
+        })
+        .collect();
+    let cases = cases(&v, "cases");
+    for c in cases {
+        let q = c["query"].as_str().unwrap();
+        let query = ListQuery::from_query_string(q).unwrap();
+        let names: Vec<String> = query.select(&records).into_iter().map(|i| i.name).collect();
+        let want: Vec<String> = serde_json::from_value(c["names"].clone()).unwrap();
+        assert_eq!(names, want, "{q}");
+    }
+    cases.len()
+}
+
+fn run_codec() -> usize {
+    let v = load(include_str!("../vectors/codec.json"));
+    let mut n = 0;
+    for c in cases(&v, "valid").iter().chain(cases(&v, "lenient")) {
+        let item: Item = serde_json::from_value(c["item"].clone()).unwrap();
+        let record = MediaRecord::from_item(&item).unwrap_or_else(|e| panic!("{e}: {}", c["item"]));
+        let api: MediaItem = serde_json::from_value(c["api"].clone()).unwrap();
+        assert_eq!(record.to_media_item(), api);
+        if let Some(visible) = c["visible"].as_bool() {
+            assert_eq!(record.is_visible(), visible, "{}", c["item"]);
+            // Strict round trip: item -> record -> item, and JSON text both ways.
+            assert_eq!(record.to_item(), item, "{}", c["item"]);
+            let text = serde_json::to_string(&item).unwrap();
+            assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), c["item"]);
+        }
+        n += 1;
+    }
+    for c in cases(&v, "invalid") {
+        let item: Item = serde_json::from_value(c["item"].clone()).unwrap();
+        let err = MediaRecord::from_item(&item).unwrap_err();
+        assert_eq!(err.to_string(), c["error"].as_str().unwrap());
+        n += 1;
+    }
+    for c in cases(&v, "export_lines") {
+        let line = c["line"].as_str().unwrap();
+        match (
+            dynamo::parse_export_line(line),
+            c["error"].as_bool().unwrap_or(false),
+        ) {
+            (Ok(item), false) => {
+                let record = MediaRecord::from_item(&item).unwrap();
+                assert_eq!(record.name, c["name"].as_str().unwrap());
+                let again = dynamo::parse_export_line(&dynamo::export_line(&item)).unwrap();
+                assert_eq!(again, item);
+            }
+            (Err(_), true) => {}
+            (got, _) => panic!("{line}: {got:?}"),
+        }
+        n += 1;
+    }
+    n
+}
+
+fn run_api() -> usize {
+    let v = load(include_str!("../vectors/api.json"));
+    let mut n = 0;
+    for c in cases(&v, "errors") {
+        let arg = c["arg"].as_str().unwrap();
+        let e = match c["kind"].as_str().unwrap() {
+            "not_found" => ApiError::not_found(arg),
+            "bad_request" => ApiError::bad_request(arg),
+            "method_not_allowed" => ApiError::method_not_allowed(arg),
+            "service_unavailable" => ApiError::service_unavailable(arg),
+            "internal" => ApiError::internal(arg),
+            k => panic!("unknown kind {k}"),
+        };
+        assert_eq!(e.status as u64, c["status"].as_u64().unwrap());
+        assert_eq!(e.body(), c["body"].as_str().unwrap());
+        n += 1;
+    }
+    for c in cases(&v, "items") {
+        let item: MediaItem = serde_json::from_value(c["item"].clone()).unwrap();
+        assert_eq!(api::item_body(&item), c["body"].as_str().unwrap());
+        n += 1;
+    }
+    for c in cases(&v, "lists") {
+        let items: Vec<MediaItem> = serde_json::from_value(c["items"].clone()).unwrap();
+        assert_eq!(api::list_body(&items), c["body"].as_str().unwrap());
+        n += 1;
+    }
+    for c in cases(&v, "paths") {
+        let path = c["path"].as_str().unwrap();
+        match (api::name_from_path(path), c.get("error")) {
+            (Ok(name), None) => assert_eq!(name, c["name"].as_str().unwrap(), "{path}"),
+            (Err(e), Some(want)) => assert_eq!(error_json(&e), *want, "{path}"),
+            (got, _) => panic!("{path}: {got:?}"),
+        }
+        n += 1;
+    }
+    n
+}
+
+fn run_labels() -> usize {
+    let v = load(include_str!("../vectors/labels.json"));
+    let cases = cases(&v, "cases");
+    for c in cases {
+        let name = c["name"].as_str().unwrap();
+        let mut agg = LabelAggregator::new(c["min_confidence"].as_f64().unwrap() as f32);
+        for page in c["pages"].as_array().unwrap() {
+            for l in page.as_array().unwrap() {
+                let label =
+                    DetectedLabel::new(l[0].as_str().unwrap(), l[1].as_f64().unwrap() as f32);
+                agg.add(&label);
+            }
+        }
+        let got = agg.finish();
+        let names: Vec<&str> = got.iter().map(|l| l.name.as_str()).collect();
+        let want: Vec<&str> = c["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap())
+            .collect();
+        assert_eq!(names, want, "{name}");
+        if let Some(conf) = c.get("confidences") {
+            let want: Vec<f32> = conf
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect();
+            let got: Vec<f32> = got.iter().map(|l| l.confidence).collect();
+            assert_eq!(got, want, "{name}");
+        }
+    }
+    cases.len()
+}
+
+fn run_video_jobs() -> usize {
+    let v = load(include_str!("../vectors/video_jobs.json"));
+    let cases = cases(&v, "cases");
+    for c in cases {
+        let name = c["name"].as_str().unwrap();
+        let parsed = video_job::parse_sns_event(&c["event"].to_string());
+        if let Some(err) = c["error"].as_str() {
+            let got = parsed.expect_err(name);
+            assert_eq!(serde_json::to_value(&got).unwrap()["error"], err, "{name}");
+            continue;
+        }
+        let parsed = parsed.unwrap_or_else(|e| panic!("{name}: {e}"));
+        let want = c["jobs"].as_array().unwrap();
+        assert_eq!(parsed.len(), want.len(), "{name}");
+        for (got, want) in parsed.iter().zip(want) {
+            match (got, want.get("job")) {
+                (Ok(job), Some(w)) => {
+                    let w: JobNotification = serde_json::from_value(w.clone()).unwrap();
+                    assert_eq!(job, &w, "{name}");
+                }
+                (Err(e), None) => {
+                    assert_eq!(
+                        serde_json::to_value(e).unwrap()["error"],
+                        want["error"],
+                        "{name}"
+                    )
+                }
+                (got, _) => panic!("{name}: got {got:?}, want {want}"),
+            }
+        }
+    }
+    cases.len()
+}
+
+fn run_export() -> usize {
+    use media_query_domain::export::{self, ManifestSummary};
+    let v = load(include_str!("../vectors/export.json"));
+    let mut n = 0;
+    for c in cases(&v, "summaries") {
+        let text = c["text"].as_str().unwrap();
+        match (ManifestSummary::parse(text), c.get("error")) {
+            (Ok(s), None) => {
+                assert_eq!(s.item_count, c["item_count"].as_u64().unwrap());
+                assert_eq!(
+                    s.manifest_files_s3_key,
+                    c["manifest_files_key"].as_str().unwrap()
+                );
+            }
+            (Err(e), Some(want)) => {
+                if want != "json" {
+                    assert_eq!(e.to_string(), want.as_str().unwrap());
+                }
+            }
+            (got, _) => panic!("{text}: {got:?}"),
+        }
+        n += 1;
+    }
+    for c in cases(&v, "manifest_files") {
+        let text = c["text"].as_str().unwrap();
+        match (export::parse_manifest_files(text), c.get("error")) {
+            (Ok(files), None) => {
+                let keys: Vec<&str> = files.iter().map(|f| f.data_file_s3_key.as_str()).collect();
+                let want: Vec<&str> = c["keys"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|k| k.as_str().unwrap())
+                    .collect();
+                assert_eq!(keys, want);
+                let items: u64 = files.iter().map(|f| f.item_count).sum();
+                assert_eq!(items, c["items"].as_u64().unwrap());
+            }
+            (Err(_), Some(_)) => {}
+            (got, _) => panic!("{text}: {got:?}"),
+        }
+        n += 1;
+    }
+    for c in cases(&v, "keys") {
+        let prefix = c["prefix"].as_str().unwrap();
+        assert_eq!(
+            export::latest_pointer_key(prefix),
+            c["latest"].as_str().unwrap()
+        );
+        assert_eq!(
+            export::export_dir(prefix, c["export_id"].as_str().unwrap()),
+            c["dir"].as_str().unwrap()
+        );
+        n += 1;
+    }
+    n
+}
+
+/// Every vector file, with the number of cases each ran.
+type VectorRunner = fn() -> usize;
+
+const FILES: &[(&str, VectorRunner)] = &[
+    ("keys", run_keys),
+    ("s3_events", run_s3_events),
+    ("queries", run_queries),
+    ("filters", run_filters),
+    ("codec", run_codec),
+    ("api", run_api),
+    ("labels", run_labels),
+    ("video_jobs", run_video_jobs),
+    ("export", run_export),
+];
+
+#[test]
+fn all_vector_files() {
+    let mut total = 0;
+    for (name, run) in FILES {
+        let n = run();
+        assert!(n > 0, "vector file {name} ran no case");
+        report!("vectors[{TARGET}] {name}: {n} cases");
+        total += n;
+    }
+    report!(
+        "vectors[{TARGET}] total: {total} cases in {} files",
+        FILES.len()
+    );
+}
