@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine lacks to build, run and test media-query.
+# Idempotent: each step checks first. Everything comes from the ordinary
+# package registries (rustup, crates.io, PyPI); nothing else is downloaded.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WASM_BINDGEN_VERSION=0.2.129   # must equal the `wasm-bindgen` pin in Cargo.toml
+MOTO_VERSION=5.2.5
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "rust target wasm32-unknown-unknown"
+rustup target list --installed | grep -qx wasm32-unknown-unknown \
+  || rustup target add wasm32-unknown-unknown
+
+step "wasm-bindgen-cli $WASM_BINDGEN_VERSION (wasm-bindgen, wasm-bindgen-test-runner)"
+if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked
+fi
+
+step "cargo-nextest"
+command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
+
+step "moto_server $MOTO_VERSION (local AWS)"
+if ! python3 -c "import moto,sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null \
+   || ! command -v moto_server >/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+fi
+
+echo
+echo "setup: done"

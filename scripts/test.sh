@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The test command of media-query (see README.md). It installs what it
+# needs (scripts/setup.sh), then runs, in order:
+#   1. cargo fmt --check
+#   2. clippy -D warnings, native and wasm32
+#   3. the native tests (nextest): unit, vectors, properties, black-box
+#      tests against real local servers
+#   4. the wasm32 build of the domain and the Worker
+#   5. the shared vectors again, compiled to wasm32, under Node
+# It ends with one summary line and fails if any step fails or no test ran.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+
+LOG_DIR=${LOG_DIR:-target/test-logs}
+mkdir -p "$LOG_DIR"
+export CARGO_TERM_COLOR=never
+WASM=wasm32-unknown-unknown
+NATIVE_EXCLUDE=(--workspace --exclude media-query-edge)
+WASM_CRATES=(-p media-query-domain -p media-query-edge)
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "format"
+cargo fmt --all --check
+
+step "clippy (native)"
+cargo clippy "${NATIVE_EXCLUDE[@]}" --all-targets -- -D warnings
+step "clippy (wasm32)"
+cargo clippy "${WASM_CRATES[@]}" --target "$WASM" --all-targets -- -D warnings
+
+step "native tests"
+cargo nextest run "${NATIVE_EXCLUDE[@]}" --no-fail-fast 2>&1 | tee "$LOG_DIR/native.log"
+
+step "wasm32 build"
+cargo build "${WASM_CRATES[@]}" --target "$WASM"
+
+step "wasm32 vectors (wasm-bindgen-test-runner under Node)"
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  cargo test -p media-query-domain --target "$WASM" --test vectors -- --nocapture 2>&1 \
+  | tee "$LOG_DIR/wasm.log"
+
+# With `set -o pipefail`, a failing step has already stopped the script.
+native_passed=$(sed -nE 's/.* tests? run: ([0-9]+) passed.*/\1/p' "$LOG_DIR/native.log" | tail -n1)
+wasm_passed=$(sed -nE 's/^test result: ok\. ([0-9]+) passed.*/\1/p' "$LOG_DIR/wasm.log" | awk '{s+=$1} END {print s+0}')
+vectors_native=$(sed -nE 's/.*vectors\[native\] total: ([0-9]+) cases.*/\1/p' "$LOG_DIR/native.log" | tail -n1)
+vectors_wasm=$(sed -nE 's/.*vectors\[wasm32\] total: ([0-9]+) cases.*/\1/p' "$LOG_DIR/wasm.log" | tail -n1)
+native_passed=${native_passed:-0}
+total=$((native_passed + wasm_passed))
+
+echo
+echo "native tests: $native_passed passed; wasm32 tests: $wasm_passed passed"
+echo "shared vectors: ${vectors_native:-0} cases native, ${vectors_wasm:-0} cases wasm32"
+if [ "$native_passed" -eq 0 ] || [ "$wasm_passed" -eq 0 ] \
+   || [ "${vectors_native:-0}" -eq 0 ] || [ "${vectors_native:-0}" != "${vectors_wasm:-0}" ]; then
+  echo "summary: a test stage ran no test, or the targets ran different vectors"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+echo "summary: $total passed, 0 failed"
