@@ -28,5 +28,12 @@ if ! python3 -c "import moto,sys; sys.exit(moto.__version__ != '$MOTO_VERSION')"
   python3 -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
 fi
 
+# Each part of the system adds its own installs here (one file each).
+for part in scripts/setup.d/*.sh; do
+  [ -e "$part" ] || continue
+  step "setup: $part"
+  bash "$part"
+done
+
 echo
 echo "setup: done"

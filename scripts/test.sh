@@ -7,6 +7,9 @@
 #      tests against real local servers
 #   4. the wasm32 build of the domain and the Worker
 #   5. the shared vectors again, compiled to wasm32, under Node
+# Parts of the system hook in with one file each in scripts/setup.d/
+# (installs), scripts/build.d/ (builds the black-box tests need) and
+# scripts/check.d/ (further checks); each must exit non-zero on failure.
 # It ends with one summary line and fails if any step fails or no test ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +33,13 @@ cargo clippy "${NATIVE_EXCLUDE[@]}" --all-targets -- -D warnings
 step "clippy (wasm32)"
 cargo clippy "${WASM_CRATES[@]}" --target "$WASM" --all-targets -- -D warnings
 
+# Build steps the black-box tests need (e.g. the Worker bundle).
+for part in scripts/build.d/*.sh; do
+  [ -e "$part" ] || continue
+  step "build: $part"
+  bash "$part"
+done
+
 step "native tests"
 cargo nextest run "${NATIVE_EXCLUDE[@]}" --no-fail-fast 2>&1 | tee "$LOG_DIR/native.log"
 
@@ -40,6 +50,13 @@ step "wasm32 vectors (wasm-bindgen-test-runner under Node)"
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   cargo test -p media-query-domain --target "$WASM" --test vectors -- --nocapture 2>&1 \
   | tee "$LOG_DIR/wasm.log"
+
+# Further checks (deploy dry runs, template lint...), one file each.
+for part in scripts/check.d/*.sh; do
+  [ -e "$part" ] || continue
+  step "check: $part"
+  bash "$part"
+done
 
 # With `set -o pipefail`, a failing step has already stopped the script.
 native_passed=$(sed -nE 's/.* tests? run: ([0-9]+) passed.*/\1/p' "$LOG_DIR/native.log" | tail -n1)
