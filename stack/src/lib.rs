@@ -1,0 +1,322 @@
+//! The whole of media-query on one machine, with no cloud account.
+//!
+//! [`Stack::start`] brings up, each on a free port of 127.0.0.1:
+//!
+//! 1. `moto_server`, the local AWS (S3, DynamoDB, SNS, SQS, and Rekognition's
+//!    canned `DetectLabels`);
+//! 2. `rekognition-local`, the offline Rekognition-compatible detector
+//!    (unless [`Labels::Moto`]), reached by the functions through
+//!    `AWS_ENDPOINT_URL_REKOGNITION`;
+//! 3. the Lambda functions, the real binaries, under `cargo lambda watch`
+//!    (the Lambda runtime API), configured only through the SDK's standard
+//!    environment variables;
+//! 4. the Worker under `wrangler dev`, reading the snapshot from moto;
+//!
+//! then creates the bucket, table, topic and queues ([`resources`]) and
+//! polls the queues to invoke the functions ([`poller`]), the way Lambda's
+//! event sources would. A file uploaded with any S3 client is labelled and
+//! shows up at the edge; deleting it removes it.
+
+pub mod poller;
+pub mod process;
+pub mod resources;
+
+use anyhow::{Context, Result};
+use process::{free_port, wait_for_port, Service};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::process::Command;
+use tokio::task::JoinHandle;
+
+/// Where labels come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Labels {
+    /// The offline model in `rekognition-local` (real labels).
+    Detector,
+    /// `rekognition-local` with canned labels (fast; no model needed).
+    Canned,
+    /// moto's own canned `DetectLabels` ("Mobile Phone"); no video support.
+    Moto,
+}
+
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    pub labels: Labels,
+    /// Start the Worker under `wrangler dev`.
+    pub edge: bool,
+    /// Repository root (holds `lambda/`, `wrangler.toml`).
+    pub root: PathBuf,
+    /// State and logs, normally `<root>/.local`.
+    pub state_dir: PathBuf,
+}
+
+impl StackOptions {
+    pub fn new(root: impl Into<PathBuf>) -> StackOptions {
+        let root = root.into();
+        StackOptions {
+            labels: Labels::Detector,
+            edge: true,
+            state_dir: root.join(".local"),
+            root,
+        }
+    }
+}
+
+/// Settings a user or a test needs to talk to the stack.
+#[derive(Debug, Clone)]
+pub struct StackEnv {
+    pub aws_endpoint_url: String,
+    pub region: String,
+    pub media_bucket: String,
+    pub media_table: String,
+    pub export_bucket: String,
+    pub export_prefix: String,
+    pub edge_url: Option<String>,
+    pub api_url: String,
+    pub rekognition_url: Option<String>,
+    pub logs: PathBuf,
+}
+
+impl StackEnv {
+    /// `KEY=value` lines, as written to `.local/stack.env`.
+    pub fn to_env_file(&self) -> String {
+        let mut lines = vec![
+            format!("AWS_ENDPOINT_URL={}", self.aws_endpoint_url),
+            format!("AWS_REGION={}", self.region),
+            format!("AWS_DEFAULT_REGION={}", self.region),
+            "AWS_ACCESS_KEY_ID=testing".to_string(),
+            "AWS_SECRET_ACCESS_KEY=testing".to_string(),
+            format!("MEDIA_BUCKET_NAME={}", self.media_bucket),
+            format!("MEDIA_TABLE_NAME={}", self.media_table),
+            format!("EXPORT_BUCKET={}", self.export_bucket),
+            format!("EXPORT_PREFIX={}", self.export_prefix),
+            format!("API_URL={}", self.api_url),
+        ];
+        if let Some(edge) = &self.edge_url {
+            lines.push(format!("EDGE_URL={edge}"));
+        }
+        if let Some(r) = &self.rekognition_url {
+            lines.push(format!("AWS_ENDPOINT_URL_REKOGNITION={r}"));
+        }
+        lines.join("\n") + "\n"
+    }
+}
+
+/// A running stack. [`Stack::stop`] (or drop) stops every process it started.
+pub struct Stack {
+    pub env: StackEnv,
+    services: Vec<Service>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+const REGION: &str = "us-east-1";
+
+impl Stack {
+    pub async fn start(opts: &StackOptions) -> Result<Stack> {
+        let logs = opts.state_dir.join("logs");
+        std::fs::create_dir_all(&logs).context("create .local/logs")?;
+        let mut stack = Stack {
+            env: StackEnv {
+                aws_endpoint_url: String::new(),
+                region: REGION.into(),
+                media_bucket: String::new(),
+                media_table: String::new(),
+                export_bucket: String::new(),
+                export_prefix: String::new(),
+                edge_url: None,
+                api_url: String::new(),
+                rekognition_url: None,
+                logs: logs.clone(),
+            },
+            services: Vec::new(),
+            tasks: Vec::new(),
+        };
+
+        // 1. Local AWS.
+        let moto_port = free_port()?;
+        let mut moto = Command::new("moto_server");
+        moto.args(["-H", "127.0.0.1", "-p", &moto_port.to_string()]);
+        stack
+            .launch("moto_server", moto, &logs.join("moto.log"), moto_port)
+            .await?;
+        let aws = format!("http://127.0.0.1:{moto_port}");
+        stack.env.aws_endpoint_url = aws.clone();
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .endpoint_url(&aws)
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "testing",
+                "testing",
+                None,
+                None,
+                "media-query-stack",
+            ))
+            .load()
+            .await;
+        let names = resources::Names::default();
+        let created = resources::create(&sdk, &names).await?;
+        stack.env.media_bucket = names.bucket.clone();
+        stack.env.media_table = names.table.clone();
+        stack.env.export_bucket = names.export_bucket.clone();
+        stack.env.export_prefix = names.export_prefix.clone();
+
+        // 2. The detector.
+        if opts.labels != Labels::Moto {
+            let port = free_port()?;
+            let mut cmd = Command::new(opts.root.join("target/debug/rekognition-local"));
+            cmd.args(["--listen", &format!("127.0.0.1:{port}")])
+                .args([
+                    "--labeler",
+                    if opts.labels == Labels::Detector {
+                        "model"
+                    } else {
+                        "canned"
+                    },
+                ])
+                .current_dir(&opts.root);
+            aws_env(&mut cmd, &aws);
+            stack
+                .launch("rekognition-local", cmd, &logs.join("detector.log"), port)
+                .await?;
+            stack.env.rekognition_url = Some(format!("http://127.0.0.1:{port}"));
+        }
+
+        // 3. The functions, through the Lambda runtime API.
+        let invoke_port = free_port()?;
+        let mut env_vars = vec![
+            format!("AWS_ENDPOINT_URL={aws}"),
+            format!("AWS_REGION={REGION}"),
+            "AWS_ACCESS_KEY_ID=testing".into(),
+            "AWS_SECRET_ACCESS_KEY=testing".into(),
+            format!("MEDIA_TABLE_NAME={}", names.table),
+            format!("MEDIA_BUCKET_NAME={}", names.bucket),
+            format!("VIDEO_TOPIC_ARN={}", created.video_topic_arn),
+            format!("VIDEO_ROLE_ARN={}", names.video_role_arn),
+            format!("EXPORT_BUCKET={}", names.export_bucket),
+            format!("EXPORT_PREFIX={}", names.export_prefix),
+            "AWS_S3_FORCE_PATH_STYLE=true".into(),
+            "RUST_LOG=info".into(),
+        ];
+        if let Some(r) = &stack.env.rekognition_url {
+            env_vars.push(format!("AWS_ENDPOINT_URL_REKOGNITION={r}"));
+        }
+        let env_file = opts.state_dir.join("functions.env");
+        std::fs::write(&env_file, env_vars.join("\n") + "\n")?;
+        let mut watch = Command::new("cargo");
+        watch
+            .args(["lambda", "watch", "--ignore-changes", "--quiet"])
+            .args(["--invoke-address", "127.0.0.1"])
+            .args(["--invoke-port", &invoke_port.to_string()])
+            .arg("--env-file")
+            .arg(&env_file)
+            .current_dir(opts.root.join("lambda"));
+        stack
+            .launch(
+                "cargo lambda watch",
+                watch,
+                &logs.join("functions.log"),
+                invoke_port,
+            )
+            .await?;
+        stack.env.api_url = format!("http://127.0.0.1:{invoke_port}/lambda-url/read-api/");
+        let invoker = poller::Invoker::new(invoke_port);
+        // The first export makes an (empty) snapshot for the edge, and
+        // proves the functions run before we report the stack ready.
+        invoker
+            .invoke("export-writer", &serde_json::json!({}))
+            .await
+            .context("first export (see .local/logs/functions.log)")?;
+
+        // 4. The edge.
+        if opts.edge {
+            let port = free_port()?;
+            let mut cmd = Command::new("npx");
+            cmd.args(["--no-install", "wrangler", "dev", "--ip", "127.0.0.1"])
+                .args(["--port", &port.to_string()])
+                .arg("--persist-to")
+                .arg(opts.state_dir.join("wrangler"))
+                .args(["--var", &format!("AWS_ENDPOINT_URL:{aws}")])
+                .args(["--var", &format!("AWS_REGION:{REGION}")])
+                .args(["--var", &format!("MEDIA_TABLE_NAME:{}", names.table)])
+                .args(["--var", &format!("EXPORT_BUCKET:{}", names.export_bucket)])
+                .args(["--var", &format!("EXPORT_PREFIX:{}", names.export_prefix)])
+                .args(["--var", "EXPORT_TTL_SECONDS:1"])
+                .args(["--var", "AWS_ACCESS_KEY_ID:testing"])
+                .args(["--var", "AWS_SECRET_ACCESS_KEY:testing"])
+                .current_dir(&opts.root);
+            stack
+                .launch("wrangler dev", cmd, &logs.join("edge.log"), port)
+                .await?;
+            stack.env.edge_url = Some(format!("http://127.0.0.1:{port}/"));
+        }
+
+        // 5. Event sources.
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let changed = Arc::new(tokio::sync::Notify::new());
+        let feeds = [
+            (
+                created.created_queue_url,
+                poller::Source::S3Event("object-created"),
+            ),
+            (
+                created.removed_queue_url,
+                poller::Source::S3Event("object-removed"),
+            ),
+            (
+                created.video_queue_url,
+                poller::Source::SnsEnvelope("video-job-complete"),
+            ),
+        ];
+        for (url, source) in feeds {
+            stack.tasks.push(tokio::spawn(poller::poll_queue(
+                sqs.clone(),
+                url,
+                source,
+                invoker.clone(),
+                changed.clone(),
+            )));
+        }
+        stack
+            .tasks
+            .push(tokio::spawn(poller::export_on_change(invoker, changed)));
+
+        std::fs::write(opts.state_dir.join("stack.env"), stack.env.to_env_file())
+            .context("write .local/stack.env")?;
+        Ok(stack)
+    }
+
+    async fn launch(
+        &mut self,
+        name: &'static str,
+        cmd: Command,
+        log: &Path,
+        port: u16,
+    ) -> Result<()> {
+        let mut service = Service::spawn(name, cmd, log)?;
+        wait_for_port(&mut service, port, Duration::from_secs(300))
+            .await
+            .with_context(|| format!("{name} did not start; see {}", log.display()))?;
+        tracing::info!(service = name, port, "ready");
+        self.services.push(service);
+        Ok(())
+    }
+
+    /// Stops every task and process, newest first.
+    pub async fn stop(mut self) {
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+        while let Some(s) = self.services.pop() {
+            s.stop().await;
+        }
+    }
+}
+
+/// The SDK's standard settings for a child process talking to moto.
+fn aws_env(cmd: &mut Command, endpoint: &str) {
+    cmd.env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_REGION", REGION)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing");
+}
