@@ -1,4 +1,45 @@
-//! AWS Lambda functions of media-query. See the AWS-side issue; this crate
-//! starts as a placeholder so the workspace builds end to end.
+//! The AWS side of media-query: one small binary per Lambda function, each
+//! a thin entry point over the handlers here, which are testable without
+//! the Lambda runtime.
+//!
+//! Read top-down:
+//! * [`config`]: settings from environment variables (the workshop's names).
+//! * [`store`]: the [`store::MediaStore`] trait, with a DynamoDB adapter and
+//!   an in-memory one; every write is conditional on the event order.
+//! * [`rekognition`]: the [`rekognition::Labeler`] trait and its Rekognition
+//!   adapter (DetectLabels, StartLabelDetection, GetLabelDetection).
+//! * [`handlers`]: what each function does with its event.
+//! * [`convert`]: domain DynamoDB JSON to and from the SDK's types.
+//!
+//! AWS endpoints come only from the SDK's standard configuration
+//! (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_REKOGNITION`...), so the same
+//! binaries run against AWS, moto, or the offline detector.
+
+pub mod config;
+pub mod convert;
+pub mod handlers;
+pub mod rekognition;
+pub mod store;
 
 pub use media_query_domain as domain;
+
+/// Structured logs: JSON on Lambda, human-readable elsewhere. `RUST_LOG`
+/// sets the level (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+        builder.json().without_time().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// The SDK configuration from the environment (region, credentials,
+/// endpoints), loaded once per cold start.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}

@@ -5,6 +5,7 @@
 //! `pip install 'moto[server]'`); `scripts/test.sh` installs them. A missing
 //! executable fails the test loudly instead of skipping it.
 
+pub mod aws;
 pub mod moto;
 
 use std::net::{TcpListener, TcpStream};

@@ -1,0 +1,128 @@
+//! Settings, read from environment variables with the workshop's names.
+
+use thiserror::Error;
+
+/// Rekognition reads images from S3 only up to 15 MB.
+pub const MAX_IMAGE_BYTES: u64 = 15 * 1024 * 1024;
+/// Rekognition Video reads stored videos only up to 10 GB.
+pub const MAX_VIDEO_BYTES: u64 = 10 * 1024 * 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// `MEDIA_TABLE_NAME`, required.
+    pub table: String,
+    /// `VIDEO_TOPIC_ARN`: where Rekognition reports finished video jobs.
+    pub video_topic_arn: Option<String>,
+    /// `VIDEO_ROLE_ARN`: the role Rekognition assumes to publish there.
+    pub video_role_arn: Option<String>,
+    /// `MIN_CONFIDENCE` (0–100, default 50): weaker labels are not stored.
+    pub min_confidence: f32,
+    /// `MAX_LABELS` (default 20): DetectLabels' `MaxLabels`.
+    pub max_labels: i32,
+    /// `EXPORT_BUCKET`: where the edge snapshot is written.
+    pub export_bucket: Option<String>,
+    /// `EXPORT_PREFIX` (default `edge-snapshot`).
+    pub export_prefix: String,
+}
+
+#[derive(Debug, Error, PartialEq)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {detail}")]
+    Invalid { name: &'static str, detail: String },
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads settings through `get`, so tests need not touch the process env.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let nonempty = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let min_confidence = match nonempty("MIN_CONFIDENCE") {
+            None => 50.0,
+            Some(v) => v
+                .parse::<f32>()
+                .ok()
+                .filter(|c| (0.0..=100.0).contains(c))
+                .ok_or(ConfigError::Invalid {
+                    name: "MIN_CONFIDENCE",
+                    detail: format!("`{v}` is not a number from 0 to 100"),
+                })?,
+        };
+        let max_labels = match nonempty("MAX_LABELS") {
+            None => 20,
+            Some(v) => v
+                .parse::<i32>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or(ConfigError::Invalid {
+                    name: "MAX_LABELS",
+                    detail: format!("`{v}` is not a positive integer"),
+                })?,
+        };
+        Ok(Config {
+            table: nonempty("MEDIA_TABLE_NAME").ok_or(ConfigError::Missing("MEDIA_TABLE_NAME"))?,
+            video_topic_arn: nonempty("VIDEO_TOPIC_ARN"),
+            video_role_arn: nonempty("VIDEO_ROLE_ARN"),
+            min_confidence,
+            max_labels,
+            export_bucket: nonempty("EXPORT_BUCKET"),
+            export_prefix: nonempty("EXPORT_PREFIX").unwrap_or_else(|| "edge-snapshot".into()),
+        })
+    }
+
+    /// A configuration for tests and benches.
+    pub fn for_table(table: &str) -> Config {
+        Config::from_lookup(|k| (k == "MEDIA_TABLE_NAME").then(|| table.to_string()))
+            .expect("a table name is enough")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn defaults_and_errors() {
+        let c = Config::from_lookup(lookup(&[("MEDIA_TABLE_NAME", "t")])).unwrap();
+        assert_eq!(
+            (c.min_confidence, c.max_labels, c.export_prefix.as_str()),
+            (50.0, 20, "edge-snapshot")
+        );
+        assert_eq!(
+            Config::from_lookup(lookup(&[])),
+            Err(ConfigError::Missing("MEDIA_TABLE_NAME"))
+        );
+        let bad = Config::from_lookup(lookup(&[
+            ("MEDIA_TABLE_NAME", "t"),
+            ("MIN_CONFIDENCE", "120"),
+        ]));
+        assert!(matches!(
+            bad,
+            Err(ConfigError::Invalid {
+                name: "MIN_CONFIDENCE",
+                ..
+            })
+        ));
+        let bad = Config::from_lookup(lookup(&[("MEDIA_TABLE_NAME", "t"), ("MAX_LABELS", "0")]));
+        assert!(matches!(
+            bad,
+            Err(ConfigError::Invalid {
+                name: "MAX_LABELS",
+                ..
+            })
+        ));
+    }
+}

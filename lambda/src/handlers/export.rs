@@ -1,0 +1,265 @@
+//! `export-writer`: the table snapshot the edge Worker serves.
+//!
+//! Written in DynamoDB's own export layout (see `domain::export`), so tools
+//! that read `ExportTableToPointInTime` output read ours, and the Worker can
+//! read a native export too. Publication is atomic: all data files and both
+//! manifests are written first, then `<prefix>/latest.json` is replaced in
+//! one PUT. Readers never see a half-written snapshot. The export before
+//! the current one is kept, so a reader that fetched the old pointer just
+//! before the switch still finds its files; older ones are deleted.
+
+use crate::store::{MediaStore, StoreError};
+use aws_sdk_s3::primitives::ByteStream;
+use base64::Engine;
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use md5::{Digest, Md5};
+use media_query_domain::dynamo::export_line;
+use media_query_domain::export::{
+    export_dir, join_key, latest_pointer_key, LatestPointer, ManifestFile, ManifestSummary,
+    MANIFEST_VERSION, OUTPUT_FORMAT,
+};
+use std::io::Write as _;
+use std::time::{SystemTime, UNIX_EPOCH};
+use thiserror::Error;
+use tracing::info;
+
+/// Items per data file.
+pub const ITEMS_PER_FILE: usize = 10_000;
+
+#[derive(Debug, Error)]
+pub enum ExportError {
+    #[error("EXPORT_BUCKET is not set")]
+    NoBucket,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("S3 {operation} {key} failed: {detail}")]
+    S3 {
+        operation: &'static str,
+        key: String,
+        detail: String,
+    },
+}
+
+/// Where snapshots go.
+#[derive(Debug, Clone)]
+pub struct ExportTarget {
+    pub bucket: String,
+    pub prefix: String,
+    pub table_arn: String,
+}
+
+fn s3_err<E: std::fmt::Debug>(operation: &'static str, key: &str) -> impl FnOnce(E) -> ExportError {
+    let key = key.to_string();
+    move |e| ExportError::S3 {
+        operation,
+        key,
+        detail: format!("{e:?}"),
+    }
+}
+
+/// Milliseconds since the epoch and an ISO-8601 rendering of it.
+fn now() -> (u128, String) {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    let secs = (ms / 1000) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let iso = format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ms % 1000
+    );
+    (ms, iso)
+}
+
+async fn put(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    body: Vec<u8>,
+    content_type: &str,
+) -> Result<Option<String>, ExportError> {
+    let out = s3
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type(content_type)
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .map_err(s3_err("PutObject", key))?;
+    Ok(out.e_tag.map(|t| t.trim_matches('"').to_string()))
+}
+
+/// Writes a full snapshot and publishes it; returns the new pointer.
+pub async fn write_snapshot<S: MediaStore>(
+    store: &S,
+    s3: &aws_sdk_s3::Client,
+    target: &ExportTarget,
+) -> Result<LatestPointer, ExportError> {
+    let (start_ms, start_time) = now();
+    let items = store.all_items().await?;
+    let export_id = format!(
+        "{start_ms:013}-{:08x}",
+        std::process::id() ^ (start_ms as u32)
+    );
+    let dir = export_dir(&target.prefix, &export_id);
+
+    let mut files = Vec::new();
+    let mut billed = 0u64;
+    for (index, chunk) in items.chunks(ITEMS_PER_FILE).enumerate() {
+        let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+        for item in chunk {
+            gz.write_all(export_line(item).as_bytes())
+                .expect("write to memory");
+            gz.write_all(b"\n").expect("write to memory");
+        }
+        let data = gz.finish().expect("gzip to memory");
+        billed += data.len() as u64;
+        let md5 = Md5::digest(&data);
+        let key = format!("{dir}data/{index:05}-{}.json.gz", hex(&md5[..8]));
+        let etag = put(s3, &target.bucket, &key, data, "application/gzip").await?;
+        files.push(ManifestFile {
+            item_count: chunk.len() as u64,
+            md5_checksum: base64::engine::general_purpose::STANDARD.encode(md5),
+            etag,
+            data_file_s3_key: key,
+        });
+    }
+    let files_key = format!("{dir}manifest-files.json");
+    let files_text: String = files
+        .iter()
+        .map(|f| serde_json::to_string(f).expect("serialise") + "\n")
+        .collect();
+    put(
+        s3,
+        &target.bucket,
+        &files_key,
+        files_text.into_bytes(),
+        "application/json",
+    )
+    .await?;
+
+    let (_, end_time) = now();
+    let summary = ManifestSummary {
+        version: MANIFEST_VERSION.into(),
+        export_arn: format!("{}/export/{export_id}", target.table_arn),
+        start_time: start_time.clone(),
+        end_time,
+        table_arn: target.table_arn.clone(),
+        table_id: None,
+        export_time: start_time.clone(),
+        s3_bucket: target.bucket.clone(),
+        s3_prefix: Some(target.prefix.clone()).filter(|p| !p.is_empty()),
+        s3_sse_algorithm: Some("AES256".into()),
+        s3_sse_kms_key_id: None,
+        manifest_files_s3_key: files_key,
+        billed_size_bytes: billed,
+        item_count: items.len() as u64,
+        output_format: OUTPUT_FORMAT.into(),
+        export_type: Some("FULL_EXPORT".into()),
+    };
+    let summary_key = format!("{dir}manifest-summary.json");
+    let summary_text = serde_json::to_vec(&summary).expect("serialise");
+    put(
+        s3,
+        &target.bucket,
+        &summary_key,
+        summary_text,
+        "application/json",
+    )
+    .await?;
+
+    // Publish: the single PUT that switches readers to the new snapshot.
+    let pointer_key = latest_pointer_key(&target.prefix);
+    let previous = read_pointer(s3, &target.bucket, &pointer_key).await;
+    let pointer = LatestPointer {
+        manifest_summary_key: summary_key,
+        export_time: start_time,
+        item_count: items.len() as u64,
+    };
+    put(
+        s3,
+        &target.bucket,
+        &pointer_key,
+        serde_json::to_vec(&pointer).expect("serialise"),
+        "application/json",
+    )
+    .await?;
+    info!(
+        export_id,
+        items = items.len(),
+        files = files.len(),
+        "snapshot published"
+    );
+
+    let mut keep = vec![dir];
+    if let Some(prev) = previous {
+        if let Some(d) = prev
+            .manifest_summary_key
+            .strip_suffix("manifest-summary.json")
+        {
+            keep.push(d.to_string());
+        }
+    }
+    delete_old_exports(s3, target, &keep).await?;
+    Ok(pointer)
+}
+
+async fn read_pointer(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Option<LatestPointer> {
+    let out = s3.get_object().bucket(bucket).key(key).send().await.ok()?;
+    let bytes = out.body.collect().await.ok()?.into_bytes();
+    serde_json::from_slice(&bytes).ok()
+}
+
+async fn delete_old_exports(
+    s3: &aws_sdk_s3::Client,
+    target: &ExportTarget,
+    keep: &[String],
+) -> Result<(), ExportError> {
+    let root = join_key(&target.prefix, "AWSDynamoDB/");
+    let mut token = None;
+    loop {
+        let out = s3
+            .list_objects_v2()
+            .bucket(&target.bucket)
+            .prefix(&root)
+            .set_continuation_token(token.take())
+            .send()
+            .await
+            .map_err(s3_err("ListObjectsV2", &root))?;
+        for obj in out.contents() {
+            let Some(key) = obj.key() else { continue };
+            if !keep.iter().any(|k| key.starts_with(k.as_str())) {
+                s3.delete_object()
+                    .bucket(&target.bucket)
+                    .key(key)
+                    .send()
+                    .await
+                    .map_err(s3_err("DeleteObject", key))?;
+            }
+        }
+        match out.next_continuation_token {
+            Some(t) if out.is_truncated == Some(true) => token = Some(t),
+            _ => return Ok(()),
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

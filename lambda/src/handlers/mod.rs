@@ -1,0 +1,35 @@
+//! What each function does with its event. Each handler takes its
+//! collaborators ([`crate::store::MediaStore`], [`crate::rekognition::Labeler`])
+//! as parameters, so it runs the same under Lambda, in tests and in benches.
+
+pub mod api;
+pub mod export;
+pub mod ingest;
+pub mod video;
+
+use serde::Serialize;
+
+/// What an event handler did, record by record; returned as the Lambda
+/// result and logged.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    /// Writes that took effect.
+    pub applied: usize,
+    /// Writes dropped because a newer event already won.
+    pub stale: usize,
+    /// Records not for this function (other event types, non-media keys).
+    pub skipped: usize,
+    /// Objects Rekognition rejected, recorded as `failed`.
+    pub unprocessable: usize,
+    /// Video jobs started.
+    pub jobs_started: usize,
+}
+
+impl Outcome {
+    pub(crate) fn count(&mut self, w: crate::store::Write) {
+        match w {
+            crate::store::Write::Applied => self.applied += 1,
+            crate::store::Write::Stale => self.stale += 1,
+        }
+    }
+}

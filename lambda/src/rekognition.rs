@@ -1,0 +1,225 @@
+//! Labels from Amazon Rekognition (or anything that speaks its API).
+//!
+//! Rekognition's answers fall in three groups, and the handlers treat each
+//! differently:
+//! * labels: stored;
+//! * a rejection of the object itself ([`DetectError::Rejected`], e.g.
+//!   `InvalidImageFormatException`): retrying cannot help, so the object is
+//!   recorded as failed and the event succeeds;
+//! * anything else ([`DetectError::Other`]): the SDK has already retried
+//!   throttling and transient errors, so the invocation fails loudly and
+//!   Lambda's retries and on-failure destination take over.
+
+use aws_sdk_rekognition::error::ProvideErrorMetadata;
+use aws_sdk_rekognition::types::{
+    Image, LabelDetectionSortBy, NotificationChannel, S3Object, Video,
+};
+use media_query_domain::labels::DetectedLabel;
+use std::future::Future;
+use thiserror::Error;
+
+/// Rekognition error codes that mean "this object cannot be labelled".
+pub const REJECTION_CODES: &[&str] = &[
+    "InvalidImageFormatException",
+    "ImageTooLargeException",
+    "InvalidS3ObjectException",
+    "InvalidParameterException",
+    "VideoTooLargeException",
+];
+
+#[derive(Debug, Error)]
+pub enum DetectError {
+    #[error("{code}: {message}")]
+    Rejected { code: String, message: String },
+    #[error("Rekognition call failed: {0}")]
+    Other(String),
+}
+
+/// A video label job to start.
+#[derive(Debug, Clone)]
+pub struct VideoJob<'a> {
+    pub bucket: &'a str,
+    pub key: &'a str,
+    pub client_request_token: &'a str,
+    pub job_tag: &'a str,
+    pub topic_arn: &'a str,
+    pub role_arn: &'a str,
+}
+
+pub trait Labeler: Send + Sync {
+    fn detect_image(
+        &self,
+        bucket: &str,
+        key: &str,
+        max_labels: i32,
+        min_confidence: f32,
+    ) -> impl Future<Output = Result<Vec<DetectedLabel>, DetectError>> + Send;
+    /// Starts a job; returns its id. Idempotent per client request token.
+    fn start_video(
+        &self,
+        job: VideoJob<'_>,
+    ) -> impl Future<Output = Result<String, DetectError>> + Send;
+    /// Every label of a finished job, over all pages, in answer order.
+    fn video_labels(
+        &self,
+        job_id: &str,
+    ) -> impl Future<Output = Result<Vec<DetectedLabel>, DetectError>> + Send;
+}
+
+fn classify<E: ProvideErrorMetadata + std::fmt::Debug>(e: E) -> DetectError {
+    match e.code() {
+        Some(code) if REJECTION_CODES.contains(&code) => DetectError::Rejected {
+            code: code.to_string(),
+            message: e.message().unwrap_or("").to_string(),
+        },
+        _ => DetectError::Other(format!(
+            "{}: {}",
+            e.code().unwrap_or("unknown error"),
+            e.message()
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("{e:?}"))
+        )),
+    }
+}
+
+/// The real thing, through `aws-sdk-rekognition`.
+#[derive(Clone)]
+pub struct Rekognition {
+    client: aws_sdk_rekognition::Client,
+}
+
+impl Rekognition {
+    pub fn new(client: aws_sdk_rekognition::Client) -> Rekognition {
+        Rekognition { client }
+    }
+}
+
+impl Labeler for Rekognition {
+    async fn detect_image(
+        &self,
+        bucket: &str,
+        key: &str,
+        max_labels: i32,
+        min_confidence: f32,
+    ) -> Result<Vec<DetectedLabel>, DetectError> {
+        let out = self
+            .client
+            .detect_labels()
+            .image(
+                Image::builder()
+                    .s3_object(S3Object::builder().bucket(bucket).name(key).build())
+                    .build(),
+            )
+            .max_labels(max_labels)
+            .min_confidence(min_confidence)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(out
+            .labels()
+            .iter()
+            .filter_map(|l| Some(DetectedLabel::new(l.name()?, l.confidence().unwrap_or(0.0))))
+            .collect())
+    }
+
+    async fn start_video(&self, job: VideoJob<'_>) -> Result<String, DetectError> {
+        let out = self
+            .client
+            .start_label_detection()
+            .video(
+                Video::builder()
+                    .s3_object(S3Object::builder().bucket(job.bucket).name(job.key).build())
+                    .build(),
+            )
+            .client_request_token(job.client_request_token)
+            .job_tag(job.job_tag)
+            .notification_channel(
+                NotificationChannel::builder()
+                    .sns_topic_arn(job.topic_arn)
+                    .role_arn(job.role_arn)
+                    .build()
+                    .map_err(|e| DetectError::Other(e.to_string()))?,
+            )
+            .send()
+            .await
+            .map_err(classify)?;
+        out.job_id
+            .ok_or_else(|| DetectError::Other("StartLabelDetection returned no JobId".into()))
+    }
+
+    async fn video_labels(&self, job_id: &str) -> Result<Vec<DetectedLabel>, DetectError> {
+        let mut labels = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .get_label_detection()
+                .job_id(job_id)
+                .sort_by(LabelDetectionSortBy::Timestamp)
+                .max_results(1000)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(classify)?;
+            labels.extend(out.labels().iter().filter_map(|d| {
+                let l = d.label()?;
+                Some(DetectedLabel::new(l.name()?, l.confidence().unwrap_or(0.0)))
+            }));
+            match out.next_token {
+                Some(t) if !t.is_empty() => token = Some(t),
+                _ => return Ok(labels),
+            }
+        }
+    }
+}
+
+/// An in-memory labeler for unit tests and benchmarks of handler logic:
+/// fixed labels, or a fixed rejection, and a count of calls.
+#[derive(Default)]
+pub struct FixedLabeler {
+    pub labels: Vec<DetectedLabel>,
+    pub reject_with: Option<String>,
+    pub calls: std::sync::atomic::AtomicUsize,
+}
+
+impl FixedLabeler {
+    pub fn new(labels: Vec<DetectedLabel>) -> FixedLabeler {
+        FixedLabeler {
+            labels,
+            ..Default::default()
+        }
+    }
+
+    fn answer(&self) -> Result<Vec<DetectedLabel>, DetectError> {
+        self.calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match &self.reject_with {
+            Some(code) => Err(DetectError::Rejected {
+                code: code.clone(),
+                message: "rejected".into(),
+            }),
+            None => Ok(self.labels.clone()),
+        }
+    }
+}
+
+impl Labeler for FixedLabeler {
+    async fn detect_image(
+        &self,
+        _: &str,
+        _: &str,
+        _: i32,
+        _: f32,
+    ) -> Result<Vec<DetectedLabel>, DetectError> {
+        self.answer()
+    }
+
+    async fn start_video(&self, job: VideoJob<'_>) -> Result<String, DetectError> {
+        self.answer()
+            .map(|_| format!("job-{}", job.client_request_token))
+    }
+
+    async fn video_labels(&self, _: &str) -> Result<Vec<DetectedLabel>, DetectError> {
+        self.answer()
+    }
+}
