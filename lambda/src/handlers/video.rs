@@ -104,9 +104,11 @@ async fn handle_job<S: MediaStore, L: Labeler>(
         }
         JobStatus::Failed | JobStatus::Error => {
             record.status = RecordStatus::Failed;
+            let status = serde_json::to_value(&job.status).unwrap_or_default();
+            let status = status.as_str().unwrap_or("FAILED");
             record.error = Some(format!(
-                "Rekognition video job {} ended {:?}",
-                job.job_id, job.status
+                "Rekognition video job {} ended {status}",
+                job.job_id
             ));
             error!(name, job_id = job.job_id, status = ?job.status, "video label job failed; recorded as failed");
             let w = store.put_if_current(&record, &order).await?;
@@ -124,4 +126,165 @@ async fn handle_job<S: MediaStore, L: Labeler>(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handlers::ingest::{handle_s3_event, Role};
+    use crate::rekognition::FixedLabeler;
+    use crate::store::MemoryStore;
+    use media_query_domain::labels::DetectedLabel;
+    use serde_json::json;
+
+    fn config() -> Config {
+        let mut c = Config::for_table("media");
+        c.video_topic_arn = Some("arn:topic".into());
+        c.video_role_arn = Some("arn:role".into());
+        c
+    }
+
+    fn s3(name: &str, time: &str) -> Value {
+        json!({"Records": [{"eventTime": time, "eventName": name,
+            "s3": {"bucket": {"name": "b"}, "object": {"key": "clip.mp4", "size": 10}}}]})
+    }
+
+    fn done(status: &str, tag: &str) -> Value {
+        let msg = json!({"JobId": "j", "Status": status, "API": "StartLabelDetection", "JobTag": tag,
+            "Video": {"S3ObjectName": "clip.mp4", "S3Bucket": "b"}});
+        json!({"Records": [{"Sns": {"Message": msg.to_string()}}]})
+    }
+
+    fn labeler() -> FixedLabeler {
+        FixedLabeler::new(vec![
+            DetectedLabel::new("Dog", 90.0),
+            DetectedLabel::new("Dog", 95.0),
+            DetectedLabel::new("Faint", 10.0),
+            DetectedLabel::new("Person", 70.0),
+        ])
+    }
+
+    const T1: &str = "2026-11-24T10:00:00.000Z";
+    const TAG1: &str = "02026-11-24T10:00:00.000000Z";
+
+    #[tokio::test]
+    async fn upload_then_job_success_stores_unique_labels() {
+        let (store, labeler, config) = (MemoryStore::new(), labeler(), config());
+        let started = handle_s3_event(
+            Role::Created,
+            &config,
+            &store,
+            &labeler,
+            &s3("ObjectCreated:Put", T1),
+        )
+        .await
+        .unwrap();
+        assert_eq!(started.jobs_started, 1);
+        assert_eq!(
+            store.get("clip.mp4").await.unwrap().unwrap().status,
+            RecordStatus::Pending
+        );
+        // A retried upload event restarts nothing new at Rekognition (same token) and stays pending.
+        let again = handle_s3_event(
+            Role::Created,
+            &config,
+            &store,
+            &labeler,
+            &s3("ObjectCreated:Put", T1),
+        )
+        .await
+        .unwrap();
+        assert_eq!(again.jobs_started, 1);
+
+        let out = handle_job_event(&config, &store, &labeler, &done("SUCCEEDED", TAG1))
+            .await
+            .unwrap();
+        assert_eq!(out.applied, 1);
+        let r = store.get("clip.mp4").await.unwrap().unwrap();
+        assert!(r.is_visible());
+        assert_eq!(r.labels, ["Dog", "Person"]);
+        assert_eq!(r.confidences["Dog"], 95.0);
+    }
+
+    #[tokio::test]
+    async fn a_job_finishing_after_deletion_does_not_resurrect_the_video() {
+        let (store, labeler, config) = (MemoryStore::new(), labeler(), config());
+        handle_s3_event(
+            Role::Created,
+            &config,
+            &store,
+            &labeler,
+            &s3("ObjectCreated:Put", T1),
+        )
+        .await
+        .unwrap();
+        handle_s3_event(
+            Role::Removed,
+            &config,
+            &store,
+            &labeler,
+            &s3("ObjectRemoved:Delete", "2026-11-24T10:00:01.000Z"),
+        )
+        .await
+        .unwrap();
+        let out = handle_job_event(&config, &store, &labeler, &done("SUCCEEDED", TAG1))
+            .await
+            .unwrap();
+        assert_eq!((out.applied, out.stale), (0, 1));
+        assert_eq!(
+            store.get("clip.mp4").await.unwrap().unwrap().status,
+            RecordStatus::Deleted
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_job_is_recorded_not_lost() {
+        let (store, labeler, config) = (MemoryStore::new(), labeler(), config());
+        handle_s3_event(
+            Role::Created,
+            &config,
+            &store,
+            &labeler,
+            &s3("ObjectCreated:Put", T1),
+        )
+        .await
+        .unwrap();
+        let out = handle_job_event(&config, &store, &labeler, &done("FAILED", TAG1))
+            .await
+            .unwrap();
+        assert_eq!(out.unprocessable, 1);
+        let r = store.get("clip.mp4").await.unwrap().unwrap();
+        assert_eq!(r.status, RecordStatus::Failed);
+        let error = r.error.unwrap();
+        assert!(error.contains("FAILED"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn foreign_and_malformed_notices() {
+        let (store, labeler, config) = (MemoryStore::new(), labeler(), config());
+        let foreign = handle_job_event(&config, &store, &labeler, &done("SUCCEEDED", "not-ours"))
+            .await
+            .unwrap();
+        assert_eq!(foreign.skipped, 1);
+        let bad = json!({"Records": [{"Sns": {"Message": "nope"}}]});
+        assert!(matches!(
+            handle_job_event(&config, &store, &labeler, &bad).await,
+            Err(VideoError::Malformed(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn rejected_images_are_recorded_failed() {
+        let (store, mut labeler, config) = (MemoryStore::new(), labeler(), config());
+        labeler.reject_with = Some("InvalidImageFormatException".into());
+        let ev = json!({"Records": [{"eventTime": T1, "eventName": "ObjectCreated:Put",
+            "s3": {"bucket": {"name": "b"}, "object": {"key": "x.png", "size": 10}}}]});
+        let out = handle_s3_event(Role::Created, &config, &store, &labeler, &ev)
+            .await
+            .unwrap();
+        assert_eq!(out.unprocessable, 1);
+        let r = store.get("x.png").await.unwrap().unwrap();
+        assert_eq!(r.status, RecordStatus::Failed);
+        assert!(r.error.unwrap().starts_with("InvalidImageFormatException"));
+    }
 }
