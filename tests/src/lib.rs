@@ -6,6 +6,7 @@
 //! executable fails the test loudly instead of skipping it.
 
 pub mod aws;
+pub mod lambda_watch;
 pub mod moto;
 
 use std::net::{TcpListener, TcpStream};

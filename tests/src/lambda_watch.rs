@@ -1,0 +1,86 @@
+//! The real function binaries behind the Lambda runtime API, served by
+//! `cargo lambda watch` (its Invoke API and function URLs), in a process
+//! group of their own so the functions it spawns stop with it.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub struct LambdaWatch {
+    child: Child,
+    pub port: u16,
+}
+
+impl LambdaWatch {
+    /// Starts `cargo lambda watch` for the `lambda/` package with `env`
+    /// passed to the functions.
+    pub fn start(env: &[(&str, String)]) -> LambdaWatch {
+        let port = crate::free_port();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let mut cmd = Command::new("cargo");
+        cmd.args(["lambda", "watch", "--ignore-changes", "--quiet"])
+            .args([
+                "--invoke-address",
+                "127.0.0.1",
+                "--invoke-port",
+                &port.to_string(),
+            ])
+            .current_dir(root.join("lambda"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.args(["--env-var", &format!("{k}={v}")]);
+        }
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let child = cmd
+            .spawn()
+            .expect("start `cargo lambda watch` (pip install cargo-lambda; scripts/setup.sh does)");
+        crate::wait_for_port(port, Duration::from_secs(120));
+        LambdaWatch { child, port }
+    }
+
+    /// `POST /2015-03-31/functions/{name}/invocations`, as `cargo lambda invoke` does.
+    pub fn invoke(&self, function: &str, payload: &serde_json::Value) -> (u16, serde_json::Value) {
+        let url = format!(
+            "http://127.0.0.1:{}/2015-03-31/functions/{function}/invocations",
+            self.port
+        );
+        // The first call of a function compiles it if needed.
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(600))
+            .build();
+        match agent.post(&url).send_string(&payload.to_string()) {
+            Ok(r) => (r.status(), r.into_json().unwrap_or_default()),
+            Err(ureq::Error::Status(code, r)) => (code, r.into_json().unwrap_or_default()),
+            Err(e) => panic!("invoke {function}: {e}"),
+        }
+    }
+
+    /// `GET` through the function URL of `function`.
+    pub fn get(&self, function: &str, path_and_query: &str) -> (u16, String) {
+        let url = format!(
+            "http://127.0.0.1:{}/lambda-url/{function}{path_and_query}",
+            self.port
+        );
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(600))
+            .build();
+        match agent.get(&url).call() {
+            Ok(r) => (r.status(), r.into_string().unwrap()),
+            Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap()),
+            Err(e) => panic!("GET {url}: {e}"),
+        }
+    }
+}
+
+impl Drop for LambdaWatch {
+    fn drop(&mut self) {
+        let pgid = self.child.id() as i32;
+        // SAFETY: kill(2) on our own child's process group; no memory is touched.
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+        let _ = self.child.wait();
+    }
+}
