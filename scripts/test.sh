@@ -20,7 +20,7 @@ LOG_DIR=${LOG_DIR:-target/test-logs}
 mkdir -p "$LOG_DIR"
 export CARGO_TERM_COLOR=never
 WASM=wasm32-unknown-unknown
-NATIVE_EXCLUDE=(--workspace --exclude media-query-edge)
+NATIVE=(--workspace)
 WASM_CRATES=(-p media-query-domain -p media-query-edge)
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -29,7 +29,7 @@ step "format"
 cargo fmt --all --check
 
 step "clippy (native)"
-cargo clippy "${NATIVE_EXCLUDE[@]}" --all-targets -- -D warnings
+cargo clippy "${NATIVE[@]}" --all-targets -- -D warnings
 step "clippy (wasm32)"
 cargo clippy "${WASM_CRATES[@]}" --target "$WASM" --all-targets -- -D warnings
 
@@ -41,7 +41,7 @@ for part in scripts/build.d/*.sh; do
 done
 
 step "native tests"
-cargo nextest run "${NATIVE_EXCLUDE[@]}" --no-fail-fast 2>&1 | tee "$LOG_DIR/native.log"
+cargo nextest run "${NATIVE[@]}" --no-fail-fast 2>&1 | tee "$LOG_DIR/native.log"
 
 step "wasm32 build"
 cargo build "${WASM_CRATES[@]}" --target "$WASM"
