@@ -8,6 +8,7 @@
 pub mod aws;
 pub mod lambda_watch;
 pub mod moto;
+pub mod wrangler;
 
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
