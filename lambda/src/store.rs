@@ -105,8 +105,14 @@ impl DynamoStore {
             .table_name(&self.table)
             .set_item(Some(item_to_sdk(&record.to_item())))
             .condition_expression(condition)
-            .expression_attribute_names("#name", attr::NAME)
-            .expression_attribute_names("#order", attr::EVENT_ORDER)
+            .set_expression_attribute_names(Some(
+                [("#name", attr::NAME), ("#order", attr::EVENT_ORDER)]
+                    .into_iter()
+                    // DynamoDB rejects placeholders the expression does not use.
+                    .filter(|(placeholder, _)| condition.contains(placeholder))
+                    .map(|(p, a)| (p.to_string(), a.to_string()))
+                    .collect(),
+            ))
             .expression_attribute_values(":order", Sdk::S(order.as_str().to_string()))
             .send()
             .await;
