@@ -1,2 +1,504 @@
-//! An offline label detector that speaks Amazon Rekognition's API, for the
-//! local stack. See the detector issue; this crate starts as a placeholder.
+//! A local server that speaks Amazon Rekognition's label APIs, so the
+//! unchanged Lambda code (pointed at it with `AWS_ENDPOINT_URL_REKOGNITION`)
+//! can label images *and videos* with no cloud account. moto, the local
+//! AWS, answers only `DetectLabels` and fails the video APIs.
+//!
+//! * `DetectLabels`: `Image.Bytes` or `Image.S3Object` (read from S3 through
+//!   the SDK's standard endpoint settings), `MaxLabels`, `MinConfidence`.
+//! * `StartLabelDetection`: idempotent per `ClientRequestToken`, keeps the
+//!   `JobTag`, runs the job in the background and publishes Rekognition's
+//!   job-complete message to the `NotificationChannel` topic over SNS.
+//! * `GetLabelDetection`: `MaxResults`/`NextToken` paging; the server can cap
+//!   page sizes (`max_page_size`) so clients' paging is exercised.
+//!
+//! Objects are checked like Rekognition does: a missing object is
+//! `InvalidS3ObjectException`, a file that is not JPEG/PNG is
+//! `InvalidImageFormatException`, an image over the limits is
+//! `ImageTooLargeException`, and a video that is not MP4/MOV/FLV makes the
+//! job end `FAILED`. Labels come from a [`Labeler`]; this release ships the
+//! canned one (fixed labels, like moto's), and the offline model is tracked
+//! as its own issue.
+
+mod jobs;
+pub mod protocol;
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use base64::Engine;
+use jobs::{Job, JobStatus, Jobs};
+use media_query_domain::labels::DetectedLabel;
+use protocol::*;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Rekognition's limits on images.
+pub const MAX_S3_IMAGE_BYTES: usize = 15 * 1024 * 1024;
+pub const MAX_INLINE_IMAGE_BYTES: usize = 5 * 1024 * 1024;
+/// Canned videos are reported as this many one-second frames.
+const CANNED_FRAMES: u64 = 10;
+
+/// Where labels come from.
+#[derive(Debug, Clone)]
+pub enum Labeler {
+    /// The same labels for every image and every sampled video frame.
+    Canned(Vec<DetectedLabel>),
+}
+
+impl Labeler {
+    /// moto's answer, so a stack on either reads the same.
+    pub fn default_canned() -> Labeler {
+        Labeler::Canned(vec![
+            DetectedLabel::new("Mobile Phone", 99.4),
+            DetectedLabel::new("Electronics", 96.1),
+        ])
+    }
+
+    fn labels(&self) -> &[DetectedLabel] {
+        match self {
+            Labeler::Canned(l) => l,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub labeler: Labeler,
+    /// Cap on `GetLabelDetection` page sizes, whatever `MaxResults` asks.
+    pub max_page_size: Option<u32>,
+}
+
+struct AppState {
+    config: ServerConfig,
+    s3: aws_sdk_s3::Client,
+    sns: aws_sdk_sns::Client,
+    jobs: Jobs,
+}
+
+/// The router, for embedding; [`RunningServer`] runs it on a thread.
+fn app(config: ServerConfig, sdk: &aws_config::SdkConfig) -> Router {
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    let state = Arc::new(AppState {
+        config,
+        s3,
+        sns: aws_sdk_sns::Client::new(sdk),
+        jobs: Jobs::default(),
+    });
+    Router::new().route("/", post(dispatch)).with_state(state)
+}
+
+/// Serves on `listener` until the future is dropped.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    config: ServerConfig,
+    sdk: &aws_config::SdkConfig,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(config, sdk)).await
+}
+
+/// A server on its own thread and runtime, stopped on drop.
+pub struct RunningServer {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// Binds 127.0.0.1 on a free port and serves there.
+    pub fn start(
+        config: ServerConfig,
+        sdk: &aws_config::SdkConfig,
+    ) -> std::io::Result<RunningServer> {
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        std_listener.set_nonblocking(true)?;
+        let addr = std_listener.local_addr()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let sdk = sdk.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a tokio runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(std_listener).expect("listener");
+                let server =
+                    axum::serve(listener, app(config, &sdk)).with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    });
+                if let Err(e) = server.await {
+                    tracing::error!(error = %e, "rekognition-local stopped");
+                }
+            });
+        });
+        Ok(RunningServer {
+            addr,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+async fn dispatch(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let answer = match target.strip_prefix("RekognitionService.") {
+        Some("DetectLabels") => match parse(&body) {
+            Ok(r) => detect_labels(&state, r).await,
+            Err(e) => Err(e),
+        },
+        Some("StartLabelDetection") => match parse(&body) {
+            Ok(r) => start_label_detection(&state, r).await,
+            Err(e) => Err(e),
+        },
+        Some("GetLabelDetection") => parse(&body).and_then(|r| get_label_detection(&state, r)),
+        _ => Err(ApiError::new(
+            "UnknownOperationException",
+            format!("operation {target:?} is not supported"),
+        )),
+    };
+    match answer {
+        Ok(v) => (
+            [("content-type", "application/x-amz-json-1.1")],
+            v.to_string(),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::info!(
+                target,
+                code = e.code,
+                message = e.message,
+                "request refused"
+            );
+            e.into_response()
+        }
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            "InvalidParameterException",
+            format!("request does not match the API: {e}"),
+        )
+    })
+}
+
+/// Reads an S3 object, or the first `limit` bytes of it.
+async fn read_object(
+    state: &AppState,
+    o: &S3Object,
+    range: Option<&str>,
+) -> Result<(Vec<u8>, i64), ApiError> {
+    let mut req = state.s3.get_object().bucket(&o.bucket).key(&o.name);
+    if let Some(v) = &o.version {
+        req = req.version_id(v);
+    }
+    if let Some(r) = range {
+        req = req.range(r);
+    }
+    let out = req.send().await.map_err(|e| {
+        ApiError::new(
+            "InvalidS3ObjectException",
+            format!(
+                "Unable to get object metadata from S3 (s3://{}/{}): {}",
+                o.bucket,
+                o.name,
+                aws_sdk_s3::error::DisplayErrorContext(&e)
+            ),
+        )
+    })?;
+    let total = out
+        .content_range()
+        .and_then(|r| r.rsplit('/').next())
+        .and_then(|n| n.parse().ok())
+        .or(out.content_length())
+        .unwrap_or(0);
+    let bytes = out
+        .body
+        .collect()
+        .await
+        .map_err(|e| ApiError::internal(format!("reading S3 object: {e}")))?
+        .into_bytes()
+        .to_vec();
+    Ok((bytes, total))
+}
+
+fn is_image(b: &[u8]) -> bool {
+    b.starts_with(&[0xFF, 0xD8, 0xFF])
+        || b.starts_with(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A])
+}
+
+fn is_video(b: &[u8]) -> bool {
+    b.starts_with(b"FLV")
+        || (b.len() >= 8 && matches!(&b[4..8], b"ftyp" | b"moov" | b"mdat" | b"wide" | b"free"))
+}
+
+fn label(l: &DetectedLabel) -> Label {
+    Label {
+        name: l.name.clone(),
+        confidence: l.confidence,
+        instances: Vec::new(),
+        parents: Vec::new(),
+    }
+}
+
+async fn detect_labels(state: &AppState, req: DetectLabelsRequest) -> Result<Value, ApiError> {
+    let bytes = match (&req.image.bytes, &req.image.s3_object) {
+        (Some(b64), None) => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map_err(|_| {
+                    ApiError::new("InvalidImageFormatException", "Image.Bytes is not base64")
+                })?;
+            if bytes.len() > MAX_INLINE_IMAGE_BYTES {
+                return Err(ApiError::new(
+                    "ImageTooLargeException",
+                    "Image size is too large",
+                ));
+            }
+            bytes
+        }
+        (None, Some(o)) => {
+            let (bytes, total) = read_object(state, o, None).await?;
+            if total as usize > MAX_S3_IMAGE_BYTES || bytes.len() > MAX_S3_IMAGE_BYTES {
+                return Err(ApiError::new(
+                    "ImageTooLargeException",
+                    "Image size is too large",
+                ));
+            }
+            bytes
+        }
+        _ => {
+            return Err(ApiError::new(
+                "InvalidParameterException",
+                "give exactly one of Image.Bytes and Image.S3Object",
+            ))
+        }
+    };
+    if !is_image(&bytes) {
+        return Err(ApiError::new(
+            "InvalidImageFormatException",
+            "Request has unsupported image format",
+        ));
+    }
+    let min = req.min_confidence.unwrap_or(55.0);
+    if !(0.0..=100.0).contains(&min) {
+        return Err(ApiError::new(
+            "InvalidParameterException",
+            "MinConfidence must be between 0 and 100",
+        ));
+    }
+    let max = req.max_labels.unwrap_or(1000).max(0) as usize;
+    let labels: Vec<Label> = state
+        .config
+        .labeler
+        .labels()
+        .iter()
+        .filter(|l| l.confidence >= min)
+        .take(max)
+        .map(label)
+        .collect();
+    Ok(json!({"Labels": labels, "LabelModelVersion": "3.0"}))
+}
+
+fn now_ms() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis()
+}
+
+async fn start_label_detection(
+    state: &Arc<AppState>,
+    req: StartLabelDetectionRequest,
+) -> Result<Value, ApiError> {
+    if let Some(t) = &req.client_request_token {
+        if t.is_empty()
+            || t.len() > 64
+            || !t
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(ApiError::new(
+                "InvalidParameterException",
+                "ClientRequestToken must match ^[a-zA-Z0-9-_]+$ (1-64)",
+            ));
+        }
+    }
+    if let Some(t) = &req.job_tag {
+        if t.is_empty()
+            || t.len() > 1000
+            || !t
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-:".contains(&b))
+        {
+            return Err(ApiError::new(
+                "InvalidParameterException",
+                "JobTag must match [a-zA-Z0-9_.\\-:]+",
+            ));
+        }
+    }
+    // Rekognition checks the object exists when the job starts.
+    let (head, _) = read_object(state, &req.video.s3_object, Some("bytes=0-15")).await?;
+    let job = Job {
+        bucket: req.video.s3_object.bucket.clone(),
+        key: req.video.s3_object.name.clone(),
+        job_tag: req.job_tag.clone(),
+        channel: req.notification_channel.clone(),
+        min_confidence: req.min_confidence.unwrap_or(50.0),
+        status: JobStatus::InProgress,
+        status_message: None,
+        labels: Vec::new(),
+        duration_ms: 0,
+    };
+    let (job_id, new) = state.jobs.start(req.client_request_token.as_deref(), job);
+    if new {
+        let state = state.clone();
+        let id = job_id.clone();
+        tokio::spawn(async move { run_job(state, id, head).await });
+    }
+    Ok(json!({"JobId": job_id}))
+}
+
+/// Labels the sampled frames, then reports to the job's topic.
+async fn run_job(state: Arc<AppState>, job_id: String, head: Vec<u8>) {
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let job = state.jobs.get(&job_id).expect("registered");
+    if is_video(&head) {
+        let labels = (0..CANNED_FRAMES)
+            .flat_map(|frame| {
+                let min = job.min_confidence;
+                state
+                    .config
+                    .labeler
+                    .labels()
+                    .iter()
+                    .filter(move |l| l.confidence >= min)
+                    .map(move |l| (frame * 1000, label(l)))
+            })
+            .collect();
+        state.jobs.finish(
+            &job_id,
+            JobStatus::Succeeded,
+            None,
+            labels,
+            CANNED_FRAMES * 1000,
+        );
+    } else {
+        state.jobs.finish(
+            &job_id,
+            JobStatus::Failed,
+            Some("Unsupported codec/format.".into()),
+            Vec::new(),
+            0,
+        );
+    }
+    let job = state.jobs.get(&job_id).expect("registered");
+    let Some(channel) = job.channel else { return };
+    let mut message = json!({
+        "JobId": job_id,
+        "Status": job.status.as_str(),
+        "API": "StartLabelDetection",
+        "Timestamp": now_ms() as u64,
+        "Video": {"S3ObjectName": job.key, "S3Bucket": job.bucket},
+    });
+    if let Some(tag) = &job.job_tag {
+        message["JobTag"] = json!(tag);
+    }
+    let published = state
+        .sns
+        .publish()
+        .topic_arn(&channel.sns_topic_arn)
+        .message(message.to_string())
+        .send()
+        .await;
+    match published {
+        Ok(_) => tracing::info!(
+            job_id,
+            status = job.status.as_str(),
+            "job complete; notice published"
+        ),
+        Err(e) => {
+            tracing::error!(job_id, error = %aws_sdk_sns::error::DisplayErrorContext(&e), "publishing the job notice failed")
+        }
+    }
+}
+
+fn get_label_detection(state: &AppState, req: GetLabelDetectionRequest) -> Result<Value, ApiError> {
+    let job = state.jobs.get(&req.job_id).ok_or_else(|| {
+        ApiError::new(
+            "ResourceNotFoundException",
+            format!("job {} does not exist", req.job_id),
+        )
+    })?;
+    let asked = req.max_results.unwrap_or(1000);
+    if !(1..=1000).contains(&asked) {
+        return Err(ApiError::new(
+            "InvalidParameterException",
+            "MaxResults must be between 1 and 1000",
+        ));
+    }
+    let page = (asked as usize).min(
+        state
+            .config
+            .max_page_size
+            .map_or(usize::MAX, |m| m.max(1) as usize),
+    );
+    let start: usize = match &req.next_token {
+        None => 0,
+        Some(t) => t
+            .parse()
+            .ok()
+            .filter(|s| *s <= job.labels.len())
+            .ok_or_else(|| ApiError::new("InvalidPaginationTokenException", "invalid NextToken"))?,
+    };
+    let end = (start + page).min(job.labels.len());
+    let labels: Vec<Value> = job.labels[start..end]
+        .iter()
+        .map(|(ts, l)| json!({"Timestamp": ts, "Label": l}))
+        .collect();
+    let mut out = json!({
+        "JobStatus": job.status.as_str(),
+        "Labels": labels,
+        "LabelModelVersion": "3.0",
+        "VideoMetadata": {"Codec": "h264", "DurationMillis": job.duration_ms, "Format": "QuickTime / MOV", "FrameRate": 1.0},
+    });
+    if let Some(m) = &job.status_message {
+        out["StatusMessage"] = json!(m);
+    }
+    if end < job.labels.len() {
+        out["NextToken"] = json!(end.to_string());
+    }
+    Ok(out)
+}

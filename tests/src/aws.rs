@@ -60,3 +60,91 @@ pub async fn create_bucket(sdk: &aws_config::SdkConfig, bucket: &str) {
         .await
         .expect("create a bucket in moto");
 }
+
+/// An SNS topic with an SQS queue subscribed, to observe what is published.
+pub struct TopicProbe {
+    pub topic_arn: String,
+    queue_url: String,
+    sqs: aws_sdk_sqs::Client,
+}
+
+impl TopicProbe {
+    pub async fn new(sdk: &aws_config::SdkConfig, name: &str) -> TopicProbe {
+        let sns = aws_sdk_sns::Client::new(sdk);
+        let sqs = aws_sdk_sqs::Client::new(sdk);
+        let topic_arn = sns
+            .create_topic()
+            .name(name)
+            .send()
+            .await
+            .unwrap()
+            .topic_arn
+            .unwrap();
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(format!("{name}-probe"))
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap();
+        let queue_arn =
+            attrs.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .send()
+            .await
+            .unwrap();
+        TopicProbe {
+            topic_arn,
+            queue_url,
+            sqs,
+        }
+    }
+
+    /// The next published message (the SNS envelope's `Message`), waiting up to 30 s.
+    pub async fn next_message(&self) -> serde_json::Value {
+        for _ in 0..30 {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .unwrap();
+            if let Some(m) = out.messages().first() {
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+                let envelope: serde_json::Value = serde_json::from_str(m.body().unwrap()).unwrap();
+                return serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap();
+            }
+        }
+        panic!("nothing was published within 30 s");
+    }
+}
+
+/// Smallest files that pass a format check: a JPEG/PNG header and an MP4 `ftyp` box.
+pub mod media {
+    pub const JPEG: &[u8] = &[
+        0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, b'J', b'F', b'I', b'F', 0, 1,
+    ];
+    pub const MP4: &[u8] = &[
+        0, 0, 0, 0x18, b'f', b't', b'y', b'p', b'i', b's', b'o', b'm', 0, 0, 2, 0, b'i', b's',
+        b'o', b'm',
+    ];
+}
