@@ -4,9 +4,9 @@
 //!
 //! 1. `moto_server`, the local AWS (S3, DynamoDB, SNS, SQS, and Rekognition's
 //!    canned `DetectLabels`);
-//! 2. `rekognition-local`, the offline Rekognition-compatible detector
-//!    (unless [`Labels::Moto`]), reached by the functions through
-//!    `AWS_ENDPOINT_URL_REKOGNITION`;
+//! 2. `rekognition-local`, the Rekognition-protocol server (unless
+//!    [`Labels::Moto`]), reached by the functions through
+//!    `AWS_ENDPOINT_URL_REKOGNITION`; it gives the local stack videos;
 //! 3. the Lambda functions, the real binaries, under `cargo lambda watch`
 //!    (the Lambda runtime API), configured only through the SDK's standard
 //!    environment variables;
@@ -32,10 +32,8 @@ use tokio::task::JoinHandle;
 /// Where labels come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Labels {
-    /// The offline model in `rekognition-local` (real labels).
+    /// `rekognition-local` with canned labels: images and videos.
     Detector,
-    /// `rekognition-local` with canned labels (fast; no model needed).
-    Canned,
     /// moto's own canned `DetectLabels` ("Mobile Phone"); no video support.
     Moto,
 }
@@ -108,6 +106,7 @@ pub struct Stack {
     pub env: StackEnv,
     services: Vec<Service>,
     tasks: Vec<JoinHandle<()>>,
+    detector: Option<media_query_detector::RunningServer>,
 }
 
 const REGION: &str = "us-east-1";
@@ -131,6 +130,7 @@ impl Stack {
             },
             services: Vec::new(),
             tasks: Vec::new(),
+            detector: None,
         };
 
         // 1. Local AWS.
@@ -161,25 +161,16 @@ impl Stack {
         stack.env.export_bucket = names.export_bucket.clone();
         stack.env.export_prefix = names.export_prefix.clone();
 
-        // 2. The detector.
-        if opts.labels != Labels::Moto {
-            let port = free_port()?;
-            let mut cmd = Command::new(opts.root.join("target/debug/rekognition-local"));
-            cmd.args(["--listen", &format!("127.0.0.1:{port}")])
-                .args([
-                    "--labeler",
-                    if opts.labels == Labels::Detector {
-                        "model"
-                    } else {
-                        "canned"
-                    },
-                ])
-                .current_dir(&opts.root);
-            aws_env(&mut cmd, &aws);
-            stack
-                .launch("rekognition-local", cmd, &logs.join("detector.log"), port)
-                .await?;
-            stack.env.rekognition_url = Some(format!("http://127.0.0.1:{port}"));
+        // 2. The detector, in this process, on its own port.
+        if opts.labels == Labels::Detector {
+            let config = media_query_detector::ServerConfig {
+                labeler: media_query_detector::Labeler::default_canned(),
+                max_page_size: None,
+            };
+            let detector = media_query_detector::RunningServer::start(config, &sdk)
+                .context("start rekognition-local")?;
+            stack.env.rekognition_url = Some(detector.endpoint());
+            stack.detector = Some(detector);
         }
 
         // 3. The functions, through the Lambda runtime API.
@@ -195,7 +186,6 @@ impl Stack {
             format!("VIDEO_ROLE_ARN={}", names.video_role_arn),
             format!("EXPORT_BUCKET={}", names.export_bucket),
             format!("EXPORT_PREFIX={}", names.export_prefix),
-            "AWS_S3_FORCE_PATH_STYLE=true".into(),
             "RUST_LOG=info".into(),
         ];
         if let Some(r) = &stack.env.rekognition_url {
@@ -228,23 +218,44 @@ impl Stack {
             .await
             .context("first export (see .local/logs/functions.log)")?;
 
-        // 4. The edge.
+        // 4. The edge, from the bundle scripts/build-worker.sh built.
         if opts.edge {
             let port = free_port()?;
-            let mut cmd = Command::new("npx");
-            cmd.args(["--no-install", "wrangler", "dev", "--ip", "127.0.0.1"])
-                .args(["--port", &port.to_string()])
+            let shim = opts.root.join("edge/build/worker/shim.mjs");
+            anyhow::ensure!(
+                shim.exists(),
+                "no Worker bundle at {}: run scripts/build-worker.sh",
+                shim.display()
+            );
+            let vars = [
+                ("AWS_ENDPOINT_URL", aws.clone()),
+                ("AWS_REGION", REGION.to_string()),
+                ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+                ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+                ("MEDIA_TABLE_NAME", names.table.clone()),
+                ("EXPORT_BUCKET", names.export_bucket.clone()),
+                ("EXPORT_PREFIX", names.export_prefix.clone()),
+                ("EXPORT_TTL_SECONDS", "1".to_string()),
+            ];
+            let mut config = format!(
+                "# Written by media-query-stack.\nname = \"media-query-local\"\nmain = {:?}\ncompatibility_date = \"2026-04-01\"\n\n[vars]\n",
+                shim.display().to_string()
+            );
+            for (k, v) in vars {
+                config.push_str(&format!("{k} = {v:?}\n"));
+            }
+            let config_path = opts.state_dir.join("wrangler.toml");
+            std::fs::write(&config_path, config)?;
+            let mut cmd = Command::new(opts.root.join("node_modules/.bin/wrangler"));
+            cmd.arg("dev")
+                .arg("--config")
+                .arg(&config_path)
+                .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
+                .args(["--inspector-port", &free_port()?.to_string()])
                 .arg("--persist-to")
-                .arg(opts.state_dir.join("wrangler"))
-                .args(["--var", &format!("AWS_ENDPOINT_URL:{aws}")])
-                .args(["--var", &format!("AWS_REGION:{REGION}")])
-                .args(["--var", &format!("MEDIA_TABLE_NAME:{}", names.table)])
-                .args(["--var", &format!("EXPORT_BUCKET:{}", names.export_bucket)])
-                .args(["--var", &format!("EXPORT_PREFIX:{}", names.export_prefix)])
-                .args(["--var", "EXPORT_TTL_SECONDS:1"])
-                .args(["--var", "AWS_ACCESS_KEY_ID:testing"])
-                .args(["--var", "AWS_SECRET_ACCESS_KEY:testing"])
-                .current_dir(&opts.root);
+                .arg(opts.state_dir.join("wrangler-state"))
+                .env("WRANGLER_SEND_METRICS", "false")
+                .current_dir(&opts.state_dir);
             stack
                 .launch("wrangler dev", cmd, &logs.join("edge.log"), port)
                 .await?;
@@ -310,13 +321,8 @@ impl Stack {
         while let Some(s) = self.services.pop() {
             s.stop().await;
         }
+        if let Some(d) = self.detector.take() {
+            tokio::task::spawn_blocking(move || drop(d)).await.ok();
+        }
     }
-}
-
-/// The SDK's standard settings for a child process talking to moto.
-fn aws_env(cmd: &mut Command, endpoint: &str) {
-    cmd.env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_REGION", REGION)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing");
 }

@@ -1,6 +1,6 @@
 //! `media-query-stack`: runs the local stack in the foreground until Ctrl-C.
 //!
-//! Usage: media-query-stack [--labels detector|canned|moto] [--no-edge]
+//! Usage: media-query-stack [--labels detector|moto] [--no-edge]
 
 use anyhow::{bail, Result};
 use media_query_stack::{Labels, Stack, StackOptions};
@@ -19,14 +19,13 @@ async fn main() -> Result<()> {
             "--labels" => {
                 opts.labels = match args.next().as_deref() {
                     Some("detector") => Labels::Detector,
-                    Some("canned") => Labels::Canned,
                     Some("moto") => Labels::Moto,
-                    other => bail!("--labels takes detector, canned or moto, not {other:?}"),
+                    other => bail!("--labels takes detector or moto, not {other:?}"),
                 }
             }
             "--no-edge" => opts.edge = false,
             "-h" | "--help" => {
-                println!("usage: media-query-stack [--labels detector|canned|moto] [--no-edge]");
+                println!("usage: media-query-stack [--labels detector|moto] [--no-edge]");
                 return Ok(());
             }
             other => bail!("unknown argument {other:?} (try --help)"),
