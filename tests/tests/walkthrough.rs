@@ -1,0 +1,211 @@
+//! The workshop walkthrough (Parts 2-7 of the Chalice workshop), scripted
+//! against the one-command local stack, checking both the edge Worker and
+//! the Lambda read API after every step.
+//!
+//! Uploads and deletions go through the plain S3 API, exactly as a user
+//! would with `aws s3 cp`; nothing calls a function directly.
+
+use media_query_stack::{Labels, Stack, StackOptions};
+use media_query_tests::aws::media;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(120);
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+struct Walk {
+    stack: Stack,
+    s3: aws_sdk_s3::Client,
+    http: reqwest::Client,
+}
+
+impl Walk {
+    /// Both public URLs: the Worker first, then the Lambda API.
+    fn urls(&self) -> Vec<String> {
+        let mut urls = Vec::new();
+        urls.extend(self.stack.env.edge_url.clone());
+        urls.push(self.stack.env.api_url.clone());
+        urls
+    }
+
+    async fn get(&self, base: &str, path_and_query: &str) -> (u16, Value) {
+        let url = format!("{}{}", base.trim_end_matches('/'), path_and_query);
+        let resp = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        let body =
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("GET {url}: not JSON: {text}"));
+        (status, body)
+    }
+
+    /// Polls every URL until `check` holds for the answer, or fails with the last answer.
+    async fn eventually(&self, what: &str, path: &str, check: impl Fn(u16, &Value) -> bool) {
+        for base in self.urls() {
+            let start = Instant::now();
+            loop {
+                let (status, body) = self.get(&base, path).await;
+                if check(status, &body) {
+                    break;
+                }
+                assert!(
+                    start.elapsed() < WAIT,
+                    "{what}: {base}{path} still answers {status} {body} after {WAIT:?} (logs in {})",
+                    self.stack.env.logs.display()
+                );
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        }
+    }
+
+    async fn upload(&self, key: &str, bytes: Vec<u8>) {
+        self.s3
+            .put_object()
+            .bucket(&self.stack.env.media_bucket)
+            .key(key)
+            .body(bytes.into())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("upload {key}: {e:?}"));
+    }
+
+    async fn delete(&self, key: &str) {
+        self.s3
+            .delete_object()
+            .bucket(&self.stack.env.media_bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("delete {key}: {e:?}"));
+    }
+}
+
+fn names(body: &Value) -> Vec<String> {
+    body.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|i| i["name"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn not_found(name: &str) -> Value {
+    json!({"Code": "NotFoundError", "Message": format!("NotFoundError: Media file ({name}) not found")})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workshop_walkthrough_on_the_local_stack() {
+    let mut opts = StackOptions::new(repo_root());
+    opts.labels = Labels::Detector;
+    opts.state_dir =
+        std::env::temp_dir().join(format!("media-query-walkthrough-{}", std::process::id()));
+    let stack = Stack::start(&opts).await.expect("the local stack starts");
+    assert!(
+        stack.env.edge_url.is_some(),
+        "the walkthrough needs the edge"
+    );
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(stack.env.region.clone()))
+        .endpoint_url(&stack.env.aws_endpoint_url)
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .load()
+        .await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    let walk = Walk {
+        stack,
+        s3,
+        http: reqwest::Client::new(),
+    };
+
+    // Part 4: an uploaded image is labelled automatically.
+    walk.upload("sample.jpg", media::JPEG.to_vec()).await;
+    walk.eventually("sample.jpg is labelled", "/sample.jpg", |s, b| {
+        s == 200
+            && b["type"] == "image"
+            && b["name"] == "sample.jpg"
+            && !b["labels"].as_array().unwrap().is_empty()
+    })
+    .await;
+    let (_, sample) = walk.get(&walk.urls()[1], "/sample.jpg").await;
+    let label = sample["labels"][0].as_str().unwrap().to_string();
+
+    walk.upload("othersample.jpg", media::JPEG.to_vec()).await;
+    walk.eventually("both images listed", "/", |s, b| {
+        s == 200 && names(b) == ["othersample.jpg", "sample.jpg"]
+    })
+    .await;
+
+    // Part 6: the query API.
+    let q = format!("/?label={}", label.replace(' ', "%20"));
+    walk.eventually("label filter", &q, |s, b| {
+        s == 200 && names(b).contains(&"sample.jpg".to_string())
+    })
+    .await;
+    walk.eventually("unknown label", "/?label=NoSuchLabel", |s, b| {
+        s == 200 && names(b).is_empty()
+    })
+    .await;
+    walk.eventually("startswith", "/?startswith=sample", |s, b| {
+        s == 200 && names(b) == ["sample.jpg"]
+    })
+    .await;
+    walk.eventually("media-type", "/?media-type=image", |s, b| {
+        s == 200 && names(b).len() == 2
+    })
+    .await;
+    walk.eventually("bad media-type", "/?media-type=audio", |s, b| {
+        s == 400 && b["Code"] == "BadRequestError"
+    })
+    .await;
+    walk.eventually("missing item", "/noexists.jpg", |s, b| {
+        s == 404 && *b == not_found("noexists.jpg")
+    })
+    .await;
+
+    // Part 5: deleting an object removes its item.
+    walk.delete("othersample.jpg").await;
+    walk.eventually("deleted image 404", "/othersample.jpg", |s, b| {
+        s == 404 && *b == not_found("othersample.jpg")
+    })
+    .await;
+    walk.eventually("deleted image unlisted", "/", |s, b| {
+        s == 200 && names(b) == ["sample.jpg"]
+    })
+    .await;
+
+    // Part 7: videos go through the Rekognition job and SNS.
+    walk.upload("sample.mp4", media::MP4.to_vec()).await;
+    walk.eventually("video labelled", "/sample.mp4", |s, b| {
+        s == 200 && b["type"] == "video" && !b["labels"].as_array().unwrap().is_empty()
+    })
+    .await;
+    walk.eventually("video filter", "/?media-type=video", |s, b| {
+        s == 200 && names(b) == ["sample.mp4"]
+    })
+    .await;
+    walk.delete("sample.mp4").await;
+    walk.eventually("deleted video 404", "/sample.mp4", |s, b| {
+        s == 404 && *b == not_found("sample.mp4")
+    })
+    .await;
+
+    walk.stack.stop().await;
+}
