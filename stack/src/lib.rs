@@ -191,7 +191,8 @@ impl Stack {
         if let Some(r) = &stack.env.rekognition_url {
             env_vars.push(format!("AWS_ENDPOINT_URL_REKOGNITION={r}"));
         }
-        let env_file = opts.state_dir.join("functions.env");
+        // Per port, like every file below: two stacks may run at once.
+        let env_file = opts.state_dir.join(format!("functions-{invoke_port}.env"));
         std::fs::write(&env_file, env_vars.join("\n") + "\n")?;
         let mut watch = Command::new("cargo");
         watch
@@ -244,7 +245,7 @@ impl Stack {
             for (k, v) in vars {
                 config.push_str(&format!("{k} = {v:?}\n"));
             }
-            let config_path = opts.state_dir.join("wrangler.toml");
+            let config_path = opts.state_dir.join(format!("wrangler-{port}.toml"));
             std::fs::write(&config_path, config)?;
             let mut cmd = Command::new(opts.root.join("node_modules/.bin/wrangler"));
             cmd.arg("dev")
@@ -253,7 +254,8 @@ impl Stack {
                 .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
                 .args(["--inspector-port", &free_port()?.to_string()])
                 .arg("--persist-to")
-                .arg(opts.state_dir.join("wrangler-state"))
+                // Per port: two stacks at once must not share workerd's state.
+                .arg(opts.state_dir.join("wrangler-state").join(port.to_string()))
                 .env("WRANGLER_SEND_METRICS", "false")
                 .current_dir(&opts.state_dir);
             stack
