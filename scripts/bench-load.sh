@@ -30,6 +30,9 @@ with t.batch_writer() as b:
 PY
 curl -fsS -X POST "$INVOKE/2015-03-31/functions/export-writer/invocations" -d '{}' >/dev/null
 sleep 2
+# The first request after a new export fetches and decodes it in the isolate.
+echo "first edge request (fetch + decode of the new snapshot): $(curl -fsS -o /dev/null -w '%{time_total}' "${EDGE_URL}?label=Dog") s"
+echo "second edge request (warm):                             $(curl -fsS -o /dev/null -w '%{time_total}' "${EDGE_URL}?label=Dog") s"
 for url in "${EDGE_URL}?label=Dog" "${API_URL}?label=Dog"; do
   n=$(curl -fsS "$url" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
   echo "$url -> $n items"
