@@ -29,6 +29,7 @@ pub mod media;
 pub mod query;
 pub mod record;
 pub mod s3_event;
+pub mod time;
 pub mod video_job;
 
 pub use api::ApiError;

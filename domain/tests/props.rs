@@ -148,21 +148,7 @@ proptest! {
 
     #[test]
     fn event_time_order_is_chronological(a in 0u64..4_102_444_800_000, b in 0u64..4_102_444_800_000) {
-        let fmt = |ms: u64| {
-            let secs = ms / 1000;
-            let (d, s) = (secs / 86400, secs % 86400);
-            // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-            let z = d as i64 + 719_468;
-            let era = z.div_euclid(146_097);
-            let doe = z - era * 146_097;
-            let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-            let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-            let mp = (5 * doy + 2) / 153;
-            let day = doy - (153 * mp + 2) / 5 + 1;
-            let month = if mp < 10 { mp + 3 } else { mp - 9 };
-            let year = yoe + era * 400 + i64::from(month <= 2);
-            format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z", s / 3600, s % 3600 / 60, s % 60, ms % 1000)
-        };
+        let fmt = media_query_domain::time::iso8601_millis;
         let ka = OrderKey::from_event_time(&fmt(a)).unwrap();
         let kb = OrderKey::from_event_time(&fmt(b)).unwrap();
         prop_assert_eq!(ka.cmp(&kb), a.cmp(&b));

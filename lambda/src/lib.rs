@@ -38,8 +38,26 @@ pub fn init_tracing() {
     }
 }
 
-/// The SDK configuration from the environment (region, credentials,
-/// endpoints), loaded once per cold start.
-pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+/// What every function sets up once per cold start: logging, settings,
+/// the SDK configuration from the environment (region, credentials,
+/// endpoints) and the media table.
+pub struct ColdStart {
+    pub config: config::Config,
+    pub sdk: aws_config::SdkConfig,
+    pub store: store::DynamoStore,
+}
+
+impl ColdStart {
+    pub async fn load() -> Result<ColdStart, config::ConfigError> {
+        init_tracing();
+        let config = config::Config::from_env()?;
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let store = store::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table);
+        Ok(ColdStart { config, sdk, store })
+    }
+
+    /// Rekognition, through the SDK's endpoint settings.
+    pub fn rekognition(&self) -> rekognition::Rekognition {
+        rekognition::Rekognition::new(aws_sdk_rekognition::Client::new(&self.sdk))
+    }
 }

@@ -14,6 +14,7 @@ use crate::convert::{item_from_sdk, item_to_sdk, to_sdk};
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::AttributeValue as Sdk;
 use media_query_domain::dynamo::{AttributeValue, Item};
+use media_query_domain::query::ScanFilter;
 use media_query_domain::record::attr;
 use media_query_domain::{ListQuery, MediaRecord, OrderKey};
 use std::collections::{BTreeMap, HashMap};
@@ -173,61 +174,50 @@ impl MediaStore for DynamoStore {
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Vec<MediaRecord>, StoreError> {
-        let filter = query.scan_filter();
-        let values: HashMap<String, Sdk> = filter
-            .values
-            .iter()
-            .map(|(k, v)| (k.clone(), to_sdk(v)))
-            .collect();
-        let mut records = Vec::new();
-        let mut start: Option<HashMap<String, Sdk>> = None;
-        loop {
-            let out = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression(&filter.expression)
-                .set_expression_attribute_names(Some(filter.names.clone().into_iter().collect()))
-                .set_expression_attribute_values((!values.is_empty()).then(|| values.clone()))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| dynamo("Scan", e))?;
-            for item in out.items() {
-                records.push(decode(item)?);
-            }
-            // The workshop stopped here, losing everything past 1 MB.
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(records),
-            }
-        }
+        let items = self.scan_all(Some(&query.scan_filter())).await?;
+        items.iter().map(decode).collect()
     }
 
     async fn all_items(&self) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
-        let mut start: Option<HashMap<String, Sdk>> = None;
-        loop {
-            let out = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| dynamo("Scan", e))?;
-            for item in out.items() {
-                items.push(
-                    item_from_sdk(item)
-                        .ok_or_else(|| StoreError::Corrupt("unknown attribute type".into()))?,
-                );
+        let items = self.scan_all(None).await?;
+        items
+            .iter()
+            .map(|i| {
+                item_from_sdk(i).ok_or_else(|| StoreError::Corrupt("unknown attribute type".into()))
+            })
+            .collect()
+    }
+}
+
+impl DynamoStore {
+    /// Every item the Scan returns, following `LastEvaluatedKey` through all
+    /// pages (the workshop's single Scan lost everything past 1 MB).
+    async fn scan_all(
+        &self,
+        filter: Option<&ScanFilter>,
+    ) -> Result<Vec<HashMap<String, Sdk>>, StoreError> {
+        let mut scan = self.client.scan().table_name(&self.table);
+        match filter {
+            Some(f) => {
+                let values: HashMap<String, Sdk> = f
+                    .values
+                    .iter()
+                    .map(|(k, v)| (k.clone(), to_sdk(v)))
+                    .collect();
+                scan = scan
+                    .filter_expression(&f.expression)
+                    .set_expression_attribute_names(Some(f.names.clone().into_iter().collect()))
+                    .set_expression_attribute_values((!values.is_empty()).then_some(values));
             }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(items),
-            }
+            // The export wants the table as of now.
+            None => scan = scan.consistent_read(true),
         }
+        scan.into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| dynamo("Scan", e))
     }
 }
 

@@ -3,17 +3,13 @@
 //! with any payload.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use media_query_lambda::config::Config;
 use media_query_lambda::handlers::export::{write_snapshot, ExportError, ExportTarget};
-use media_query_lambda::store::DynamoStore;
+use media_query_lambda::ColdStart;
 use serde_json::{json, Value};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    media_query_lambda::init_tracing();
-    let config = Config::from_env()?;
-    let sdk = media_query_lambda::sdk_config().await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table);
+    let ColdStart { config, sdk, store } = ColdStart::load().await?;
     let s3 = aws_sdk_s3::Client::new(&sdk);
     let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
     let target = ExportTarget {

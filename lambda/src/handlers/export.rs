@@ -19,6 +19,7 @@ use media_query_domain::export::{
     export_dir, join_key, latest_pointer_key, LatestPointer, ManifestFile, ManifestSummary,
     MANIFEST_VERSION, OUTPUT_FORMAT,
 };
+use media_query_domain::time::iso8601_millis;
 use std::io::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 use thiserror::Error;
@@ -64,26 +65,7 @@ fn now() -> (u128, String) {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_millis();
-    let secs = (ms / 1000) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let iso = format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        ms % 1000
-    );
-    (ms, iso)
+    (ms, iso8601_millis(ms as u64))
 }
 
 async fn put(
