@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 echo "==> building the functions, the stack and the Worker"
-cargo build -p media-query-lambda --bins -p media-query-stack
+# Built alone, as `cargo lambda watch` builds them, so it finds them fresh.
+cargo build -p media-query-lambda --bins
+cargo build -p media-query-stack
 bash scripts/build-worker.sh
 exec target/debug/media-query-stack "$@"
