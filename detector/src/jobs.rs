@@ -34,6 +34,8 @@ pub struct Job {
     /// `(timestamp ms, label)`, sorted by timestamp.
     pub labels: Vec<(u64, Label)>,
     pub duration_ms: u64,
+    pub codec: String,
+    pub format: String,
 }
 
 /// All jobs of this server, and which client token started which job.
@@ -77,12 +79,15 @@ impl Jobs {
         message: Option<String>,
         labels: Vec<(u64, Label)>,
         duration_ms: u64,
+        (codec, format): (String, String),
     ) {
         if let Some(job) = self.inner.lock().unwrap().jobs.get_mut(id) {
             job.status = status;
             job.status_message = message;
             job.labels = labels;
             job.duration_ms = duration_ms;
+            job.codec = codec;
+            job.format = format;
         }
     }
 }

@@ -1,7 +1,8 @@
 //! A local server that speaks Amazon Rekognition's label APIs, so the
 //! unchanged Lambda code (pointed at it with `AWS_ENDPOINT_URL_REKOGNITION`)
 //! can label images *and videos* with no cloud account. moto, the local
-//! AWS, answers only `DetectLabels` and fails the video APIs.
+//! AWS, answers only `DetectLabels`, with canned labels, and fails the video
+//! APIs.
 //!
 //! * `DetectLabels`: `Image.Bytes` or `Image.S3Object` (read from S3 through
 //!   the SDK's standard endpoint settings), `MaxLabels`, `MinConfidence`.
@@ -12,15 +13,20 @@
 //!   page sizes (`max_page_size`) so clients' paging is exercised.
 //!
 //! Objects are checked like Rekognition does: a missing object is
-//! `InvalidS3ObjectException`, a file that is not JPEG/PNG is
+//! `InvalidS3ObjectException`, a file that is not a decodable JPEG/PNG is
 //! `InvalidImageFormatException`, an image over the limits is
-//! `ImageTooLargeException`, and a video that is not MP4/MOV/FLV makes the
-//! job end `FAILED`. Labels come from a [`Labeler`]; this release ships the
-//! canned one (fixed labels, like moto's), and the offline model is tracked
-//! as its own issue.
+//! `ImageTooLargeException`, and a video ffmpeg cannot decode makes the job
+//! end `FAILED`.
+//!
+//! Labels come from a [`Labeler`]: the real offline model ([`model`]: an
+//! ImageNet classifier and WordNet's hierarchy, [`taxonomy`]), or canned
+//! labels for tests that need fixed answers.
 
 mod jobs;
+pub mod model;
 pub mod protocol;
+pub mod taxonomy;
+pub mod video;
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -30,11 +36,13 @@ use axum::Router;
 use base64::Engine;
 use jobs::{Job, JobStatus, Jobs};
 use media_query_domain::labels::DetectedLabel;
+use model::{ImageError, LabelModel};
 use protocol::*;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use taxonomy::ScoredLabel;
 
 /// Rekognition's limits on images.
 pub const MAX_S3_IMAGE_BYTES: usize = 15 * 1024 * 1024;
@@ -45,6 +53,8 @@ const CANNED_FRAMES: u64 = 10;
 /// Where labels come from.
 #[derive(Debug, Clone)]
 pub enum Labeler {
+    /// The offline model: real labels for every image and video frame.
+    Model(LabelModel),
     /// The same labels for every image and every sampled video frame.
     Canned(Vec<DetectedLabel>),
 }
@@ -58,9 +68,48 @@ impl Labeler {
         ])
     }
 
-    fn labels(&self) -> &[DetectedLabel] {
-        match self {
-            Labeler::Canned(l) => l,
+    /// The model prepared by `scripts/setup.sh` in `dir`.
+    pub fn load_model(dir: &std::path::Path) -> anyhow::Result<Labeler> {
+        Ok(Labeler::Model(LabelModel::load(dir)?))
+    }
+}
+
+fn canned(labels: &[DetectedLabel], min_confidence: f32) -> Vec<Label> {
+    labels
+        .iter()
+        .filter(|l| l.confidence >= min_confidence)
+        .map(|l| Label {
+            name: l.name.clone(),
+            confidence: l.confidence,
+            instances: Vec::new(),
+            parents: Vec::new(),
+        })
+        .collect()
+}
+
+fn scored(labels: Vec<ScoredLabel>) -> Vec<Label> {
+    labels
+        .into_iter()
+        .map(|l| Label {
+            name: l.name,
+            confidence: l.confidence,
+            instances: Vec::new(),
+            parents: l.parents.into_iter().map(|name| Parent { name }).collect(),
+        })
+        .collect()
+}
+
+impl From<ImageError> for ApiError {
+    fn from(e: ImageError) -> ApiError {
+        let message = e.to_string();
+        match e {
+            ImageError::Format(_) => ApiError::new(
+                "InvalidImageFormatException",
+                format!("Request has unsupported image format: {message}"),
+            ),
+            ImageError::TooLarge(_) => ApiError::new("ImageTooLargeException", message),
+            ImageError::TooSmall { .. } => ApiError::new("InvalidParameterException", message),
+            ImageError::Model(_) => ApiError::internal(format!("labelling failed: {message}")),
         }
     }
 }
@@ -264,15 +313,6 @@ fn is_video(b: &[u8]) -> bool {
         || (b.len() >= 8 && matches!(&b[4..8], b"ftyp" | b"moov" | b"mdat" | b"wide" | b"free"))
 }
 
-fn label(l: &DetectedLabel) -> Label {
-    Label {
-        name: l.name.clone(),
-        confidence: l.confidence,
-        instances: Vec::new(),
-        parents: Vec::new(),
-    }
-}
-
 async fn detect_labels(state: &AppState, req: DetectLabelsRequest) -> Result<Value, ApiError> {
     let bytes = match (&req.image.bytes, &req.image.s3_object) {
         (Some(b64), None) => {
@@ -320,15 +360,17 @@ async fn detect_labels(state: &AppState, req: DetectLabelsRequest) -> Result<Val
         ));
     }
     let max = req.max_labels.unwrap_or(1000).max(0) as usize;
-    let labels: Vec<Label> = state
-        .config
-        .labeler
-        .labels()
-        .iter()
-        .filter(|l| l.confidence >= min)
-        .take(max)
-        .map(label)
-        .collect();
+    let mut labels = match &state.config.labeler {
+        Labeler::Canned(l) => canned(l, min),
+        Labeler::Model(model) => {
+            let model = model.clone();
+            tokio::task::spawn_blocking(move || model.label_image(&bytes, min))
+                .await
+                .map_err(|e| ApiError::internal(format!("labelling task: {e}")))?
+                .map(scored)?
+        }
+    };
+    labels.truncate(max);
     Ok(json!({"Labels": labels, "LabelModelVersion": "3.0"}))
 }
 
@@ -381,6 +423,8 @@ async fn start_label_detection(
         status_message: None,
         labels: Vec::new(),
         duration_ms: 0,
+        codec: String::new(),
+        format: String::new(),
     };
     let (job_id, new) = state.jobs.start(req.client_request_token.as_deref(), job);
     if new {
@@ -391,38 +435,37 @@ async fn start_label_detection(
     Ok(json!({"JobId": job_id}))
 }
 
+/// A finished video's labels, `(timestamp ms, label)`, and metadata.
+struct VideoLabels {
+    labels: Vec<(u64, Label)>,
+    duration_ms: u64,
+    codec: String,
+    format: String,
+}
+
 /// Labels the sampled frames, then reports to the job's topic.
 async fn run_job(state: Arc<AppState>, job_id: String, head: Vec<u8>) {
-    tokio::time::sleep(Duration::from_millis(50)).await;
     let job = state.jobs.get(&job_id).expect("registered");
-    if is_video(&head) {
-        let labels = (0..CANNED_FRAMES)
-            .flat_map(|frame| {
-                let min = job.min_confidence;
-                state
-                    .config
-                    .labeler
-                    .labels()
-                    .iter()
-                    .filter(move |l| l.confidence >= min)
-                    .map(move |l| (frame * 1000, label(l)))
-            })
-            .collect();
-        state.jobs.finish(
+    match label_video(&state, &job, &head).await {
+        Ok(v) => state.jobs.finish(
             &job_id,
             JobStatus::Succeeded,
             None,
-            labels,
-            CANNED_FRAMES * 1000,
-        );
-    } else {
-        state.jobs.finish(
-            &job_id,
-            JobStatus::Failed,
-            Some("Unsupported codec/format.".into()),
-            Vec::new(),
-            0,
-        );
+            v.labels,
+            v.duration_ms,
+            (v.codec, v.format),
+        ),
+        Err(message) => {
+            tracing::warn!(job_id, message, "video job failed");
+            state.jobs.finish(
+                &job_id,
+                JobStatus::Failed,
+                Some(message),
+                Vec::new(),
+                0,
+                Default::default(),
+            )
+        }
     }
     let job = state.jobs.get(&job_id).expect("registered");
     let Some(channel) = job.channel else { return };
@@ -451,6 +494,65 @@ async fn run_job(state: Arc<AppState>, job_id: String, head: Vec<u8>) {
         ),
         Err(e) => {
             tracing::error!(job_id, error = %aws_sdk_sns::error::DisplayErrorContext(&e), "publishing the job notice failed")
+        }
+    }
+}
+
+async fn label_video(state: &AppState, job: &Job, head: &[u8]) -> Result<VideoLabels, String> {
+    let min = job.min_confidence;
+    match &state.config.labeler {
+        Labeler::Canned(canned_labels) => {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if !is_video(head) {
+                return Err("Unsupported codec/format.".into());
+            }
+            let labels = (0..CANNED_FRAMES)
+                .flat_map(|frame| {
+                    canned(canned_labels, min)
+                        .into_iter()
+                        .map(move |l| (frame * 1000, l))
+                })
+                .collect();
+            Ok(VideoLabels {
+                labels,
+                duration_ms: CANNED_FRAMES * 1000,
+                codec: "h264".into(),
+                format: "QuickTime / MOV".into(),
+            })
+        }
+        Labeler::Model(model) => {
+            let object = S3Object {
+                bucket: job.bucket.clone(),
+                name: job.key.clone(),
+                version: None,
+            };
+            let (bytes, _) = read_object(state, &object, None)
+                .await
+                .map_err(|e| e.message)?;
+            let model = model.clone();
+            tokio::task::spawn_blocking(move || {
+                let mut file = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
+                std::io::Write::write_all(&mut file, &bytes).map_err(|e| e.to_string())?;
+                drop(bytes);
+                let sampled = video::sample(file.path()).map_err(|e| match e {
+                    video::VideoError::Unsupported(m) => format!("Unsupported codec/format. ({m})"),
+                    other => other.to_string(),
+                })?;
+                let mut labels = Vec::new();
+                for (i, frame) in sampled.frames.iter().enumerate() {
+                    let found = model.label_frame(frame, min).map_err(|e| e.to_string())?;
+                    let ts = video::timestamp_ms(i);
+                    labels.extend(scored(found).into_iter().map(|l| (ts, l)));
+                }
+                Ok(VideoLabels {
+                    labels,
+                    duration_ms: sampled.duration_ms,
+                    codec: sampled.codec,
+                    format: sampled.format,
+                })
+            })
+            .await
+            .map_err(|e| format!("labelling task: {e}"))?
         }
     }
 }
@@ -492,7 +594,12 @@ fn get_label_detection(state: &AppState, req: GetLabelDetectionRequest) -> Resul
         "JobStatus": job.status.as_str(),
         "Labels": labels,
         "LabelModelVersion": "3.0",
-        "VideoMetadata": {"Codec": "h264", "DurationMillis": job.duration_ms, "Format": "QuickTime / MOV", "FrameRate": 1.0},
+        "VideoMetadata": {
+            "Codec": job.codec,
+            "DurationMillis": job.duration_ms,
+            "Format": job.format,
+            "FrameRate": video::FRAMES_PER_SECOND as f32,
+        },
     });
     if let Some(m) = &job.status_message {
         out["StatusMessage"] = json!(m);

