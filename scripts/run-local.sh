@@ -3,7 +3,7 @@
 # moto_server (local AWS), rekognition-local, the Lambda functions under
 # `cargo lambda watch`, and the Worker under `wrangler dev`, wired together.
 # Settings for `aws`, `curl` or `http` land in .local/stack.env.
-#   ./scripts/run-local.sh [--labels detector|moto] [--no-edge]
+#   ./scripts/run-local.sh [--labels model|canned|moto] [--no-edge]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

@@ -6,7 +6,8 @@
 //!    canned `DetectLabels`);
 //! 2. `rekognition-local`, the Rekognition-protocol server (unless
 //!    [`Labels::Moto`]), reached by the functions through
-//!    `AWS_ENDPOINT_URL_REKOGNITION`; it gives the local stack videos;
+//!    `AWS_ENDPOINT_URL_REKOGNITION`: real labels from the offline model
+//!    by default, and videos, which moto lacks;
 //! 3. the Lambda functions, the real binaries, under `cargo lambda watch`
 //!    (the Lambda runtime API), configured only through the SDK's standard
 //!    environment variables;
@@ -32,8 +33,12 @@ use tokio::task::JoinHandle;
 /// Where labels come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Labels {
-    /// `rekognition-local` with canned labels: images and videos.
-    Detector,
+    /// `rekognition-local` with the offline model: real labels for images
+    /// and videos (needs the model from `scripts/setup.sh`).
+    Model,
+    /// `rekognition-local` with canned labels ("Mobile Phone"), images and
+    /// videos.
+    Canned,
     /// moto's own canned `DetectLabels` ("Mobile Phone"); no video support.
     Moto,
 }
@@ -53,7 +58,7 @@ impl StackOptions {
     pub fn new(root: impl Into<PathBuf>) -> StackOptions {
         let root = root.into();
         StackOptions {
-            labels: Labels::Detector,
+            labels: Labels::Model,
             edge: true,
             state_dir: root.join(".local"),
             root,
@@ -162,9 +167,17 @@ impl Stack {
         stack.env.export_prefix = names.export_prefix.clone();
 
         // 2. The detector, in this process, on its own port.
-        if opts.labels == Labels::Detector {
+        if opts.labels != Labels::Moto {
+            let labeler = match opts.labels {
+                Labels::Model => {
+                    let dir = media_query_detector::model::default_model_dir();
+                    media_query_detector::Labeler::load_model(&dir)
+                        .context("load the label model (--labels canned runs without it)")?
+                }
+                _ => media_query_detector::Labeler::default_canned(),
+            };
             let config = media_query_detector::ServerConfig {
-                labeler: media_query_detector::Labeler::default_canned(),
+                labeler,
                 max_page_size: None,
             };
             let detector = media_query_detector::RunningServer::start(config, &sdk)

@@ -8,6 +8,7 @@
 pub mod aws;
 pub mod lambda_watch;
 pub mod moto;
+pub mod photos;
 pub mod wrangler;
 
 use std::net::{TcpListener, TcpStream};

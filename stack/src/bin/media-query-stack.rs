@@ -1,6 +1,10 @@
 //! `media-query-stack`: runs the local stack in the foreground until Ctrl-C.
 //!
-//! Usage: media-query-stack [--labels detector|moto] [--no-edge]
+//! Usage: media-query-stack [--labels model|canned|moto] [--no-edge]
+//!
+//! `--labels model` (the default): real labels from rekognition-local's
+//! offline model; `canned`: rekognition-local's fixed labels; `moto`:
+//! moto's fixed `DetectLabels` and no videos.
 
 use anyhow::{bail, Result};
 use media_query_stack::{Labels, Stack, StackOptions};
@@ -18,14 +22,15 @@ async fn main() -> Result<()> {
         match arg.as_str() {
             "--labels" => {
                 opts.labels = match args.next().as_deref() {
-                    Some("detector") => Labels::Detector,
+                    Some("model") => Labels::Model,
+                    Some("canned") => Labels::Canned,
                     Some("moto") => Labels::Moto,
-                    other => bail!("--labels takes detector or moto, not {other:?}"),
+                    other => bail!("--labels takes model, canned or moto, not {other:?}"),
                 }
             }
             "--no-edge" => opts.edge = false,
             "-h" | "--help" => {
-                println!("usage: media-query-stack [--labels detector|moto] [--no-edge]");
+                println!("usage: media-query-stack [--labels model|canned|moto] [--no-edge]");
                 return Ok(());
             }
             other => bail!("unknown argument {other:?} (try --help)"),

@@ -1,0 +1,383 @@
+//! rekognition-local with the real offline model, called by the real
+//! `aws-sdk-rekognition` client over HTTP, reading S3 and publishing to SNS
+//! in moto: real photos get the labels a person expects, videos are
+//! labelled frame by frame, bad files get Rekognition's errors, and the
+//! unchanged object-created handler stores real labels.
+
+use aws_sdk_rekognition::error::ProvideErrorMetadata;
+use aws_sdk_rekognition::primitives::Blob;
+use aws_sdk_rekognition::types::{
+    Image, Label, LabelDetectionSortBy, NotificationChannel, S3Object, Video,
+};
+use media_query_detector::{Labeler, RunningServer, ServerConfig};
+use media_query_lambda::config::Config;
+use media_query_lambda::handlers::ingest::{handle_s3_event, Role};
+use media_query_lambda::rekognition::Rekognition;
+use media_query_lambda::store::{DynamoStore, MediaStore};
+use media_query_tests::aws::{self, media, TopicProbe};
+use media_query_tests::moto::MotoServer;
+use media_query_tests::photos;
+use serde_json::json;
+
+const BUCKET: &str = "media";
+
+struct Env {
+    _moto: MotoServer,
+    sdk: aws_config::SdkConfig,
+    _server: RunningServer,
+    rek: aws_sdk_rekognition::Client,
+}
+
+async fn env() -> Env {
+    let moto = MotoServer::start();
+    let sdk = aws::sdk_config(&moto).await;
+    aws::create_bucket(&sdk, BUCKET).await;
+    let server = RunningServer::start(
+        ServerConfig {
+            labeler: Labeler::load_model(&photos::model_dir()).expect("the model loads"),
+            max_page_size: None,
+        },
+        &sdk,
+    )
+    .unwrap();
+    let rek = aws_sdk_rekognition::Client::from_conf(
+        aws_sdk_rekognition::config::Builder::from(&sdk)
+            .endpoint_url(server.endpoint())
+            .build(),
+    );
+    Env {
+        _moto: moto,
+        sdk,
+        _server: server,
+        rek,
+    }
+}
+
+async fn upload(e: &Env, key: &str, body: Vec<u8>) {
+    aws::s3_client(&e.sdk)
+        .put_object()
+        .bucket(BUCKET)
+        .key(key)
+        .body(body.into())
+        .send()
+        .await
+        .unwrap();
+}
+
+fn s3(key: &str) -> S3Object {
+    S3Object::builder().bucket(BUCKET).name(key).build()
+}
+
+fn names(labels: &[Label]) -> Vec<&str> {
+    labels.iter().filter_map(|l| l.name()).collect()
+}
+
+async fn detect(e: &Env, bytes: Vec<u8>, min_confidence: f32) -> Vec<Label> {
+    e.rek
+        .detect_labels()
+        .image(Image::builder().bytes(Blob::new(bytes)).build())
+        .min_confidence(min_confidence)
+        .send()
+        .await
+        .unwrap()
+        .labels
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn real_photos_get_the_labels_a_person_expects() {
+    let e = env().await;
+    // (photo, MinConfidence, labels expected, labels that would be wrong)
+    let cases: [(&str, f32, &[&str], &[&str]); 6] = [
+        (
+            "chelsea.png",
+            50.0,
+            &["Cat", "Domestic Cat", "Pet", "Mammal", "Animal"],
+            &["Dog", "Vehicle"],
+        ),
+        (
+            "coffee.png",
+            50.0,
+            &["Espresso", "Coffee", "Beverage", "Food"],
+            &["Animal", "Cat"],
+        ),
+        (
+            "motorcycle_left.png",
+            50.0,
+            &["Moped", "Motorcycle", "Vehicle", "Transportation"],
+            &["Animal", "Food"],
+        ),
+        (
+            "camera.png",
+            50.0,
+            &["Tripod"],
+            &["Animal", "Food", "Vehicle"],
+        ),
+        (
+            "rocket.jpg",
+            30.0,
+            &["Missile", "Weapon", "Vehicle"],
+            &["Animal", "Food"],
+        ),
+        (
+            "astronaut.png",
+            20.0,
+            &["Transportation"],
+            &["Cat", "Dog", "Food"],
+        ),
+    ];
+    for (photo, min, expected, wrong) in cases {
+        let labels = detect(&e, photos::bytes(photo), min).await;
+        let got = names(&labels);
+        for want in expected {
+            assert!(got.contains(want), "{photo}: {want} missing from {got:?}");
+        }
+        for not in wrong {
+            assert!(!got.contains(not), "{photo}: {not} in {got:?}");
+        }
+        for l in &labels {
+            let c = l.confidence().unwrap();
+            assert!((min..=100.0).contains(&c), "{photo}: {l:?}");
+        }
+        let confidences: Vec<f32> = labels.iter().map(|l| l.confidence().unwrap()).collect();
+        assert!(
+            confidences.windows(2).all(|w| w[0] >= w[1]),
+            "{photo}: most confident first: {confidences:?}"
+        );
+    }
+    // Parents, as Rekognition reports them.
+    let labels = detect(&e, photos::bytes("chelsea.png"), 50.0).await;
+    let cat = labels.iter().find(|l| l.name() == Some("Cat")).unwrap();
+    let parents: Vec<&str> = cat.parents().iter().filter_map(|p| p.name()).collect();
+    assert!(parents.contains(&"Animal") && parents.contains(&"Mammal"));
+    assert!(!parents.contains(&"Cat"));
+}
+
+#[tokio::test]
+async fn s3_objects_jpeg_and_png_give_the_same_answer_and_max_labels_keeps_the_best() {
+    let e = env().await;
+    upload(&e, "cat photo.jpg", photos::jpeg("chelsea.png")).await;
+    let out = e
+        .rek
+        .detect_labels()
+        .image(Image::builder().s3_object(s3("cat photo.jpg")).build())
+        .max_labels(3)
+        .min_confidence(50.0)
+        .send()
+        .await
+        .unwrap();
+    let from_s3 = names(out.labels());
+    assert_eq!(from_s3.len(), 3);
+    let all = detect(&e, photos::bytes("chelsea.png"), 50.0).await;
+    assert_eq!(from_s3, names(&all)[..3], "the three most confident");
+}
+
+#[tokio::test]
+async fn bad_images_get_rekognition_errors_and_the_server_survives() {
+    let e = env().await;
+    let mut corrupt = photos::jpeg("chelsea.png");
+    corrupt.truncate(400);
+    let tiny = {
+        let mut out = Vec::new();
+        image::DynamicImage::ImageRgb8(image::RgbImage::new(10, 10))
+            .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    };
+    let bomb = {
+        let mut jpeg = photos::jpeg("coffee.png");
+        let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        jpeg[sof + 5..sof + 9].copy_from_slice(&[0xEA, 0x60, 0xEA, 0x60]);
+        jpeg
+    };
+    for (what, bytes, code) in [
+        ("truncated JPEG", corrupt, "InvalidImageFormatException"),
+        (
+            "header only",
+            media::JPEG.to_vec(),
+            "InvalidImageFormatException",
+        ),
+        (
+            "a GIF",
+            b"GIF89a\x01\x00\x01\x00".to_vec(),
+            "InvalidImageFormatException",
+        ),
+        ("10x10 PNG", tiny, "InvalidParameterException"),
+        ("60000x60000 JPEG", bomb, "ImageTooLargeException"),
+    ] {
+        let err = e
+            .rek
+            .detect_labels()
+            .image(Image::builder().bytes(Blob::new(bytes)).build())
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some(code), "{what}: {err:?}");
+    }
+    // Still serving.
+    assert!(!detect(&e, photos::bytes("coffee.png"), 50.0)
+        .await
+        .is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_video_is_labelled_frame_by_frame_with_timestamps() {
+    let e = env().await;
+    let probe = TopicProbe::new(&e.sdk, "video-jobs").await;
+    // Two seconds of a cat, then two of an espresso.
+    upload(
+        &e,
+        "clip.mp4",
+        photos::video(&["chelsea.png", "coffee.png"], 2),
+    )
+    .await;
+    let job_id = e
+        .rek
+        .start_label_detection()
+        .video(Video::builder().s3_object(s3("clip.mp4")).build())
+        .min_confidence(50.0)
+        .notification_channel(
+            NotificationChannel::builder()
+                .sns_topic_arn(&probe.topic_arn)
+                .role_arn("arn:aws:iam::123456789012:role/rekognition")
+                .build()
+                .unwrap(),
+        )
+        .job_tag("t-1")
+        .send()
+        .await
+        .unwrap()
+        .job_id
+        .unwrap();
+    let notice = probe.next_message().await;
+    assert_eq!(notice["JobId"], json!(job_id));
+    assert_eq!(notice["Status"], "SUCCEEDED", "{notice}");
+    assert_eq!(notice["JobTag"], "t-1");
+
+    // Every page, three labels at a time.
+    let mut seen: Vec<(i64, String)> = Vec::new();
+    let mut token = None;
+    let mut duration = 0;
+    loop {
+        let page = e
+            .rek
+            .get_label_detection()
+            .job_id(&job_id)
+            .max_results(3)
+            .sort_by(LabelDetectionSortBy::Timestamp)
+            .set_next_token(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.job_status().unwrap().as_str(), "SUCCEEDED");
+        duration = page
+            .video_metadata()
+            .and_then(|m| m.duration_millis())
+            .unwrap_or(duration);
+        for l in page.labels() {
+            seen.push((
+                l.timestamp(),
+                l.label().unwrap().name().unwrap().to_string(),
+            ));
+        }
+        token = page.next_token.clone();
+        if token.is_none() {
+            break;
+        }
+    }
+    assert!((3900..=4100).contains(&duration), "duration {duration} ms");
+    let at = |ts: i64| -> Vec<&str> {
+        seen.iter()
+            .filter(|(t, _)| *t == ts)
+            .map(|(_, n)| n.as_str())
+            .collect()
+    };
+    for ts in [0, 1000] {
+        assert!(at(ts).contains(&"Cat"), "{ts} ms: {:?}", at(ts));
+        assert!(!at(ts).contains(&"Espresso"), "{ts} ms: {:?}", at(ts));
+    }
+    for ts in [2000, 3000] {
+        assert!(at(ts).contains(&"Espresso"), "{ts} ms: {:?}", at(ts));
+        assert!(!at(ts).contains(&"Cat"), "{ts} ms: {:?}", at(ts));
+    }
+    assert!(seen.iter().all(|(t, _)| [0, 1000, 2000, 3000].contains(t)));
+    assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "sorted by time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_video_ffmpeg_cannot_decode_fails_its_job() {
+    let e = env().await;
+    let probe = TopicProbe::new(&e.sdk, "video-jobs").await;
+    // A valid MP4 box header and nothing else.
+    upload(&e, "broken.mp4", media::MP4.to_vec()).await;
+    let job_id = e
+        .rek
+        .start_label_detection()
+        .video(Video::builder().s3_object(s3("broken.mp4")).build())
+        .notification_channel(
+            NotificationChannel::builder()
+                .sns_topic_arn(&probe.topic_arn)
+                .role_arn("arn:aws:iam::123456789012:role/rekognition")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .job_id
+        .unwrap();
+    let notice = probe.next_message().await;
+    assert_eq!(notice["Status"], "FAILED", "{notice}");
+    let out = e
+        .rek
+        .get_label_detection()
+        .job_id(&job_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.job_status().unwrap().as_str(), "FAILED");
+    assert!(
+        out.status_message()
+            .unwrap()
+            .starts_with("Unsupported codec/format."),
+        "{out:?}"
+    );
+    assert!(out.labels().is_empty());
+}
+
+#[tokio::test]
+async fn the_object_created_handler_stores_real_labels_through_the_server() {
+    let e = env().await;
+    aws::create_media_table(&e.sdk, "media-table").await;
+    upload(&e, "my cat.jpg", photos::jpeg("chelsea.png")).await;
+    let config = Config::for_table("media-table");
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&e.sdk), "media-table");
+    let event = json!({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2026-11-25T10:00:00.000Z", "eventName": "ObjectCreated:Put",
+        "s3": {"s3SchemaVersion": "1.0",
+               "bucket": {"name": BUCKET, "arn": "arn:aws:s3:::media"},
+               "object": {"key": "my+cat.jpg", "size": 1000, "eTag": "e", "sequencer": "0A"}}}]});
+    let outcome = handle_s3_event(
+        Role::Created,
+        &config,
+        &store,
+        &Rekognition::new(e.rek.clone()),
+        &event,
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome.applied, 1);
+    let stored = store.get("my cat.jpg").await.unwrap().unwrap();
+    assert!(stored.is_visible());
+    for want in ["Cat", "Pet", "Animal"] {
+        assert!(
+            stored.labels.iter().any(|l| l == want),
+            "{:?}",
+            stored.labels
+        );
+    }
+    assert!(!stored.labels.iter().any(|l| l == "Dog"));
+    // The handler's own MinConfidence (50) was applied by the server.
+    assert!(stored.confidences.values().all(|c| *c >= 50.0));
+}
