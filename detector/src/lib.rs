@@ -123,6 +123,9 @@ pub struct ServerConfig {
 
 struct AppState {
     config: ServerConfig,
+    /// One model run per core at a time; further requests wait their turn
+    /// instead of piling decoded images into memory.
+    inference: tokio::sync::Semaphore,
     s3: aws_sdk_s3::Client,
     sns: aws_sdk_sns::Client,
     jobs: Jobs,
@@ -140,6 +143,9 @@ fn app(config: ServerConfig, sdk: &aws_config::SdkConfig) -> Router {
         s3,
         sns: aws_sdk_sns::Client::new(sdk),
         jobs: Jobs::default(),
+        inference: tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
+        ),
     });
     Router::new().route("/", post(dispatch)).with_state(state)
 }
@@ -364,6 +370,7 @@ async fn detect_labels(state: &AppState, req: DetectLabelsRequest) -> Result<Val
         Labeler::Canned(l) => canned(l, min),
         Labeler::Model(model) => {
             let model = model.clone();
+            let _permit = state.inference.acquire().await.expect("never closed");
             tokio::task::spawn_blocking(move || model.label_image(&bytes, min))
                 .await
                 .map_err(|e| ApiError::internal(format!("labelling task: {e}")))?
@@ -498,6 +505,32 @@ async fn run_job(state: Arc<AppState>, job_id: String, head: Vec<u8>) {
     }
 }
 
+/// Streams an S3 object to a temporary file (videos can be large).
+async fn download(state: &AppState, o: &S3Object) -> Result<tempfile::NamedTempFile, String> {
+    let out = state
+        .s3
+        .get_object()
+        .bucket(&o.bucket)
+        .key(&o.name)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "Unable to get object s3://{}/{}: {}",
+                o.bucket,
+                o.name,
+                aws_sdk_s3::error::DisplayErrorContext(&e)
+            )
+        })?;
+    let file = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
+    let mut writer = tokio::fs::File::from_std(file.reopen().map_err(|e| e.to_string())?);
+    let mut body = out.body.into_async_read();
+    tokio::io::copy(&mut body, &mut writer)
+        .await
+        .map_err(|e| format!("reading s3://{}/{}: {e}", o.bucket, o.name))?;
+    Ok(file)
+}
+
 async fn label_video(state: &AppState, job: &Job, head: &[u8]) -> Result<VideoLabels, String> {
     let min = job.min_confidence;
     match &state.config.labeler {
@@ -526,14 +559,10 @@ async fn label_video(state: &AppState, job: &Job, head: &[u8]) -> Result<VideoLa
                 name: job.key.clone(),
                 version: None,
             };
-            let (bytes, _) = read_object(state, &object, None)
-                .await
-                .map_err(|e| e.message)?;
+            let file = download(state, &object).await?;
             let model = model.clone();
+            let _permit = state.inference.acquire().await.expect("never closed");
             tokio::task::spawn_blocking(move || {
-                let mut file = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
-                std::io::Write::write_all(&mut file, &bytes).map_err(|e| e.to_string())?;
-                drop(bytes);
                 let sampled = video::sample(file.path()).map_err(|e| match e {
                     video::VideoError::Unsupported(m) => format!("Unsupported codec/format. ({m})"),
                     other => other.to_string(),

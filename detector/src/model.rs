@@ -219,6 +219,14 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_model_says_which_file_and_how_to_get_it() {
+        let empty = tempfile::tempdir().unwrap();
+        let err = LabelModel::load(empty.path()).unwrap_err().to_string();
+        assert!(err.contains(ONNX_FILE), "{err}");
+        assert!(err.contains("scripts/setup.sh"), "{err}");
+    }
+
+    #[test]
     fn prepare_crops_the_centre_square_to_the_input_size() {
         let mut img = RgbImage::from_pixel(300, 100, image::Rgb([0, 0, 0]));
         for y in 0..100 {

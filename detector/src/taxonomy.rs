@@ -57,6 +57,8 @@ pub const DROPPED: &[&str] = &[
     "way",
     "obstruction",
     "establishment",
+    "place_of_business",
+    "mercantile_establishment",
     "mechanism",
     "mechanical_device",
     "restraint",
@@ -125,6 +127,11 @@ pub const DROPPED: &[&str] = &[
     "salmonid",
     "ganoid",
     "larva",
+    "saurian",
+    "lepidopterous_insect",
+    "colubrid_snake",
+    "solid",
+    "nutriment",
     "young_mammal",
     "work_animal",
     "predator",
@@ -296,12 +303,18 @@ pub fn parse_classes(text: &str) -> Result<Vec<ImageNetClass>, TaxonomyError> {
         .collect()
 }
 
-/// `german_shepherd` or `German shepherd` → `German Shepherd`.
+/// `german_shepherd` or `German shepherd` → `German Shepherd`; short
+/// joining words stay lower case after the first (`Coat of Arms`).
 pub fn title_case(words: &str) -> String {
+    const SMALL: &[&str] = &["of", "and", "the", "in", "on", "for", "a", "an", "to"];
     words
         .split(['_', ' '])
         .filter(|w| !w.is_empty())
-        .map(|w| {
+        .enumerate()
+        .map(|(i, w)| {
+            if i > 0 && SMALL.contains(&w) {
+                return w.to_string();
+            }
             let mut c = w.chars();
             match c.next() {
                 Some(first) => first.to_uppercase().chain(c).collect::<String>(),

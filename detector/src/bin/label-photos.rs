@@ -2,6 +2,7 @@
 //! rekognition-local would answer `DetectLabels`, with the time each took.
 //!
 //! Usage: label-photos [--min-confidence 55] [--model-dir DIR] FILE...
+//!        label-photos --list-labels   (every label, with how many classes carry it)
 
 use anyhow::{Context, Result};
 use media_query_detector::model::{self, LabelModel};
@@ -11,6 +12,7 @@ fn main() -> Result<()> {
     let mut min_confidence = 55.0f32;
     let mut dir = model::default_model_dir();
     let mut files = Vec::new();
+    let mut list = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -21,6 +23,7 @@ fn main() -> Result<()> {
                     .parse()?
             }
             "--model-dir" => dir = args.next().context("--model-dir needs a value")?.into(),
+            "--list-labels" => list = true,
             "-h" | "--help" => {
                 println!("usage: label-photos [--min-confidence N] [--model-dir DIR] FILE...");
                 return Ok(());
@@ -29,12 +32,24 @@ fn main() -> Result<()> {
         }
     }
     anyhow::ensure!(
-        !files.is_empty(),
+        list || !files.is_empty(),
         "give at least one image file (try --help)"
     );
     let started = Instant::now();
     let model = LabelModel::load(&dir)?;
     eprintln!("model loaded in {} ms", started.elapsed().as_millis());
+    if list {
+        let t = model.taxonomy();
+        let mut carried = vec![0usize; t.labels.len()];
+        for ids in &t.class_labels {
+            for &id in ids {
+                carried[id] += 1;
+            }
+        }
+        for (label, n) in t.labels.iter().zip(carried) {
+            println!("{n}\t{}", label.name);
+        }
+    }
     for file in files {
         let bytes = std::fs::read(&file).with_context(|| format!("read {file}"))?;
         let started = Instant::now();
