@@ -61,6 +61,31 @@ pub async fn create_bucket(sdk: &aws_config::SdkConfig, bucket: &str) {
         .expect("create a bucket in moto");
 }
 
+/// Puts an object into a moto bucket.
+pub async fn put_object(sdk: &aws_config::SdkConfig, bucket: &str, key: &str, body: Vec<u8>) {
+    s3_client(sdk)
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body.into())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put s3://{bucket}/{key}: {e:?}"));
+}
+
+/// A Rekognition client for a `rekognition-local` server, as
+/// `AWS_ENDPOINT_URL_REKOGNITION` would configure it.
+pub fn rekognition_client(
+    sdk: &aws_config::SdkConfig,
+    server: &media_query_detector::RunningServer,
+) -> aws_sdk_rekognition::Client {
+    aws_sdk_rekognition::Client::from_conf(
+        aws_sdk_rekognition::config::Builder::from(sdk)
+            .endpoint_url(server.endpoint())
+            .build(),
+    )
+}
+
 /// An SNS topic with an SQS queue subscribed, to observe what is published.
 pub struct TopicProbe {
     pub topic_arn: String,

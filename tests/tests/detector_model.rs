@@ -40,11 +40,7 @@ async fn env() -> Env {
         &sdk,
     )
     .unwrap();
-    let rek = aws_sdk_rekognition::Client::from_conf(
-        aws_sdk_rekognition::config::Builder::from(&sdk)
-            .endpoint_url(server.endpoint())
-            .build(),
-    );
+    let rek = aws::rekognition_client(&sdk, &server);
     Env {
         _moto: moto,
         sdk,
@@ -54,14 +50,15 @@ async fn env() -> Env {
 }
 
 async fn upload(e: &Env, key: &str, body: Vec<u8>) {
-    aws::s3_client(&e.sdk)
-        .put_object()
-        .bucket(BUCKET)
-        .key(key)
-        .body(body.into())
-        .send()
-        .await
-        .unwrap();
+    aws::put_object(&e.sdk, BUCKET, key, body).await
+}
+
+fn channel(probe: &TopicProbe) -> NotificationChannel {
+    NotificationChannel::builder()
+        .sns_topic_arn(&probe.topic_arn)
+        .role_arn("arn:aws:iam::123456789012:role/rekognition")
+        .build()
+        .unwrap()
 }
 
 fn s3(key: &str) -> S3Object {
@@ -236,13 +233,7 @@ async fn a_video_is_labelled_frame_by_frame_with_timestamps() {
         .start_label_detection()
         .video(Video::builder().s3_object(s3("clip.mp4")).build())
         .min_confidence(50.0)
-        .notification_channel(
-            NotificationChannel::builder()
-                .sns_topic_arn(&probe.topic_arn)
-                .role_arn("arn:aws:iam::123456789012:role/rekognition")
-                .build()
-                .unwrap(),
-        )
+        .notification_channel(channel(&probe))
         .job_tag("t-1")
         .send()
         .await
@@ -314,13 +305,7 @@ async fn a_video_ffmpeg_cannot_decode_fails_its_job() {
         .rek
         .start_label_detection()
         .video(Video::builder().s3_object(s3("broken.mp4")).build())
-        .notification_channel(
-            NotificationChannel::builder()
-                .sns_topic_arn(&probe.topic_arn)
-                .role_arn("arn:aws:iam::123456789012:role/rekognition")
-                .build()
-                .unwrap(),
-        )
+        .notification_channel(channel(&probe))
         .send()
         .await
         .unwrap()

@@ -47,11 +47,7 @@ async fn setup(
         &sdk,
     )
     .unwrap();
-    let rek = aws_sdk_rekognition::Client::from_conf(
-        aws_sdk_rekognition::config::Builder::from(&sdk)
-            .endpoint_url(server.endpoint())
-            .build(),
-    );
+    let rek = aws::rekognition_client(&sdk, &server);
     (moto, sdk, server, rek)
 }
 

@@ -78,14 +78,7 @@ impl World {
     }
 
     async fn put_object(&self, key: &str, body: Vec<u8>) {
-        aws::s3_client(&self.sdk)
-            .put_object()
-            .bucket(BUCKET)
-            .key(key)
-            .body(body.into())
-            .send()
-            .await
-            .unwrap();
+        aws::put_object(&self.sdk, BUCKET, key, body).await
     }
 }
 
