@@ -152,7 +152,7 @@ async fn workshop_walkthrough_on_the_local_stack() {
     .await;
 
     // ...and a motorcycle.
-    walk.upload("othersample.jpg", photos::bytes("rocket.jpg"))
+    walk.upload("othersample.jpg", photos::jpeg("motorcycle_left.png"))
         .await;
     walk.eventually("both images listed", "/", |s, b| {
         s == 200 && names(b) == ["othersample.jpg", "sample.jpg"]
