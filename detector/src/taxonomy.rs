@@ -390,31 +390,44 @@ impl Taxonomy {
             };
             let offset: u32 = class.wnid[1..].parse().map_err(|_| unknown())?;
             let synset = wordnet.get(offset).ok_or_else(unknown)?;
-            let mut chain: Vec<String> = vec![class_label(class, synset)];
+            // (label, the kept labels above it), the class first, then
+            // each kept ancestor, nearest first.
+            let kept_above = |o: u32| -> Vec<String> {
+                wordnet
+                    .ancestors(o)
+                    .into_iter()
+                    .filter_map(|a| wordnet.get(a).and_then(ancestor_label))
+                    .collect()
+            };
+            let mut chain = vec![(class_label(class, synset), kept_above(offset))];
             for a in wordnet.ancestors(offset) {
                 if let Some(name) = wordnet.get(a).and_then(ancestor_label) {
-                    if !chain.contains(&name) {
-                        chain.push(name);
-                    }
+                    chain.push((name, kept_above(a)));
                 }
             }
-            let ids: Vec<usize> = chain
-                .iter()
-                .map(|name| {
-                    *by_name.entry(name.clone()).or_insert_with(|| {
-                        labels.push(LabelDef {
-                            name: name.clone(),
-                            parents: Vec::new(),
-                        });
-                        labels.len() - 1
-                    })
+            let mut id_of = |name: &String| {
+                *by_name.entry(name.clone()).or_insert_with(|| {
+                    labels.push(LabelDef {
+                        name: name.clone(),
+                        parents: Vec::new(),
+                    });
+                    labels.len() - 1
                 })
-                .collect();
-            // Everything above a label in any chain is its parent.
-            for (i, &id) in ids.iter().enumerate() {
-                for &above in &ids[i + 1..] {
-                    if above != id && !labels[id].parents.contains(&above) {
-                        labels[id].parents.push(above);
+            };
+            let mut ids: Vec<usize> = Vec::new();
+            let mut parents: Vec<(usize, Vec<usize>)> = Vec::new();
+            for (name, above) in &chain {
+                let id = id_of(name);
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+                parents.push((id, above.iter().map(&mut id_of).collect()));
+            }
+            // A label's parents are the labels of its synsets' ancestors.
+            for (id, above) in parents {
+                for p in above {
+                    if p != id && !labels[id].parents.contains(&p) {
+                        labels[id].parents.push(p);
                     }
                 }
             }
@@ -565,8 +578,32 @@ mod tests {
                 ("Collie", 35),
             ]
         );
-        let dog = labels.iter().find(|l| l.name == "Dog").unwrap();
-        assert_eq!(dog.parents, ["Animal", "Canine", "Mammal", "Pet"]);
+        let parents = |name: &str| {
+            labels
+                .iter()
+                .find(|l| l.name == name)
+                .unwrap()
+                .parents
+                .clone()
+        };
+        assert_eq!(parents("Dog"), ["Animal", "Canine", "Mammal", "Pet"]);
+        // Parents are ancestors, never siblings or descendants, whatever
+        // order the hierarchy's branches are walked in.
+        assert_eq!(parents("Mammal"), ["Animal"]);
+        assert_eq!(parents("Pet"), ["Animal"]);
+        assert!(parents("Animal").is_empty());
+        assert_eq!(
+            parents("German Shepherd Dog"),
+            [
+                "Animal",
+                "Canine",
+                "Dog",
+                "Mammal",
+                "Pet",
+                "Shepherd Dog",
+                "Working Dog"
+            ]
+        );
     }
 
     #[test]

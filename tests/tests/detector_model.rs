@@ -148,6 +148,9 @@ async fn real_photos_get_the_labels_a_person_expects() {
     let parents: Vec<&str> = cat.parents().iter().filter_map(|p| p.name()).collect();
     assert!(parents.contains(&"Animal") && parents.contains(&"Mammal"));
     assert!(!parents.contains(&"Cat"));
+    // Only ancestors: the most general label has none.
+    let animal = labels.iter().find(|l| l.name() == Some("Animal")).unwrap();
+    assert!(animal.parents().is_empty(), "{animal:?}");
 }
 
 #[tokio::test]
