@@ -1,11 +1,15 @@
 //! `label-photos`: the offline model's labels for image files, as
 //! rekognition-local would answer `DetectLabels`, with the time each took.
+//! A video file (`.mp4`, `.mov`, `.flv`) is sampled as a video job is: one
+//! line per sampled second, then the sampling and labelling times.
 //!
 //! Usage: label-photos [--min-confidence 55] [--model-dir DIR] FILE...
 //!        label-photos --list-labels   (every label, with how many classes carry it)
 
 use anyhow::{Context, Result};
 use media_query_detector::model::{self, LabelModel};
+use media_query_detector::taxonomy::ScoredLabel;
+use media_query_detector::video;
 use std::time::Instant;
 
 fn main() -> Result<()> {
@@ -51,19 +55,46 @@ fn main() -> Result<()> {
         }
     }
     for file in files {
-        let bytes = std::fs::read(&file).with_context(|| format!("read {file}"))?;
         let started = Instant::now();
+        let lower = file.to_lowercase();
+        if [".mp4", ".mov", ".flv"].iter().any(|e| lower.ends_with(e)) {
+            let sampled = match video::sample(std::path::Path::new(&file)) {
+                Ok(s) => s,
+                Err(e) => {
+                    println!("{file}\terror: {e}");
+                    continue;
+                }
+            };
+            let sampling = started.elapsed();
+            for (i, frame) in sampled.frames.iter().enumerate() {
+                let labels = model.label_frame(frame, min_confidence)?;
+                println!("{file}@{}ms\t{}", video::timestamp_ms(i), shown(&labels));
+            }
+            println!(
+                "{file}\t{} ms of video, {} frames: sampled in {} ms, labelled in {} ms",
+                sampled.duration_ms,
+                sampled.frames.len(),
+                sampling.as_millis(),
+                (started.elapsed() - sampling).as_millis()
+            );
+            continue;
+        }
+        let bytes = std::fs::read(&file).with_context(|| format!("read {file}"))?;
         match model.label_image(&bytes, min_confidence) {
             Ok(labels) => {
                 let ms = started.elapsed().as_secs_f64() * 1000.0;
-                let shown: Vec<String> = labels
-                    .iter()
-                    .map(|l| format!("{} {:.1}", l.name, l.confidence))
-                    .collect();
-                println!("{file}\t{ms:.1} ms\t{}", shown.join(", "));
+                println!("{file}\t{ms:.1} ms\t{}", shown(&labels));
             }
             Err(e) => println!("{file}\terror: {e}"),
         }
     }
     Ok(())
+}
+
+fn shown(labels: &[ScoredLabel]) -> String {
+    labels
+        .iter()
+        .map(|l| format!("{} {:.1}", l.name, l.confidence))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
