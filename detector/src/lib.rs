@@ -22,6 +22,7 @@
 //! ImageNet classifier and WordNet's hierarchy, [`taxonomy`]), or canned
 //! labels for tests that need fixed answers.
 
+pub mod face;
 mod jobs;
 pub mod model;
 pub mod protocol;
@@ -93,7 +94,16 @@ fn scored(labels: Vec<ScoredLabel>) -> Vec<Label> {
         .map(|l| Label {
             name: l.name,
             confidence: l.confidence,
-            instances: Vec::new(),
+            instances: l
+                .instances
+                .iter()
+                .map(|i| {
+                    json!({
+                        "BoundingBox": {"Width": i.width, "Height": i.height, "Left": i.left, "Top": i.top},
+                        "Confidence": i.confidence,
+                    })
+                })
+                .collect(),
             parents: l.parents.into_iter().map(|name| Parent { name }).collect(),
         })
         .collect()

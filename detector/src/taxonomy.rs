@@ -376,6 +376,19 @@ pub struct ScoredLabel {
     /// 0-100.
     pub confidence: f32,
     pub parents: Vec<String>,
+    /// Where in the image, for labels a detector found (faces).
+    pub instances: Vec<Instance>,
+}
+
+/// One occurrence of a label: a box as fractions of the image's size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Instance {
+    pub left: f32,
+    pub top: f32,
+    pub width: f32,
+    pub height: f32,
+    /// 0-100.
+    pub confidence: f32,
 }
 
 impl Taxonomy {
@@ -473,6 +486,7 @@ impl Taxonomy {
                     name: self.labels[id].name.clone(),
                     confidence,
                     parents: parents.into_iter().map(str::to_string).collect(),
+                    instances: Vec::new(),
                 }
             })
             .collect()

@@ -90,24 +90,24 @@ async fn real_photos_get_the_labels_a_person_expects() {
             "chelsea.png",
             50.0,
             &["Cat", "Domestic Cat", "Pet", "Mammal", "Animal"],
-            &["Dog", "Vehicle"],
+            &["Dog", "Vehicle", "Person"],
         ),
         (
             "coffee.png",
             50.0,
             &["Espresso", "Coffee", "Beverage", "Food"],
-            &["Animal", "Cat"],
+            &["Animal", "Cat", "Person"],
         ),
         (
             "motorcycle_left.png",
             50.0,
             &["Moped", "Motorcycle", "Vehicle", "Transportation"],
-            &["Animal", "Food"],
+            &["Animal", "Food", "Person", "Face"],
         ),
         (
             "camera.png",
             50.0,
-            &["Tripod"],
+            &["Tripod", "Person", "Human", "Face"],
             &["Animal", "Food", "Vehicle"],
         ),
         (
@@ -118,9 +118,9 @@ async fn real_photos_get_the_labels_a_person_expects() {
         ),
         (
             "astronaut.png",
-            20.0,
-            &["Transportation"],
-            &["Cat", "Dog", "Food"],
+            50.0,
+            &["Person", "Human", "Face"],
+            &["Cat", "Dog", "Food", "People"],
         ),
     ];
     for (photo, min, expected, wrong) in cases {
@@ -148,6 +148,29 @@ async fn real_photos_get_the_labels_a_person_expects() {
     let parents: Vec<&str> = cat.parents().iter().filter_map(|p| p.name()).collect();
     assert!(parents.contains(&"Animal") && parents.contains(&"Mammal"));
     assert!(!parents.contains(&"Cat"));
+    // A face has a box, as fractions of the image, in the right place:
+    // the astronaut's face is in the upper middle of the photo.
+    let people = detect(&e, photos::bytes("astronaut.png"), 50.0).await;
+    let face = people.iter().find(|l| l.name() == Some("Face")).unwrap();
+    assert_eq!(face.instances().len(), 1, "{face:?}");
+    let b = face.instances()[0].bounding_box().unwrap();
+    let (left, top, width, height) = (
+        b.left().unwrap(),
+        b.top().unwrap(),
+        b.width().unwrap(),
+        b.height().unwrap(),
+    );
+    assert!(
+        (0.2..0.5).contains(&left) && (0.0..0.3).contains(&top),
+        "{b:?}"
+    );
+    assert!(
+        (0.1..0.3).contains(&width) && (0.1..0.3).contains(&height),
+        "{b:?}"
+    );
+    let person = people.iter().find(|l| l.name() == Some("Person")).unwrap();
+    assert!(person.confidence().unwrap() > 97.0);
+
     // Only ancestors: the most general label has none.
     let animal = labels.iter().find(|l| l.name() == Some("Animal")).unwrap();
     assert!(animal.parents().is_empty(), "{animal:?}");
