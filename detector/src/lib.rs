@@ -19,8 +19,9 @@
 //! end `FAILED`.
 //!
 //! Labels come from a [`Labeler`]: the real offline model ([`model`]: an
-//! ImageNet classifier and WordNet's hierarchy, [`taxonomy`]), or canned
-//! labels for tests that need fixed answers.
+//! ImageNet classifier, WordNet's hierarchy in [`taxonomy`], and a face
+//! detector in [`face`] for people), or canned labels for tests that need
+//! fixed answers.
 
 pub mod face;
 mod jobs;
