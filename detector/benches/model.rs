@@ -1,5 +1,6 @@
 //! The model step of `DetectLabels`: decoding and preparing a photo, the
-//! EfficientNet-Lite0 forward pass, and the taxonomy scoring, on one core.
+//! EfficientNet-Lite0 forward pass, the taxonomy scoring and the face
+//! detector, on one core.
 //! Needs the model prepared by `scripts/setup.sh`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -23,6 +24,16 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("score_taxonomy", |b| {
         b.iter(|| model.taxonomy().score(black_box(&probabilities), 55.0))
+    });
+    let astronaut = model::decode(&std::fs::read(dir.join("photos/astronaut.png")).unwrap())
+        .unwrap()
+        .to_rgb8();
+    g.bench_function("faces_512x512_one_face", |b| {
+        b.iter(|| model.face_labels(black_box(&astronaut)).unwrap())
+    });
+    let cat = model::decode(&photo).unwrap().to_rgb8();
+    g.bench_function("faces_451x300_no_face", |b| {
+        b.iter(|| model.face_labels(black_box(&cat)).unwrap())
     });
     g.bench_function("label_image_end_to_end", |b| {
         b.iter(|| model.label_image(black_box(&photo), 55.0).unwrap())
