@@ -286,24 +286,7 @@ async fn read_object(
     o: &S3Object,
     range: Option<&str>,
 ) -> Result<(Vec<u8>, i64), ApiError> {
-    let mut req = state.s3.get_object().bucket(&o.bucket).key(&o.name);
-    if let Some(v) = &o.version {
-        req = req.version_id(v);
-    }
-    if let Some(r) = range {
-        req = req.range(r);
-    }
-    let out = req.send().await.map_err(|e| {
-        ApiError::new(
-            "InvalidS3ObjectException",
-            format!(
-                "Unable to get object metadata from S3 (s3://{}/{}): {}",
-                o.bucket,
-                o.name,
-                aws_sdk_s3::error::DisplayErrorContext(&e)
-            ),
-        )
-    })?;
+    let out = get_object(state, o, range).await?;
     let total = out
         .content_range()
         .and_then(|r| r.rsplit('/').next())
@@ -516,23 +499,35 @@ async fn run_job(state: Arc<AppState>, job_id: String, head: Vec<u8>) {
     }
 }
 
-/// Streams an S3 object to a temporary file (videos can be large).
-async fn download(state: &AppState, o: &S3Object) -> Result<tempfile::NamedTempFile, String> {
-    let out = state
-        .s3
-        .get_object()
-        .bucket(&o.bucket)
-        .key(&o.name)
-        .send()
-        .await
-        .map_err(|e| {
+/// `GetObject`, failing as Rekognition does for an object it cannot read.
+async fn get_object(
+    state: &AppState,
+    o: &S3Object,
+    range: Option<&str>,
+) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput, ApiError> {
+    let mut req = state.s3.get_object().bucket(&o.bucket).key(&o.name);
+    if let Some(v) = &o.version {
+        req = req.version_id(v);
+    }
+    if let Some(r) = range {
+        req = req.range(r);
+    }
+    req.send().await.map_err(|e| {
+        ApiError::new(
+            "InvalidS3ObjectException",
             format!(
-                "Unable to get object s3://{}/{}: {}",
+                "Unable to get object metadata from S3 (s3://{}/{}): {}",
                 o.bucket,
                 o.name,
                 aws_sdk_s3::error::DisplayErrorContext(&e)
-            )
-        })?;
+            ),
+        )
+    })
+}
+
+/// Streams an S3 object to a temporary file (videos can be large).
+async fn download(state: &AppState, o: &S3Object) -> Result<tempfile::NamedTempFile, String> {
+    let out = get_object(state, o, None).await.map_err(|e| e.message)?;
     let file = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
     let mut writer = tokio::fs::File::from_std(file.reopen().map_err(|e| e.to_string())?);
     let mut body = out.body.into_async_read();

@@ -134,13 +134,7 @@ impl LabelModel {
         min_confidence: f32,
     ) -> Result<Vec<ScoredLabel>, ImageError> {
         let image = decode(bytes)?;
-        let classified = self.classify(&prepare(&image))?;
-        let faces = self.face_labels(&image.to_rgb8())?;
-        Ok(merge(
-            self.taxonomy.score(&classified, min_confidence),
-            faces,
-            min_confidence,
-        ))
+        self.label(&prepare(&image), &image.to_rgb8(), min_confidence)
     }
 
     /// Labels for a video frame, already prepared (224×224).
@@ -149,8 +143,19 @@ impl LabelModel {
         rgb: &RgbImage,
         min_confidence: f32,
     ) -> Result<Vec<ScoredLabel>, ImageError> {
-        let probs = self.classify(rgb)?;
-        let faces = self.face_labels(rgb)?;
+        self.label(rgb, rgb, min_confidence)
+    }
+
+    /// The classifier's labels for `square` (224×224) merged with the face
+    /// detector's for `whole`.
+    fn label(
+        &self,
+        square: &RgbImage,
+        whole: &RgbImage,
+        min_confidence: f32,
+    ) -> Result<Vec<ScoredLabel>, ImageError> {
+        let probs = self.classify(square)?;
+        let faces = self.face_labels(whole)?;
         Ok(merge(
             self.taxonomy.score(&probs, min_confidence),
             faces,
