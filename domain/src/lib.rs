@@ -9,8 +9,12 @@
 //!   ordering rule that keeps retried or reordered events harmless.
 //! * [`dynamo`]: the DynamoDB JSON codec (`{"S": ...}`), used by the HTTP API
 //!   and by DynamoDB's S3 export files.
-//! * [`export`]: the snapshot layout (DynamoDB export format) the edge reads.
-//! * [`export`]: the snapshot layout (DynamoDB's export format) the edge reads.
+//! * [`export`]: DynamoDB's export layout (`ExportTableToPointInTime`), which
+//!   the export writer also produces and the index builder reads.
+//! * [`serving`]: the serving snapshot, the table sharded for queries.
+//! * [`engine`]: the read engine over it, used by the edge and the Lambda.
+//! * [`page`]: `limit`, the keyset `cursor` and the `Link` header.
+//! * [`http`]: the one HTTP responder of the read API, for both sides.
 //! * [`s3_event`] and [`video_job`]: parsing of the events that drive ingest.
 //! * [`labels`]: turning Rekognition answers into a label list.
 //! * [`query`]: the `GET /` filters, both as an in-memory predicate and as a
@@ -23,12 +27,16 @@
 
 pub mod api;
 pub mod dynamo;
+pub mod engine;
 pub mod export;
+pub mod http;
 pub mod labels;
 pub mod media;
+pub mod page;
 pub mod query;
 pub mod record;
 pub mod s3_event;
+pub mod serving;
 pub mod time;
 pub mod video_job;
 

@@ -13,7 +13,7 @@ pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png"];
 pub const VIDEO_EXTENSIONS: &[&str] = &["mp4", "flv", "mov"];
 
 /// The `type` attribute of a media item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MediaType {
     Image,

@@ -18,17 +18,27 @@
 //! `#placeholder`.
 //!
 //! Bad input is a 400, never a silently empty list: an unknown parameter,
-//! an unknown `media-type`, a repeated or an empty parameter.
+//! an unknown `media-type`, a repeated or an empty parameter, a bad
+//! `limit` or `cursor` (see [`crate::page`]).
 
 use crate::api::ApiError;
 use crate::dynamo::AttributeValue;
 use crate::media::MediaType;
+use crate::page::PageRequest;
+use crate::s3_event::encode_key;
 use crate::record::{attr, MediaItem, MediaRecord};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The query parameters `GET /` understands.
-pub const PARAMS: [&str; 3] = ["startswith", "media-type", "label"];
+pub const PARAMS: [&str; 5] = ["startswith", "media-type", "label", "limit", "cursor"];
+
+/// A validated `GET /` request: the filters and the page asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListRequest {
+    pub query: ListQuery,
+    pub page: PageRequest,
+}
 
 /// A validated `GET /` query. `Default` lists everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,14 +67,16 @@ pub struct ScanFilter {
     pub values: BTreeMap<String, AttributeValue>,
 }
 
-impl ListQuery {
-    /// Builds a query from decoded `(name, value)` pairs.
-    pub fn from_pairs<K, V>(pairs: impl IntoIterator<Item = (K, V)>) -> Result<ListQuery, ApiError>
+impl ListRequest {
+    /// Builds a request from decoded `(name, value)` pairs.
+    pub fn from_pairs<K, V>(pairs: impl IntoIterator<Item = (K, V)>) -> Result<ListRequest, ApiError>
     where
         K: AsRef<str>,
         V: AsRef<str>,
     {
         let mut q = ListQuery::default();
+        let mut page = PageRequest::default();
+        let mut cursor = None;
         let mut seen: Vec<String> = Vec::new();
         for (k, v) in pairs {
             let (k, v) = (k.as_ref(), v.as_ref());
@@ -88,6 +100,11 @@ impl ListQuery {
             match k {
                 "startswith" => q.startswith = Some(v.to_string()),
                 "label" => q.label = Some(v.to_string()),
+                "limit" => {
+                    page.limit = PageRequest::parse_limit(v)?;
+                    page.explicit_limit = true;
+                }
+                "cursor" => cursor = Some(v.to_string()),
                 _ => {
                     q.media_type = Some(MediaType::parse(v).ok_or_else(|| {
                         ApiError::bad_request(format!(
@@ -97,12 +114,15 @@ impl ListQuery {
                 }
             }
         }
-        Ok(q)
+        if let Some(c) = cursor {
+            page.after = Some(crate::page::decode_cursor(&q.canonical(), &c)?);
+        }
+        Ok(ListRequest { query: q, page })
     }
 
-    /// Builds a query from a raw query string (`a=1&b=2`, form-encoded,
+    /// Builds a request from a raw query string (`a=1&b=2`, form-encoded,
     /// without the `?`). Percent escapes must decode to UTF-8.
-    pub fn from_query_string(raw: &str) -> Result<ListQuery, ApiError> {
+    pub fn from_query_string(raw: &str) -> Result<ListRequest, ApiError> {
         let mut pairs = Vec::new();
         for part in raw.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = part.split_once('=').unwrap_or((part, ""));
@@ -116,7 +136,30 @@ impl ListQuery {
             };
             pairs.push((decode(k)?, decode(v)?));
         }
-        ListQuery::from_pairs(pairs)
+        ListRequest::from_pairs(pairs)
+    }
+}
+
+impl ListQuery {
+    /// The filters of a query string, ignoring `limit` and `cursor`.
+    pub fn from_query_string(raw: &str) -> Result<ListQuery, ApiError> {
+        ListRequest::from_query_string(raw).map(|r| r.query)
+    }
+
+    /// The query in one canonical spelling (fixed parameter order, S3-style
+    /// encoding), for cursors, `Link` headers and `ETag`s.
+    pub fn canonical(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(p) = &self.startswith {
+            parts.push(format!("startswith={}", encode_key(p)));
+        }
+        if let Some(t) = self.media_type {
+            parts.push(format!("media-type={}", t.as_str()));
+        }
+        if let Some(l) = &self.label {
+            parts.push(format!("label={}", encode_key(l)));
+        }
+        parts.join("&")
     }
 
     /// Whether a record belongs in the answer to this query.

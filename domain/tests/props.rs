@@ -162,3 +162,207 @@ fn sequencer_keys_sort_after_time_keys() {
     let s = OrderKey::from_sequencer("0").unwrap();
     assert!(s > t);
 }
+
+// ---- The serving snapshot and the read engine --------------------------------
+
+mod serving {
+    use super::*;
+    use media_query_domain::engine::{Fetched, ObjectStore, ReadEngine};
+    use media_query_domain::http::{ApiRequest, Responder, Settings, Table};
+    use media_query_domain::serving::build::Builder;
+    use media_query_domain::serving::{object_key, pointer_key};
+    use std::collections::{BTreeMap, HashMap};
+
+    /// Objects in memory (a unit-test fake of the bucket).
+    #[derive(Default)]
+    pub struct Bucket(pub HashMap<String, Vec<u8>>);
+
+    impl ObjectStore for Bucket {
+        async fn get(&self, key: &str, _inm: Option<&str>) -> Result<Fetched, String> {
+            Ok(match self.0.get(key) {
+                Some(b) => Fetched::Object {
+                    body: b.clone(),
+                    etag: None,
+                },
+                None => Fetched::Missing,
+            })
+        }
+    }
+
+    /// A table that must not be asked: the snapshot answers everything.
+    struct NoTable;
+    impl Table for NoTable {
+        async fn get_item(&self, _: &str) -> Result<Option<MediaRecord>, String> {
+            Err("unreachable".into())
+        }
+        async fn scan(&self, _: &ListQuery) -> Result<Vec<MediaRecord>, String> {
+            Err("unreachable".into())
+        }
+    }
+
+    /// Builds a snapshot of `records` (deduplicated by name, last wins).
+    pub fn publish(records: &[MediaRecord], target: usize, page_bytes: usize) -> Bucket {
+        let by_name: BTreeMap<&str, &MediaRecord> =
+            records.iter().map(|r| (r.name.as_str(), r)).collect();
+        let mut b = Builder::with_page_bytes(target, page_bytes);
+        for r in by_name.values() {
+            b.push(r).unwrap();
+        }
+        let (manifest, objects) = b.finish("2026-01-01T00:00:00.000Z");
+        let mut bucket = Bucket::default();
+        for (hash, bytes) in objects {
+            bucket.0.insert(object_key("p", &hash), bytes);
+        }
+        bucket
+            .0
+            .insert(pointer_key("p"), serde_json::to_vec(&manifest).unwrap());
+        bucket
+    }
+
+    fn unique(records: &[MediaRecord]) -> Vec<MediaRecord> {
+        let by_name: BTreeMap<&str, &MediaRecord> =
+            records.iter().map(|r| (r.name.as_str(), r)).collect();
+        by_name.into_values().cloned().collect()
+    }
+
+    fn get(responder: &Responder, bucket: &Bucket, path: &str, query: &str) -> (u16, String, Option<String>) {
+        let r = futures::executor::block_on(responder.handle(
+            bucket,
+            &NoTable,
+            ApiRequest {
+                method: "GET",
+                raw_path: path,
+                raw_query: Some(query),
+                if_none_match: None,
+            },
+            0.0,
+        ));
+        assert!(r.log.is_empty(), "the snapshot must answer: {:?}", r.log);
+        let link = r.header("link").map(str::to_string);
+        (r.status, r.body, link)
+    }
+
+    /// The query string of a `Link: </?...>; rel="next"` header.
+    fn next_query(link: &str) -> String {
+        let inner = link.strip_prefix("</?").unwrap();
+        inner[..inner.find(">; rel=\"next\"").unwrap()].to_string()
+    }
+
+    fn raw_query(q: &ListQuery, limit: usize) -> String {
+        let c = q.canonical();
+        if c.is_empty() {
+            format!("limit={limit}")
+        } else {
+            format!("{c}&limit={limit}")
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// The concatenated pages of the engine are the naive filter-and-sort.
+        #[test]
+        fn pages_concatenate_to_the_naive_answer(
+            records in prop::collection::vec(record(), 0..120),
+            queries in prop::collection::vec(query(), 1..6),
+            limit in 1usize..12,
+            target in 40usize..600,
+            page_bytes in prop_oneof![Just(300usize), Just(1usize << 20)],
+        ) {
+            let records = unique(&records);
+            let bucket = publish(&records, target, page_bytes);
+            let responder = Responder::new(ReadEngine::new("p", 1e9, 4096), Settings::default());
+            for q in &queries {
+                let want = q.select(&records);
+                let mut got = 0;
+                let mut raw = raw_query(q, limit);
+                for round in 0.. {
+                    prop_assert!(round <= records.len() + 2, "pagination does not end");
+                    let (status, body, link) = get(&responder, &bucket, "/", &raw);
+                    prop_assert_eq!(status, 200, "{}", body);
+                    let n = serde_json::from_str::<Vec<serde_json::Value>>(&body).unwrap().len();
+                    prop_assert!(n <= limit);
+                    prop_assert!(got + n <= want.len(), "more items than the naive answer");
+                    // Byte for byte what the naive answer's slice serialises to.
+                    prop_assert_eq!(&body, &media_query_domain::api::list_body(&want[got..got + n]), "query {:?}", q);
+                    got += n;
+                    match link {
+                        Some(l) => raw = next_query(&l),
+                        None => break,
+                    }
+                }
+                prop_assert_eq!(got, want.len(), "query {:?}", q);
+            }
+            // Every name, and names it lacks.
+            for r in &records {
+                let path = format!("/{}", media_query_domain::s3_event::encode_key(&r.name).replace('+', "%20"));
+                let in_snapshot = futures::executor::block_on(async {
+                    let m = responder.engine.manifest(&bucket, 0.0).await.unwrap();
+                    responder.engine.get(&bucket, &m, &r.name).await.unwrap()
+                });
+                prop_assert_eq!(in_snapshot.is_some(), r.is_visible(), "{}", path);
+                if r.is_visible() {
+                    let (status, body, _) = get(&responder, &bucket, &path, "");
+                    prop_assert_eq!((status, body), (200, media_query_domain::api::item_body(&r.to_media_item())));
+                }
+            }
+            // The cache stayed within its bound (one oversized object may stay alone).
+            let (used, budget) = responder.engine.cache_usage();
+            prop_assert!(used <= budget.max(target * 2 + 4096), "cache {} over {}", used, budget);
+        }
+    }
+
+    #[test]
+    fn pagination_edges() {
+        let records: Vec<MediaRecord> = (0..30)
+            .map(|i| MediaRecord::ready(format!("n{i:02}.jpg"), MediaType::Image, vec!["Dog".into()]))
+            .collect();
+        let bucket = publish(&records, 4096, 1 << 20);
+        let responder = Responder::new(ReadEngine::new("p", 1e9, 1 << 20), Settings::default());
+        // limit=1 walks one item at a time.
+        let (s, body, link) = get(&responder, &bucket, "/", "label=Dog&limit=1");
+        assert_eq!((s, body.matches("\"name\"").count()), (200, 1));
+        let link = link.expect("a next page");
+        assert!(link.starts_with("</?label=Dog&limit=1&cursor="), "{link}");
+        // An empty answer: no Link.
+        let (s, body, link) = get(&responder, &bucket, "/", "label=Cat&limit=5");
+        assert_eq!((s, body.as_str(), link), (200, "[]", None));
+        // A cursor past the end: an empty last page.
+        let past = media_query_domain::page::encode_cursor("", "zzz");
+        let (s, body, link) = get(&responder, &bucket, "/", &format!("cursor={past}"));
+        assert_eq!((s, body.as_str(), link), (200, "[]", None));
+        // Exactly a full last page: no Link after it.
+        let after = media_query_domain::page::encode_cursor("", "n19.jpg");
+        let (_, body, link) = get(&responder, &bucket, "/", &format!("limit=10&cursor={after}"));
+        assert_eq!((body.matches("\"name\"").count(), link), (10, None));
+        // Tampered, truncated and foreign cursors are 400s.
+        let (_, _, link) = get(&responder, &bucket, "/", "limit=2");
+        let good = next_query(&link.unwrap());
+        let cursor = good.rsplit_once("cursor=").unwrap().1.to_string();
+        let mut tampered = cursor.clone().into_bytes();
+        tampered[3] = if tampered[3] == b'A' { b'B' } else { b'A' };
+        for bad in [
+            format!("limit=2&cursor={}", String::from_utf8(tampered).unwrap()),
+            format!("limit=2&cursor={}", &cursor[..cursor.len() - 2]),
+            format!("label=Dog&limit=2&cursor={cursor}"),
+            "cursor=%20".to_string(),
+            "limit=0".to_string(),
+            "limit=1001".to_string(),
+            "limit=ten".to_string(),
+        ] {
+            let (s, body, _) = get(&responder, &bucket, "/", &bad);
+            assert_eq!(s, 400, "{bad}: {body}");
+            assert!(body.starts_with("{\"Code\":\"BadRequestError\",\"Message\":\"BadRequestError: "), "{body}");
+        }
+        // Without limit, up to 1,000 items come whole.
+        let (_, body, link) = get(&responder, &bucket, "/", "");
+        assert_eq!((body.matches("\"name\"").count(), link), (30, None));
+
+        // Tiny shards: a page stops after two shards, short, with a Link.
+        let bucket = publish(&records, 200, 1 << 20);
+        let responder = Responder::new(ReadEngine::new("p", 1e9, 1 << 20), Settings::default());
+        let (_, body, link) = get(&responder, &bucket, "/", "limit=10");
+        let n = body.matches("\"name\"").count();
+        assert!(n < 10 && link.is_some(), "{n} items, {link:?}");
+    }
+}

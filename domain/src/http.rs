@@ -1,0 +1,462 @@
+//! The HTTP responder of the read API: one function for the edge Worker
+//! and the Lambda read API, so that both give the same bytes, headers
+//! included.
+//!
+//! It maps a method, a raw path and query, and `If-None-Match` to a
+//! [`Reply`]: routes, Chalice-style errors, CORS, `ETag`/304, HEAD,
+//! OPTIONS, 405, caching headers and pagination (`Link`). Data comes from
+//! the serving snapshot through the [`ReadEngine`]; the DynamoDB table
+//! ([`Table`]) is the fallback:
+//!
+//! * `GET /`: the snapshot; if it cannot be read, a DynamoDB Scan with the
+//!   domain's FilterExpression, paginated the same way.
+//! * `GET /{name}`: the snapshot; a name it lacks is checked with
+//!   `GetItem`, so an upload newer than the snapshot is found. Names found
+//!   missing there are remembered for the snapshot TTL ([`Misses`]), and
+//!   such lookups are rate-limited, so requests for random names cannot
+//!   turn into unbounded DynamoDB reads: past the limit the snapshot's
+//!   answer (404) stands.
+//! * Both failing is a 503 `ServiceUnavailableError`, never an empty list.
+//!
+//! The `ETag` of a snapshot answer is derived from the snapshot version
+//! (itself a hash of the content) and the canonical request, so a
+//! conditional request is answered 304 before any shard is read. Answers
+//! from DynamoDB hash their (small) body instead.
+
+use crate::api::{self, ApiError, JSON_CONTENT_TYPE};
+use crate::engine::{ListPage, ObjectStore, ReadEngine};
+use crate::page::{next_link, PageRequest};
+use crate::query::{ListQuery, ListRequest};
+use crate::record::MediaRecord;
+use crate::serving::content_hash;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Where the data of an answer came from (`X-Media-Source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerSource {
+    Snapshot,
+    DynamoDb,
+}
+
+impl AnswerSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnswerSource::Snapshot => "snapshot",
+            AnswerSource::DynamoDb => "dynamodb",
+        }
+    }
+}
+
+/// The media table, read directly: the fallback behind the snapshot.
+/// Errors are text for the logs.
+#[allow(async_fn_in_trait)]
+pub trait Table {
+    /// The record named `name`, visible or not (strongly consistent).
+    async fn get_item(&self, name: &str) -> Result<Option<MediaRecord>, String>;
+    /// Every visible record matching `query`, all Scan pages.
+    async fn scan(&self, query: &ListQuery) -> Result<Vec<MediaRecord>, String>;
+}
+
+/// An incoming request, reduced to what the API reads.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiRequest<'a> {
+    pub method: &'a str,
+    /// The path as sent, still URL-encoded.
+    pub raw_path: &'a str,
+    pub raw_query: Option<&'a str>,
+    pub if_none_match: Option<&'a str>,
+}
+
+/// The answer: status, headers (lower-case names) and body, plus what the
+/// adapter should log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+    /// Failures met on the way (a fallback was used); for the logs only.
+    pub log: Vec<String>,
+    /// The snapshot version that answered, for the logs.
+    pub snapshot_version: Option<String>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+const ALLOWED: &str = "GET, HEAD, OPTIONS";
+const UNAVAILABLE: &str = "Neither the snapshot nor DynamoDB could answer; try again later";
+
+/// How the responder behaves.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `Cache-Control: max-age` of snapshot answers, in seconds (also the
+    /// pointer re-check interval).
+    pub max_age_seconds: u64,
+    /// DynamoDB lookups of names the snapshot lacks, per second, with a
+    /// burst of twice that.
+    pub miss_lookups_per_second: f64,
+    /// Names remembered as missing.
+    pub miss_capacity: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_age_seconds: 60,
+            miss_lookups_per_second: 50.0,
+            miss_capacity: 10_000,
+        }
+    }
+}
+
+/// Negative cache and rate limit for `GetItem` lookups of names the
+/// snapshot lacks.
+#[derive(Debug)]
+pub struct Misses {
+    until_ms: HashMap<String, f64>,
+    tokens: f64,
+    refilled_at_ms: f64,
+}
+
+impl Misses {
+    fn new() -> Misses {
+        Misses {
+            until_ms: HashMap::new(),
+            tokens: f64::NAN,
+            refilled_at_ms: 0.0,
+        }
+    }
+
+    fn known_missing(&mut self, name: &str, now_ms: f64) -> bool {
+        match self.until_ms.get(name) {
+            Some(until) if *until > now_ms => true,
+            Some(_) => {
+                self.until_ms.remove(name);
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn take_token(&mut self, s: &Settings, now_ms: f64) -> bool {
+        let burst = s.miss_lookups_per_second * 2.0;
+        if self.tokens.is_nan() {
+            self.tokens = burst;
+        } else {
+            let refill = (now_ms - self.refilled_at_ms).max(0.0) / 1000.0 * s.miss_lookups_per_second;
+            self.tokens = (self.tokens + refill).min(burst);
+        }
+        self.refilled_at_ms = now_ms;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn remember(&mut self, s: &Settings, name: &str, until_ms: f64, now_ms: f64) {
+        if self.until_ms.len() >= s.miss_capacity {
+            self.until_ms.retain(|_, u| *u > now_ms);
+            if self.until_ms.len() >= s.miss_capacity {
+                // Still full of live entries: forget an arbitrary half.
+                let drop: Vec<String> = self.until_ms.keys().take(s.miss_capacity / 2 + 1).cloned().collect();
+                for k in drop {
+                    self.until_ms.remove(&k);
+                }
+            }
+        }
+        self.until_ms.insert(name.to_string(), until_ms);
+    }
+
+    pub fn len(&self) -> usize {
+        self.until_ms.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.until_ms.is_empty()
+    }
+}
+
+/// The read API of one isolate or process: the engine, its caches, the
+/// settings.
+#[derive(Debug)]
+pub struct Responder {
+    pub engine: ReadEngine,
+    pub settings: Settings,
+    misses: Mutex<Misses>,
+}
+
+fn base(status: u16, body: String) -> Reply {
+    Reply {
+        status,
+        headers: vec![
+            ("content-type", JSON_CONTENT_TYPE.to_string()),
+            ("access-control-allow-origin", "*".to_string()),
+            (
+                "access-control-expose-headers",
+                "ETag, Link, X-Media-Source".to_string(),
+            ),
+            ("x-content-type-options", "nosniff".to_string()),
+        ],
+        body,
+        log: Vec::new(),
+        snapshot_version: None,
+    }
+}
+
+fn error(e: &ApiError) -> Reply {
+    let mut r = base(e.status, e.body());
+    r.headers.push(("cache-control", "no-store".to_string()));
+    if e.status == 405 {
+        r.headers.push(("allow", ALLOWED.to_string()));
+    }
+    r
+}
+
+/// A 200, with its `ETag` and caching headers.
+fn ok(body: String, source: AnswerSource, etag: String, max_age: u64) -> Reply {
+    let mut r = base(200, body);
+    r.headers.push(("etag", etag));
+    r.headers.push(("x-media-source", source.as_str().to_string()));
+    let age = if source == AnswerSource::Snapshot { max_age } else { 0 };
+    r.headers.push(("cache-control", format!("public, max-age={age}")));
+    r
+}
+
+fn body_etag(body: &str) -> String {
+    format!("\"{}\"", &content_hash(body.as_bytes())[..24])
+}
+
+/// The `ETag` of a snapshot answer: the version and the canonical request.
+fn snapshot_etag(version: &str, request: &str) -> String {
+    format!("\"{version}-{}\"", &content_hash(request.as_bytes())[..12])
+}
+
+fn matches_etag(if_none_match: Option<&str>, etag: &str) -> bool {
+    if_none_match.is_some_and(|inm| inm.split(',').any(|t| {
+        let t = t.trim();
+        t == etag || t == "*" || t.strip_prefix("W/") == Some(etag)
+    }))
+}
+
+fn not_modified(etag: String) -> Reply {
+    let mut r = base(304, String::new());
+    r.headers.push(("etag", etag));
+    r
+}
+
+/// A page of records from the Scan fallback, cut as the snapshot would.
+fn page_of(records: &[MediaRecord], query: &ListQuery, page: &PageRequest) -> ListPage {
+    let items = query.select(records);
+    let from = match &page.after {
+        Some(a) => items.partition_point(|i| i.name.as_str() <= a.as_str()),
+        None => 0,
+    };
+    let rest = &items[from..];
+    let take = rest.len().min(page.limit);
+    ListPage {
+        items: rest[..take].iter().map(api::item_body).collect(),
+        next_after: (rest.len() > take).then(|| rest[take - 1].name.clone()),
+    }
+}
+
+impl Responder {
+    pub fn new(engine: ReadEngine, settings: Settings) -> Responder {
+        Responder {
+            engine,
+            settings,
+            misses: Mutex::new(Misses::new()),
+        }
+    }
+
+    /// Answers one request.
+    pub async fn handle<S: ObjectStore, T: Table>(
+        &self,
+        store: &S,
+        table: &T,
+        req: ApiRequest<'_>,
+        now_ms: f64,
+    ) -> Reply {
+        let mut reply = match req.method {
+            "GET" | "HEAD" => match self.route(store, table, &req, now_ms).await {
+                Ok(r) => r,
+                Err((e, log)) => {
+                    let mut r = error(&e);
+                    r.log = log;
+                    r
+                }
+            },
+            "OPTIONS" => {
+                let mut r = base(204, String::new());
+                r.headers.push(("access-control-allow-methods", ALLOWED.to_string()));
+                r.headers
+                    .push(("access-control-allow-headers", "If-None-Match".to_string()));
+                r.headers.push(("access-control-max-age", "86400".to_string()));
+                r
+            }
+            other => error(&ApiError::method_not_allowed(other)),
+        };
+        if req.method == "HEAD" {
+            reply.body.clear();
+        }
+        reply
+    }
+
+    async fn route<S: ObjectStore, T: Table>(
+        &self,
+        store: &S,
+        table: &T,
+        req: &ApiRequest<'_>,
+        now_ms: f64,
+    ) -> Result<Reply, (ApiError, Vec<String>)> {
+        if req.raw_path.is_empty() || req.raw_path == "/" {
+            let list = ListRequest::from_query_string(req.raw_query.unwrap_or("")).map_err(|e| (e, vec![]))?;
+            return self.list(store, table, &list, req.if_none_match, now_ms).await;
+        }
+        let name = api::name_from_path(req.raw_path).map_err(|e| (e, vec![]))?;
+        self.item(store, table, &name, req.if_none_match, now_ms).await
+    }
+
+    async fn list<S: ObjectStore, T: Table>(
+        &self,
+        store: &S,
+        table: &T,
+        list: &ListRequest,
+        if_none_match: Option<&str>,
+        now_ms: f64,
+    ) -> Result<Reply, (ApiError, Vec<String>)> {
+        let canonical = list.query.canonical();
+        let max_age = self.settings.max_age_seconds;
+        let link = |page: &ListPage, r: &mut Reply| {
+            if let Some(after) = &page.next_after {
+                r.headers.push(("link", next_link(&canonical, &list.page, after)));
+            }
+        };
+        let snapshot_error = match self.engine.manifest(store, now_ms).await {
+            Ok(m) => {
+                let request = format!(
+                    "list?{canonical}&limit={}&after={}",
+                    list.page.limit,
+                    list.page.after.as_deref().unwrap_or("")
+                );
+                let etag = snapshot_etag(&m.version, &request);
+                if matches_etag(if_none_match, &etag) {
+                    return Ok(not_modified(etag));
+                }
+                match self.engine.list(store, &m, &list.query, &list.page).await {
+                    Ok(page) => {
+                        let mut r = ok(page.body(), AnswerSource::Snapshot, etag, max_age);
+                        link(&page, &mut r);
+                        r.snapshot_version = Some(m.version.clone());
+                        return Ok(r);
+                    }
+                    Err(e) => e,
+                }
+            }
+            Err(e) => e,
+        };
+        let mut log = vec![format!("snapshot unavailable, scanning DynamoDB: {snapshot_error}")];
+        match table.scan(&list.query).await {
+            Ok(records) => {
+                let page = page_of(&records, &list.query, &list.page);
+                let body = page.body();
+                let etag = body_etag(&body);
+                if matches_etag(if_none_match, &etag) {
+                    return Ok(not_modified(etag));
+                }
+                let mut r = ok(body, AnswerSource::DynamoDb, etag, max_age);
+                link(&page, &mut r);
+                r.log = log;
+                Ok(r)
+            }
+            Err(scan_error) => {
+                log.push(format!("DynamoDB Scan failed: {scan_error}"));
+                Err((ApiError::service_unavailable(UNAVAILABLE), log))
+            }
+        }
+    }
+
+    async fn item<S: ObjectStore, T: Table>(
+        &self,
+        store: &S,
+        table: &T,
+        name: &str,
+        if_none_match: Option<&str>,
+        now_ms: f64,
+    ) -> Result<Reply, (ApiError, Vec<String>)> {
+        let max_age = self.settings.max_age_seconds;
+        let mut log = Vec::new();
+        let mut snapshot_answered = false;
+        match self.engine.manifest(store, now_ms).await {
+            Ok(m) => {
+                let etag = snapshot_etag(&m.version, &format!("item/{name}"));
+                // The version is a hash of the content: a matching ETag means
+                // this version still has the item.
+                if matches_etag(if_none_match, &etag) {
+                    return Ok(not_modified(etag));
+                }
+                match self.engine.get(store, &m, name).await {
+                    Ok(Some(json)) => {
+                        let mut r = ok(json, AnswerSource::Snapshot, etag, max_age);
+                        r.snapshot_version = Some(m.version.clone());
+                        return Ok(r);
+                    }
+                    Ok(None) => snapshot_answered = true,
+                    Err(e) => log.push(format!("snapshot unavailable for GET /{{name}}: {e}")),
+                }
+            }
+            Err(e) => log.push(format!("snapshot unavailable for GET /{{name}}: {e}")),
+        }
+        if snapshot_answered {
+            // Not in the snapshot: maybe newer than it. Ask DynamoDB, unless
+            // it said "missing" lately or lookups are over their rate.
+            let mut misses = self.misses.lock().unwrap_or_else(|p| p.into_inner());
+            if misses.known_missing(name, now_ms) {
+                return Err((ApiError::not_found(name), log));
+            }
+            if !misses.take_token(&self.settings, now_ms) {
+                log.push("GetItem lookups over their rate; the snapshot's 404 stands".into());
+                return Err((ApiError::not_found(name), log));
+            }
+        }
+        match table.get_item(name).await {
+            Ok(Some(r)) if r.is_visible() => {
+                let body = api::item_body(&r.to_media_item());
+                let etag = body_etag(&body);
+                if matches_etag(if_none_match, &etag) {
+                    return Ok(not_modified(etag));
+                }
+                let mut reply = ok(body, AnswerSource::DynamoDb, etag, max_age);
+                reply.log = log;
+                Ok(reply)
+            }
+            Ok(_) => {
+                if snapshot_answered {
+                    let until = now_ms + self.settings.max_age_seconds as f64 * 1000.0;
+                    self.misses
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remember(&self.settings, name, until, now_ms);
+                }
+                Err((ApiError::not_found(name), log))
+            }
+            Err(e) => {
+                log.push(format!("DynamoDB GetItem failed: {e}"));
+                if snapshot_answered {
+                    // The snapshot answered (without the item): its 404 stands.
+                    Err((ApiError::not_found(name), log))
+                } else {
+                    Err((ApiError::service_unavailable(UNAVAILABLE), log))
+                }
+            }
+        }
+    }
+}
