@@ -150,7 +150,8 @@ impl Misses {
         if self.tokens.is_nan() {
             self.tokens = burst;
         } else {
-            let refill = (now_ms - self.refilled_at_ms).max(0.0) / 1000.0 * s.miss_lookups_per_second;
+            let refill =
+                (now_ms - self.refilled_at_ms).max(0.0) / 1000.0 * s.miss_lookups_per_second;
             self.tokens = (self.tokens + refill).min(burst);
         }
         self.refilled_at_ms = now_ms;
@@ -167,7 +168,12 @@ impl Misses {
             self.until_ms.retain(|_, u| *u > now_ms);
             if self.until_ms.len() >= s.miss_capacity {
                 // Still full of live entries: forget an arbitrary half.
-                let drop: Vec<String> = self.until_ms.keys().take(s.miss_capacity / 2 + 1).cloned().collect();
+                let drop: Vec<String> = self
+                    .until_ms
+                    .keys()
+                    .take(s.miss_capacity / 2 + 1)
+                    .cloned()
+                    .collect();
                 for k in drop {
                     self.until_ms.remove(&k);
                 }
@@ -225,9 +231,15 @@ fn error(e: &ApiError) -> Reply {
 fn ok(body: String, source: AnswerSource, etag: String, max_age: u64) -> Reply {
     let mut r = base(200, body);
     r.headers.push(("etag", etag));
-    r.headers.push(("x-media-source", source.as_str().to_string()));
-    let age = if source == AnswerSource::Snapshot { max_age } else { 0 };
-    r.headers.push(("cache-control", format!("public, max-age={age}")));
+    r.headers
+        .push(("x-media-source", source.as_str().to_string()));
+    let age = if source == AnswerSource::Snapshot {
+        max_age
+    } else {
+        0
+    };
+    r.headers
+        .push(("cache-control", format!("public, max-age={age}")));
     r
 }
 
@@ -241,10 +253,12 @@ fn snapshot_etag(version: &str, request: &str) -> String {
 }
 
 fn matches_etag(if_none_match: Option<&str>, etag: &str) -> bool {
-    if_none_match.is_some_and(|inm| inm.split(',').any(|t| {
-        let t = t.trim();
-        t == etag || t == "*" || t.strip_prefix("W/") == Some(etag)
-    }))
+    if_none_match.is_some_and(|inm| {
+        inm.split(',').any(|t| {
+            let t = t.trim();
+            t == etag || t == "*" || t.strip_prefix("W/") == Some(etag)
+        })
+    })
 }
 
 fn not_modified(etag: String) -> Reply {
@@ -296,10 +310,12 @@ impl Responder {
             },
             "OPTIONS" => {
                 let mut r = base(204, String::new());
-                r.headers.push(("access-control-allow-methods", ALLOWED.to_string()));
+                r.headers
+                    .push(("access-control-allow-methods", ALLOWED.to_string()));
                 r.headers
                     .push(("access-control-allow-headers", "If-None-Match".to_string()));
-                r.headers.push(("access-control-max-age", "86400".to_string()));
+                r.headers
+                    .push(("access-control-max-age", "86400".to_string()));
                 r
             }
             other => error(&ApiError::method_not_allowed(other)),
@@ -318,11 +334,15 @@ impl Responder {
         now_ms: f64,
     ) -> Result<Reply, (ApiError, Vec<String>)> {
         if req.raw_path.is_empty() || req.raw_path == "/" {
-            let list = ListRequest::from_query_string(req.raw_query.unwrap_or("")).map_err(|e| (e, vec![]))?;
-            return self.list(store, table, &list, req.if_none_match, now_ms).await;
+            let list = ListRequest::from_query_string(req.raw_query.unwrap_or(""))
+                .map_err(|e| (e, vec![]))?;
+            return self
+                .list(store, table, &list, req.if_none_match, now_ms)
+                .await;
         }
         let name = api::name_from_path(req.raw_path).map_err(|e| (e, vec![]))?;
-        self.item(store, table, &name, req.if_none_match, now_ms).await
+        self.item(store, table, &name, req.if_none_match, now_ms)
+            .await
     }
 
     async fn list<S: ObjectStore, T: Table>(
@@ -337,7 +357,8 @@ impl Responder {
         let max_age = self.settings.max_age_seconds;
         let link = |page: &ListPage, r: &mut Reply| {
             if let Some(after) = &page.next_after {
-                r.headers.push(("link", next_link(&canonical, &list.page, after)));
+                r.headers
+                    .push(("link", next_link(&canonical, &list.page, after)));
             }
         };
         let snapshot_error = match self.engine.manifest(store, now_ms).await {
@@ -363,7 +384,9 @@ impl Responder {
             }
             Err(e) => e,
         };
-        let mut log = vec![format!("snapshot unavailable, scanning DynamoDB: {snapshot_error}")];
+        let mut log = vec![format!(
+            "snapshot unavailable, scanning DynamoDB: {snapshot_error}"
+        )];
         match table.scan(&list.query).await {
             Ok(records) => {
                 let page = page_of(&records, &list.query, &list.page);

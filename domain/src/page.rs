@@ -99,7 +99,9 @@ pub fn decode_cursor(canonical_query: &str, cursor: &str) -> Result<String, ApiE
         return Err(bad("it was altered or truncated"));
     }
     if body[1..5] != query_tag(canonical_query) {
-        return Err(bad("it belongs to a different query; keep the other parameters as they were"));
+        return Err(bad(
+            "it belongs to a different query; keep the other parameters as they were",
+        ));
     }
     String::from_utf8(body[5..].to_vec()).map_err(|_| bad("not a cursor this API issued"))
 }

@@ -25,8 +25,8 @@ use crate::api::ApiError;
 use crate::dynamo::AttributeValue;
 use crate::media::MediaType;
 use crate::page::PageRequest;
-use crate::s3_event::encode_key;
 use crate::record::{attr, MediaItem, MediaRecord};
+use crate::s3_event::encode_key;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -69,7 +69,9 @@ pub struct ScanFilter {
 
 impl ListRequest {
     /// Builds a request from decoded `(name, value)` pairs.
-    pub fn from_pairs<K, V>(pairs: impl IntoIterator<Item = (K, V)>) -> Result<ListRequest, ApiError>
+    pub fn from_pairs<K, V>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<ListRequest, ApiError>
     where
         K: AsRef<str>,
         V: AsRef<str>,

@@ -225,7 +225,12 @@ mod serving {
         by_name.into_values().cloned().collect()
     }
 
-    fn get(responder: &Responder, bucket: &Bucket, path: &str, query: &str) -> (u16, String, Option<String>) {
+    fn get(
+        responder: &Responder,
+        bucket: &Bucket,
+        path: &str,
+        query: &str,
+    ) -> (u16, String, Option<String>) {
         let r = futures::executor::block_on(responder.handle(
             bucket,
             &NoTable,
@@ -315,7 +320,9 @@ mod serving {
     #[test]
     fn pagination_edges() {
         let records: Vec<MediaRecord> = (0..30)
-            .map(|i| MediaRecord::ready(format!("n{i:02}.jpg"), MediaType::Image, vec!["Dog".into()]))
+            .map(|i| {
+                MediaRecord::ready(format!("n{i:02}.jpg"), MediaType::Image, vec!["Dog".into()])
+            })
             .collect();
         let bucket = publish(&records, 4096, 1 << 20);
         let responder = Responder::new(ReadEngine::new("p", 1e9, 1 << 20), Settings::default());
@@ -333,7 +340,12 @@ mod serving {
         assert_eq!((s, body.as_str(), link), (200, "[]", None));
         // Exactly a full last page: no Link after it.
         let after = media_query_domain::page::encode_cursor("", "n19.jpg");
-        let (_, body, link) = get(&responder, &bucket, "/", &format!("limit=10&cursor={after}"));
+        let (_, body, link) = get(
+            &responder,
+            &bucket,
+            "/",
+            &format!("limit=10&cursor={after}"),
+        );
         assert_eq!((body.matches("\"name\"").count(), link), (10, None));
         // Tampered, truncated and foreign cursors are 400s.
         let (_, _, link) = get(&responder, &bucket, "/", "limit=2");
@@ -352,7 +364,10 @@ mod serving {
         ] {
             let (s, body, _) = get(&responder, &bucket, "/", &bad);
             assert_eq!(s, 400, "{bad}: {body}");
-            assert!(body.starts_with("{\"Code\":\"BadRequestError\",\"Message\":\"BadRequestError: "), "{body}");
+            assert!(
+                body.starts_with("{\"Code\":\"BadRequestError\",\"Message\":\"BadRequestError: "),
+                "{body}"
+            );
         }
         // Without limit, up to 1,000 items come whole.
         let (_, body, link) = get(&responder, &bucket, "/", "");

@@ -151,6 +151,139 @@ fn run_filters() -> usize {
     cases.len()
 }
 
+/// Runs a future whose I/O is all in memory (always ready), on either
+/// target, without an executor.
+fn ready<F: std::future::Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match f.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => v,
+        std::task::Poll::Pending => panic!("an in-memory read was not ready"),
+    }
+}
+
+/// A bucket in memory for the serving snapshot vectors.
+struct MemoryBucket(std::collections::HashMap<String, Vec<u8>>);
+
+impl media_query_domain::engine::ObjectStore for MemoryBucket {
+    async fn get(
+        &self,
+        key: &str,
+        _: Option<&str>,
+    ) -> Result<media_query_domain::engine::Fetched, String> {
+        use media_query_domain::engine::Fetched;
+        Ok(match self.0.get(key) {
+            Some(b) => Fetched::Object {
+                body: b.clone(),
+                etag: None,
+            },
+            None => Fetched::Missing,
+        })
+    }
+}
+
+struct NoTable;
+
+impl media_query_domain::http::Table for NoTable {
+    async fn get_item(&self, _: &str) -> Result<Option<MediaRecord>, String> {
+        Err("the vectors have no table".into())
+    }
+    async fn scan(&self, _: &ListQuery) -> Result<Vec<MediaRecord>, String> {
+        Err("the vectors have no table".into())
+    }
+}
+
+/// The filter vectors again, answered by the read engine over a serving
+/// snapshot, page by page (limits 1, 2 and none), with shards of one item
+/// and of the default size: the pages concatenate to the expected names.
+fn run_serving() -> usize {
+    use media_query_domain::engine::ReadEngine;
+    use media_query_domain::http::{ApiRequest, Responder, Settings};
+    use media_query_domain::serving::build::Builder;
+    use media_query_domain::serving::{object_key, pointer_key};
+    let v = load(include_str!("../vectors/filters.json"));
+    let mut records: Vec<MediaRecord> = cases(&v, "items")
+        .iter()
+        .map(|i| MediaRecord::from_item(&serde_json::from_value(i.clone()).unwrap()).unwrap())
+        .collect();
+    records.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut n = 0;
+    for target in [1, 256 * 1024] {
+        let mut b = Builder::new(target);
+        for r in &records {
+            b.push(r).unwrap();
+        }
+        let (manifest, objects) = b.finish("2026-01-01T00:00:00.000Z");
+        let mut bucket: std::collections::HashMap<String, Vec<u8>> = objects
+            .into_iter()
+            .map(|(h, bytes)| (object_key("v", &h), bytes))
+            .collect();
+        bucket.insert(pointer_key("v"), serde_json::to_vec(&manifest).unwrap());
+        let bucket = MemoryBucket(bucket);
+        let responder = Responder::new(ReadEngine::new("v", 1e12, 1 << 20), Settings::default());
+        for c in cases(&v, "cases") {
+            let q = c["query"].as_str().unwrap();
+            let want: Vec<String> = serde_json::from_value(c["names"].clone()).unwrap();
+            for limit in [Some(1), Some(2), None] {
+                let mut raw = match (q, limit) {
+                    ("", Some(l)) => format!("limit={l}"),
+                    (q, Some(l)) => format!("{q}&limit={l}"),
+                    (q, None) => q.to_string(),
+                };
+                let mut got: Vec<String> = Vec::new();
+                for _ in 0..=want.len() + 1 {
+                    let reply = ready(responder.handle(
+                        &bucket,
+                        &NoTable,
+                        ApiRequest {
+                            method: "GET",
+                            raw_path: "/",
+                            raw_query: Some(&raw),
+                            if_none_match: None,
+                        },
+                        0.0,
+                    ));
+                    assert_eq!(reply.status, 200, "{raw}: {}", reply.body);
+                    assert_eq!(reply.header("x-media-source"), Some("snapshot"), "{raw}");
+                    let page: Vec<Value> = serde_json::from_str(&reply.body).unwrap();
+                    assert!(page.len() <= limit.unwrap_or(1000), "{raw}");
+                    got.extend(page.iter().map(|i| i["name"].as_str().unwrap().to_string()));
+                    match reply.header("link") {
+                        Some(link) => {
+                            raw = link
+                                .strip_prefix("</?")
+                                .and_then(|l| l.strip_suffix(">; rel=\"next\""))
+                                .unwrap()
+                                .to_string()
+                        }
+                        None => break,
+                    }
+                }
+                assert_eq!(got, want, "{q} limit {limit:?}, shards of {target} bytes");
+                n += 1;
+            }
+        }
+        for r in &records {
+            let path = format!("/{}", media_query_domain::s3_event::encode_key(&r.name));
+            let reply = ready(responder.handle(
+                &bucket,
+                &NoTable,
+                ApiRequest {
+                    method: "GET",
+                    raw_path: &path.replace('+', "%20"),
+                    raw_query: None,
+                    if_none_match: None,
+                },
+                0.0,
+            ));
+            let want = if r.is_visible() { 200 } else { 404 };
+            assert_eq!(reply.status, want, "{path}: {}", reply.body);
+            n += 1;
+        }
+    }
+    n
+}
+
 fn run_codec() -> usize {
     let v = load(include_str!("../vectors/codec.json"));
     let mut n = 0;
@@ -369,6 +502,7 @@ const FILES: &[(&str, VectorRunner)] = &[
     ("s3_events", run_s3_events),
     ("queries", run_queries),
     ("filters", run_filters),
+    ("serving", run_serving),
     ("codec", run_codec),
     ("api", run_api),
     ("labels", run_labels),

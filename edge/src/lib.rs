@@ -1,19 +1,19 @@
 //! The media-query Cloudflare Worker: the workshop's read API at the edge.
 //!
-//! * [`snapshot`]: the table snapshot (DynamoDB export layout), decoded once
-//!   per isolate and refreshed with a conditional GET after a TTL.
-//! * [`respond`]: routing, sources (snapshot first, DynamoDB fallback) and
-//!   HTTP caching, with no Worker types so it is unit-tested natively.
-//! * [`aws`]: SigV4-signed S3 and DynamoDB requests (`aws-sigv4`).
-//! * `worker_glue` (wasm32 only): the `fetch` entry point, configuration
-//!   from `wrangler.toml`, and the fetches themselves.
+//! A thin adapter. Everything that decides an answer lives in
+//! `media-query-domain`: the serving snapshot's read engine
+//! (`domain::engine`) and the one HTTP responder (`domain::http`), which
+//! the Lambda read API runs too, so both give the same bytes. Here are only
+//! the Worker's own concerns:
 //!
-//! Answers come from `media-query-domain`, so the edge and the Lambda read
-//! API give the same status codes and bodies.
+//! * [`aws`]: SigV4-signed S3 and DynamoDB requests (`aws-sigv4`), built
+//!   without I/O so they are unit-tested natively.
+//! * `worker_glue` (wasm32 only): the `fetch` entry point, configuration
+//!   from `wrangler.toml`, the fetches behind the domain's `ObjectStore`
+//!   and `Table`, the Cache API for immutable snapshot objects, and the
+//!   per-isolate responder.
 
 pub mod aws;
-pub mod respond;
-pub mod snapshot;
 
 #[cfg(target_arch = "wasm32")]
 mod worker_glue;

@@ -1,22 +1,27 @@
 //! The Worker entry point: configuration from the environment, the fetches
-//! behind [`Backend`] and [`ObjectSource`], and the per-isolate snapshot.
+//! behind the domain's `ObjectStore` and `Table`, and the per-isolate
+//! responder (read engine, bounded shard cache, negative cache).
 
 use crate::aws::{AwsAccess, SignedRequest};
-use crate::respond::{handle, ApiRequest, Backend, Reply};
-use crate::snapshot::{Fetched, ObjectSource, Snapshot, SnapshotCache, SnapshotError};
 use media_query_domain::dynamo::{AttributeValue, Item};
+use media_query_domain::engine::{Fetched, ObjectStore, ReadEngine};
+use media_query_domain::http::{ApiRequest, Reply, Responder, Settings, Table};
+use media_query_domain::serving::objects_prefix;
 use media_query_domain::{ListQuery, MediaRecord};
 use serde_json::{json, Value};
-use std::cell::RefCell;
+use std::cell::OnceCell;
 use std::rc::Rc;
 use worker::{
-    console_error, event, wasm_bindgen::JsValue, Context, Date, Env, Fetch, Headers, Method,
-    Request, RequestInit, Response, Result,
+    console_error, console_log, event, wasm_bindgen::JsValue, Cache, Context, Date, Env, Fetch,
+    Headers, Method, Request, RequestInit, Response, Result,
 };
 
+/// Decoded shards this isolate may keep (of its 128 MB).
+const CACHE_BYTES: usize = 16 * 1024 * 1024;
+
 thread_local! {
-    /// Decoded once per isolate, shared by its requests.
-    static SNAPSHOT: Rc<RefCell<SnapshotCache>> = Rc::new(RefCell::new(SnapshotCache::default()));
+    /// One responder per isolate, shared by its requests.
+    static RESPONDER: OnceCell<Rc<Responder>> = const { OnceCell::new() };
 }
 
 /// Settings from `wrangler.toml` `[vars]` and secrets.
@@ -57,6 +62,25 @@ impl Config {
                 })
                 .transpose()?
                 .unwrap_or(60),
+        })
+    }
+
+    fn responder(&self) -> Rc<Responder> {
+        RESPONDER.with(|r| {
+            r.get_or_init(|| {
+                Rc::new(Responder::new(
+                    ReadEngine::new(
+                        &self.export_prefix,
+                        self.ttl_seconds as f64 * 1000.0,
+                        CACHE_BYTES,
+                    ),
+                    Settings {
+                        max_age_seconds: self.ttl_seconds,
+                        ..Settings::default()
+                    },
+                ))
+            })
+            .clone()
         })
     }
 }
@@ -100,43 +124,89 @@ async fn send(req: SignedRequest) -> std::result::Result<HttpAnswer, String> {
     })
 }
 
-struct Sources<'a> {
+/// The export bucket, read with SigV4-signed GETs. Snapshot objects are
+/// immutable (named by their hash), so they also go through the Cache API
+/// of the data centre, under `cache_origin`.
+struct SnapshotBucket<'a> {
     config: &'a Config,
+    cache_origin: String,
 }
 
-impl ObjectSource for Sources<'_> {
-    async fn get(
-        &self,
-        key: &str,
-        if_none_match: Option<&str>,
-    ) -> std::result::Result<Fetched, SnapshotError> {
-        let fail = |detail: String| SnapshotError::Fetch {
-            key: key.to_string(),
-            detail,
+impl SnapshotBucket<'_> {
+    fn cache_url(&self, key: &str) -> Option<String> {
+        key.starts_with(&objects_prefix(&self.config.export_prefix))
+            .then(|| {
+                format!(
+                    "{}/.media-query-objects/{}/{key}",
+                    self.cache_origin, self.config.export_bucket
+                )
+            })
+    }
+
+    async fn cached(&self, url: &str) -> Option<Vec<u8>> {
+        let mut hit = Cache::default().get(url, true).await.ok().flatten()?;
+        hit.bytes().await.ok()
+    }
+
+    async fn remember(&self, url: &str, body: &[u8]) {
+        let Ok(resp) = Response::from_bytes(body.to_vec()) else {
+            return;
         };
-        let req = self
-            .config
-            .aws
-            .s3_get(&self.config.export_bucket, key, if_none_match, now_ms())
-            .map_err(|e| fail(e.to_string()))?;
-        let r = send(req).await.map_err(fail)?;
-        match r.status {
-            200 => Ok(Fetched::Object {
-                body: r.body,
-                etag: r.etag,
-            }),
-            304 => Ok(Fetched::NotModified),
-            404 => Ok(Fetched::Missing),
-            s => Err(fail(format!(
-                "S3 answered {s}: {}",
-                String::from_utf8_lossy(&r.body)
-            ))),
+        let mut resp = resp;
+        let _ = resp
+            .headers_mut()
+            .set("cache-control", "public, max-age=31536000, immutable");
+        if let Err(e) = Cache::default().put(url, resp).await {
+            console_error!("Cache API put failed: {e}");
         }
     }
 }
 
-impl Sources<'_> {
-    async fn dynamodb(&self, operation: &str, body: Value) -> std::result::Result<Value, String> {
+impl ObjectStore for SnapshotBucket<'_> {
+    async fn get(
+        &self,
+        key: &str,
+        if_none_match: Option<&str>,
+    ) -> std::result::Result<Fetched, String> {
+        let cache_url = self.cache_url(key);
+        if let Some(url) = &cache_url {
+            if let Some(body) = self.cached(url).await {
+                return Ok(Fetched::Object { body, etag: None });
+            }
+        }
+        let req = self
+            .config
+            .aws
+            .s3_get(&self.config.export_bucket, key, if_none_match, now_ms())
+            .map_err(|e| e.to_string())?;
+        let r = send(req).await?;
+        match r.status {
+            200 => {
+                if let Some(url) = &cache_url {
+                    self.remember(url, &r.body).await;
+                }
+                Ok(Fetched::Object {
+                    body: r.body,
+                    etag: r.etag,
+                })
+            }
+            304 => Ok(Fetched::NotModified),
+            404 => Ok(Fetched::Missing),
+            s => Err(format!(
+                "S3 answered {s}: {}",
+                String::from_utf8_lossy(&r.body)
+            )),
+        }
+    }
+}
+
+/// The media table, through DynamoDB's JSON API.
+struct MediaTable<'a> {
+    config: &'a Config,
+}
+
+impl MediaTable<'_> {
+    async fn call(&self, operation: &str, body: Value) -> std::result::Result<Value, String> {
         let req = self
             .config
             .aws
@@ -159,22 +229,10 @@ fn record(item: &Value) -> std::result::Result<MediaRecord, String> {
     MediaRecord::from_item(&item).map_err(|e| e.to_string())
 }
 
-impl Backend for Sources<'_> {
-    async fn snapshot(&self) -> std::result::Result<Rc<Snapshot>, SnapshotError> {
-        let cache = SNAPSHOT.with(Rc::clone);
-        SnapshotCache::current(
-            &cache,
-            self,
-            &self.config.export_prefix,
-            now_ms() as f64,
-            self.config.ttl_seconds as f64 * 1000.0,
-        )
-        .await
-    }
-
+impl Table for MediaTable<'_> {
     async fn get_item(&self, name: &str) -> std::result::Result<Option<MediaRecord>, String> {
         let out = self
-            .dynamodb(
+            .call(
                 "GetItem",
                 json!({"TableName": self.config.table, "Key": {"name": AttributeValue::S(name.to_string())}, "ConsistentRead": true}),
             )
@@ -198,7 +256,7 @@ impl Backend for Sources<'_> {
             if let Some(s) = start.take() {
                 body["ExclusiveStartKey"] = s;
             }
-            let out = self.dynamodb("Scan", body).await?;
+            let out = self.call("Scan", body).await?;
             for item in out["Items"].as_array().into_iter().flatten() {
                 records.push(record(item)?);
             }
@@ -207,10 +265,6 @@ impl Backend for Sources<'_> {
                 _ => return Ok(records),
             }
         }
-    }
-
-    fn log_error(&self, message: &str) {
-        console_error!("{message}");
     }
 }
 
@@ -238,9 +292,12 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
                 status: err.status,
                 headers: vec![("content-type", "application/json".into())],
                 body: err.body(),
+                log: Vec::new(),
+                snapshot_version: None,
             });
         }
     };
+    let started = now_ms();
     let url = req.url()?;
     let method = req.method().to_string();
     let if_none_match = req.headers().get("if-none-match")?;
@@ -250,11 +307,27 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         raw_query: url.query(),
         if_none_match: if_none_match.as_deref(),
     };
-    let reply = handle(
-        &Sources { config: &config },
-        api_request,
-        config.ttl_seconds,
-    )
-    .await;
+    let responder = config.responder();
+    let bucket = SnapshotBucket {
+        config: &config,
+        cache_origin: url.origin().ascii_serialization(),
+    };
+    let reply = responder
+        .handle(
+            &bucket,
+            &MediaTable { config: &config },
+            api_request,
+            started as f64,
+        )
+        .await;
+    for line in &reply.log {
+        console_error!("{line}");
+    }
+    if setting(&env, "DEBUG_MEMORY").is_some() {
+        // For the memory benchmark: the wasm heap and the shard cache.
+        let heap = core::arch::wasm32::memory_size(0) * 65536;
+        let (cache, budget) = responder.engine.cache_usage();
+        console_log!("memory: wasm={heap} cache={cache} budget={budget}");
+    }
     to_response(reply)
 }

@@ -23,6 +23,10 @@ pub struct Config {
     pub export_bucket: Option<String>,
     /// `EXPORT_PREFIX` (default `edge-snapshot`).
     pub export_prefix: String,
+    /// `EXPORT_TTL_SECONDS` (default 60), as at the edge: how long the read
+    /// API serves a snapshot version before re-checking the pointer, and
+    /// the `max-age` of its answers.
+    pub snapshot_ttl_seconds: u64,
 }
 
 #[derive(Debug, Error, PartialEq)]
@@ -63,7 +67,15 @@ impl Config {
                     detail: format!("`{v}` is not a positive integer"),
                 })?,
         };
+        let snapshot_ttl_seconds = match nonempty("EXPORT_TTL_SECONDS") {
+            None => 60,
+            Some(v) => v.parse::<u64>().map_err(|_| ConfigError::Invalid {
+                name: "EXPORT_TTL_SECONDS",
+                detail: format!("`{v}` is not a whole number of seconds"),
+            })?,
+        };
         Ok(Config {
+            snapshot_ttl_seconds,
             table: nonempty("MEDIA_TABLE_NAME").ok_or(ConfigError::Missing("MEDIA_TABLE_NAME"))?,
             video_topic_arn: nonempty("VIDEO_TOPIC_ARN"),
             video_role_arn: nonempty("VIDEO_ROLE_ARN"),

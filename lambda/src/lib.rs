@@ -6,6 +6,8 @@
 //! * [`config`]: settings from environment variables (the workshop's names).
 //! * [`store`]: the [`store::MediaStore`] trait, with a DynamoDB adapter and
 //!   an in-memory one; every write is conditional on the event order.
+//! * [`snapshot_bucket`]: the serving snapshot's bucket, read with the S3
+//!   SDK, behind the domain's read engine.
 //! * [`rekognition`]: the [`rekognition::Labeler`] trait and its Rekognition
 //!   adapter (DetectLabels, StartLabelDetection, GetLabelDetection).
 //! * [`handlers`]: what each function does with its event.
@@ -19,6 +21,7 @@ pub mod config;
 pub mod convert;
 pub mod handlers;
 pub mod rekognition;
+pub mod snapshot_bucket;
 pub mod store;
 
 pub use media_query_domain as domain;

@@ -199,6 +199,8 @@ impl Stack {
             format!("VIDEO_ROLE_ARN={}", names.video_role_arn),
             format!("EXPORT_BUCKET={}", names.export_bucket),
             format!("EXPORT_PREFIX={}", names.export_prefix),
+            // The read API re-checks the snapshot as often as the edge does.
+            "EXPORT_TTL_SECONDS=1".into(),
             "RUST_LOG=info".into(),
         ];
         if let Some(r) = &stack.env.rekognition_url {

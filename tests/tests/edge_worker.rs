@@ -1,12 +1,14 @@
-//! The Worker under `wrangler dev` (workerd) against moto: the snapshot
-//! written by the real export writer, the signed fallbacks, HTTP caching,
-//! and conformance with the Lambda read API over the same data.
+//! The Worker under `wrangler dev` (workerd) against moto: the serving
+//! snapshot written by the real export writer, the signed fallbacks, HTTP
+//! caching, pagination, and conformance with the Lambda read API over the
+//! same data, byte for byte, headers included.
 
 use media_query_domain::dynamo::Item;
-use media_query_domain::export::latest_pointer_key;
+use media_query_domain::serving::pointer_key;
 use media_query_lambda::convert::item_to_sdk;
-use media_query_lambda::handlers::api::respond;
+use media_query_lambda::handlers::api::ReadApi;
 use media_query_lambda::handlers::export::{write_snapshot, ExportTarget};
+use media_query_lambda::snapshot_bucket::SnapshotBucket;
 use media_query_lambda::store::DynamoStore;
 use media_query_tests::aws;
 use media_query_tests::moto::MotoServer;
@@ -80,6 +82,33 @@ impl World {
     async fn put_object(&self, key: &str, body: Vec<u8>) {
         aws::put_object(&self.sdk, BUCKET, key, body).await
     }
+
+    /// The Lambda read API over the same snapshot and table, with the
+    /// Worker's TTL.
+    fn lambda_api(&self) -> ReadApi<'_, DynamoStore> {
+        let bucket = SnapshotBucket::new(aws::s3_client(&self.sdk), Some(BUCKET.into()));
+        ReadApi::new(&self.store, bucket, PREFIX, 1)
+    }
+}
+
+/// The headers the API itself sets (the servers around it add others,
+/// such as `date` or `content-length`).
+const API_HEADERS: [&str; 11] = [
+    "content-type",
+    "access-control-allow-origin",
+    "access-control-expose-headers",
+    "x-content-type-options",
+    "etag",
+    "x-media-source",
+    "cache-control",
+    "link",
+    "allow",
+    "access-control-allow-methods",
+    "access-control-max-age",
+];
+
+fn api_headers(get: impl Fn(&str) -> Option<String>) -> Vec<(&'static str, Option<String>)> {
+    API_HEADERS.iter().map(|h| (*h, get(h))).collect()
 }
 
 fn vectors(file: &str) -> Value {
@@ -130,24 +159,80 @@ fn path_and_query(path: &str, query: &Option<String>) -> String {
 async fn the_edge_answers_exactly_like_the_lambda_and_the_vectors() {
     let world = World::new().await;
     let edge = WranglerDev::start(&world.vars("testing"));
+    let lambda = world.lambda_api();
     let mut compared = 0;
-    for (path, query) in conformance_requests() {
+    let mut requests = conformance_requests();
+    // Pages: small limits over every filter, then the whole walk by Link.
+    for q in [
+        "limit=1",
+        "limit=2&label=Dog",
+        "media-type=image&limit=3",
+        "startswith=s&limit=1",
+        "label=Animal&media-type=image&limit=1",
+        "limit=1000",
+        "limit=0",
+        "limit=2&cursor=bogus",
+    ] {
+        requests.push(("/".to_string(), Some(q.to_string())));
+    }
+    while let Some((path, query)) = requests.pop() {
         let url = path_and_query(&path, &query);
         let e = edge.get(&url);
-        let l = respond(&world.store, "GET", &path, query.as_deref()).await;
+        let l = lambda.respond("GET", &path, query.as_deref(), None).await;
         assert_eq!(
             (e.status, e.body.as_str()),
             (l.status, l.body.as_str()),
             "GET {url}"
         );
         assert_eq!(
-            e.header("content-type"),
-            Some("application/json"),
-            "GET {url}"
+            api_headers(|h| e.header(h).map(str::to_string)),
+            api_headers(|h| l.header(h).map(str::to_string)),
+            "GET {url}: headers"
         );
+        // Follow the next page, on both sides alike.
+        if let Some(link) = l.header("link") {
+            let next = link
+                .strip_prefix("</?")
+                .and_then(|r| r.split_once(">; rel=\"next\""))
+                .unwrap()
+                .0;
+            requests.push(("/".to_string(), Some(next.to_string())));
+        }
         compared += 1;
     }
     assert!(compared > 40, "only {compared} requests compared");
+
+    // Other methods, and conditional requests, alike too.
+    let etag = edge.get("/?label=Dog").header("etag").unwrap().to_string();
+    for (method, path, inm) in [
+        ("HEAD", "/", None),
+        ("OPTIONS", "/", None),
+        ("DELETE", "/sample.jpg", None),
+        ("GET", "/?label=Dog", Some(etag.as_str())),
+        ("GET", "/?label=Cat", Some(etag.as_str())),
+    ] {
+        let headers: Vec<(&str, &str)> = inm.iter().map(|t| ("If-None-Match", *t)).collect();
+        let e = edge.request(method, path, &headers);
+        let (p, q) = path
+            .split_once('?')
+            .map_or((path, None), |(p, q)| (p, Some(q)));
+        let l = lambda.respond(method, p, q, inm).await;
+        assert_eq!(
+            (e.status, e.body.as_str()),
+            (l.status, l.body.as_str()),
+            "{method} {path}"
+        );
+        assert_eq!(
+            api_headers(|h| e.header(h).map(str::to_string)),
+            api_headers(|h| l.header(h).map(str::to_string)),
+            "{method} {path}: headers"
+        );
+    }
+    assert_eq!(
+        edge.request("GET", "/?label=Dog", &[("If-None-Match", &etag)])
+            .status,
+        304
+    );
 
     // And against the vectors' expected names, served from the snapshot.
     for c in vectors("filters.json")["cases"].as_array().unwrap() {
@@ -232,22 +317,35 @@ async fn refresh_stale_snapshot_and_fallbacks() {
         (Some("snapshot"), Some("new arrival.jpg"))
     );
 
-    // A corrupt export: the list comes from a DynamoDB Scan instead.
-    let dir = "edge/AWSDynamoDB/corrupt/";
+    // A corrupt snapshot: the list comes from a DynamoDB Scan instead.
+    let pointer = pointer_key(PREFIX);
+    let good = aws::s3_client(&world.sdk)
+        .get_object()
+        .bucket(BUCKET)
+        .key(&pointer)
+        .send()
+        .await
+        .unwrap();
+    let good = good.body.collect().await.unwrap().into_bytes().to_vec();
+    let mut manifest: Value = serde_json::from_slice(&good).unwrap();
+    // Point the name run at an object whose bytes do not match its hash.
+    let tampered_hash = "0".repeat(64);
+    for e in manifest["directory"]["inline"]["entries"]
+        .as_array_mut()
+        .unwrap()
+    {
+        e["hash"] = tampered_hash.clone().into();
+    }
+    manifest["version"] = "tampered".into();
     world
         .put_object(
-            &format!("{dir}data/0.json.gz"),
+            &format!("{PREFIX}/serving/objects/{tampered_hash}"),
             b"this is not gzip".to_vec(),
         )
         .await;
-    world.put_object(&format!("{dir}manifest-files.json"), br#"{"itemCount":1,"md5Checksum":"x","dataFileS3Key":"edge/AWSDynamoDB/corrupt/data/0.json.gz"}"#.to_vec()).await;
-    let summary = format!(
-        r#"{{"version":"2020-06-30","exportArn":"a","startTime":"t","endTime":"t","tableArn":"t","exportTime":"t","s3Bucket":"{BUCKET}","manifestFilesS3Key":"{dir}manifest-files.json","itemCount":1,"outputFormat":"DYNAMODB_JSON"}}"#
-    );
     world
-        .put_object(&format!("{dir}manifest-summary.json"), summary.into_bytes())
+        .put_object(&pointer, serde_json::to_vec(&manifest).unwrap())
         .await;
-    world.put_object(&latest_pointer_key(PREFIX), format!(r#"{{"manifestSummaryKey":"{dir}manifest-summary.json","exportTime":"t","itemCount":1}}"#).into_bytes()).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let a = edge.get("/?label=Owl");
     assert_eq!(
@@ -255,12 +353,20 @@ async fn refresh_stale_snapshot_and_fallbacks() {
         (200, Some("dynamodb"))
     );
     assert_eq!(a.json()[0]["name"], "new arrival.jpg");
+    // A pointer that is not a manifest at all: the same.
+    world.put_object(&pointer, b"{not json".to_vec()).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let a = edge.get("/?label=Owl");
+    assert_eq!(
+        (a.status, a.header("x-media-source")),
+        (200, Some("dynamodb"))
+    );
 
     // No snapshot at all: the same.
     aws::s3_client(&world.sdk)
         .delete_object()
         .bucket(BUCKET)
-        .key(latest_pointer_key(PREFIX))
+        .key(pointer_key(PREFIX))
         .send()
         .await
         .unwrap();

@@ -218,9 +218,25 @@ async fn list_follows_scan_pages_past_one_megabyte() {
     );
     assert!(first_page.count() < total);
 
-    let (s, all) = get(&store, "/", None).await;
-    assert_eq!(s, 200);
-    assert_eq!(all.as_array().unwrap().len(), total as usize);
+    // Past 1,000 items an answer without `limit` is its first page and a
+    // Link; following it gives the rest, all from every Scan page.
+    let first = respond(&store, "GET", "/", None).await;
+    assert_eq!(first.status, 200);
+    let first_items: Value = serde_json::from_str(&first.body).unwrap();
+    assert_eq!(first_items.as_array().unwrap().len(), 1000);
+    let link = first.header("link").expect("a Link to the next page");
+    let next = link
+        .strip_prefix("</?")
+        .and_then(|l| l.strip_suffix(">; rel=\"next\""))
+        .unwrap();
+    let second = respond(&store, "GET", "/", Some(next)).await;
+    let second_items: Value = serde_json::from_str(&second.body).unwrap();
+    assert_eq!(
+        second_items.as_array().unwrap().len(),
+        total as usize - 1000
+    );
+    assert_eq!(second.header("link"), None);
+    assert_eq!(names(&second_items)[0], "img01000.jpg");
     let (_, even) = get(&store, "/", Some("label=Even")).await;
     assert_eq!(even.as_array().unwrap().len(), total as usize / 2);
 }

@@ -26,7 +26,9 @@ pub mod cache;
 
 use crate::page::PageRequest;
 use crate::query::ListQuery;
-use crate::serving::manifest::{locate, locate_page, Directory, DirectoryPage, Manifest, ShardRef, Start};
+use crate::serving::manifest::{
+    locate, locate_page, Directory, DirectoryPage, Manifest, ShardRef, Start,
+};
 use crate::serving::shard::Shard;
 use crate::serving::{object_key, open_object, pointer_key, FormatError, Run};
 use cache::LruCache;
@@ -148,7 +150,11 @@ impl ReadEngine {
 
     /// The current manifest, re-checked first if the TTL has passed. A
     /// failed check drops the cached manifest, so callers fall back.
-    pub async fn manifest<S: ObjectStore>(&self, store: &S, now_ms: f64) -> Result<Arc<Manifest>, ReadError> {
+    pub async fn manifest<S: ObjectStore>(
+        &self,
+        store: &S,
+        now_ms: f64,
+    ) -> Result<Arc<Manifest>, ReadError> {
         let (current, etag) = {
             let c = lock(&self.current);
             if let Some(m) = &c.manifest {
@@ -196,7 +202,12 @@ impl ReadEngine {
         }
     }
 
-    async fn fetch<S: ObjectStore>(&self, store: &S, hash: &str, max_raw: usize) -> Result<Vec<u8>, ReadError> {
+    async fn fetch<S: ObjectStore>(
+        &self,
+        store: &S,
+        hash: &str,
+        max_raw: usize,
+    ) -> Result<Vec<u8>, ReadError> {
         let key = object_key(&self.prefix, hash);
         self.stats.object_fetches.fetch_add(1, Ordering::Relaxed);
         match store.get(&key, None).await {
@@ -221,7 +232,12 @@ impl ReadEngine {
         hit
     }
 
-    async fn shard<S: ObjectStore>(&self, store: &S, m: &Manifest, r: &ShardRef) -> Result<Arc<Shard>, ReadError> {
+    async fn shard<S: ObjectStore>(
+        &self,
+        store: &S,
+        m: &Manifest,
+        r: &ShardRef,
+    ) -> Result<Arc<Shard>, ReadError> {
         if let Some(Decoded::Shard(s)) = self.cached(&r.hash) {
             return Ok(s);
         }
@@ -229,11 +245,19 @@ impl ReadEngine {
         let raw = self.fetch(store, &r.hash, max_raw).await?;
         let shard = Arc::new(Shard::decode(&object_key(&self.prefix, &r.hash), raw)?);
         let bytes = shard.memory_bytes();
-        lock(&self.cache).insert(r.hash.clone(), Arc::new(Decoded::Shard(shard.clone())), bytes);
+        lock(&self.cache).insert(
+            r.hash.clone(),
+            Arc::new(Decoded::Shard(shard.clone())),
+            bytes,
+        );
         Ok(shard)
     }
 
-    async fn page<S: ObjectStore>(&self, store: &S, hash: &str) -> Result<Arc<DirectoryPage>, ReadError> {
+    async fn page<S: ObjectStore>(
+        &self,
+        store: &S,
+        hash: &str,
+    ) -> Result<Arc<DirectoryPage>, ReadError> {
         if let Some(Decoded::Page(p)) = self.cached(hash) {
             return Ok(p);
         }
@@ -246,7 +270,11 @@ impl ReadEngine {
         }
         let page = Arc::new(page);
         let bytes = raw.len() * 2;
-        lock(&self.cache).insert(hash.to_string(), Arc::new(Decoded::Page(page.clone())), bytes);
+        lock(&self.cache).insert(
+            hash.to_string(),
+            Arc::new(Decoded::Page(page.clone())),
+            bytes,
+        );
         Ok(page)
     }
 
@@ -260,7 +288,9 @@ impl ReadEngine {
         n: usize,
     ) -> Result<Vec<ShardRef>, ReadError> {
         let page = match &m.directory {
-            Directory::Inline(page) => return Ok(locate(&page.entries, run, start).take(n).cloned().collect()),
+            Directory::Inline(page) => {
+                return Ok(locate(&page.entries, run, start).take(n).cloned().collect())
+            }
             Directory::Paged(pages) => match locate_page(pages, run, start) {
                 Some(p) => self.page(store, &p.hash).await?,
                 None => return Ok(Vec::new()),
@@ -276,8 +306,15 @@ impl ReadEngine {
     }
 
     /// The item named `name` as its JSON, if the snapshot has it.
-    pub async fn get<S: ObjectStore>(&self, store: &S, m: &Manifest, name: &str) -> Result<Option<String>, ReadError> {
-        let refs = self.shards_from(store, m, &Run::Names, Start::AtOrAfter(name), 1).await?;
+    pub async fn get<S: ObjectStore>(
+        &self,
+        store: &S,
+        m: &Manifest,
+        name: &str,
+    ) -> Result<Option<String>, ReadError> {
+        let refs = self
+            .shards_from(store, m, &Run::Names, Start::AtOrAfter(name), 1)
+            .await?;
         let Some(r) = refs.first().filter(|r| r.first.as_str() <= name) else {
             return Ok(None);
         };
@@ -305,7 +342,9 @@ impl ReadEngine {
             _ => Start::AtOrAfter(prefix),
         };
         // One more reference than we read, to know whether the run goes on.
-        let refs = self.shards_from(store, m, &run, start, SHARDS_PER_PAGE + 1).await?;
+        let refs = self
+            .shards_from(store, m, &run, start, SHARDS_PER_PAGE + 1)
+            .await?;
         let mut out = ListPage::default();
         let mut last_examined: Option<String> = None;
         for (k, r) in refs.iter().enumerate().take(SHARDS_PER_PAGE) {
@@ -332,7 +371,9 @@ impl ReadEngine {
             // This shard is done; is there more in the run?
             match refs.get(k + 1) {
                 None => return Ok(out),
-                Some(next) if !next.first.starts_with(prefix) && next.first.as_str() > prefix => return Ok(out),
+                Some(next) if !next.first.starts_with(prefix) && next.first.as_str() > prefix => {
+                    return Ok(out)
+                }
                 Some(_) => {}
             }
         }

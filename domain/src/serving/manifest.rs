@@ -179,12 +179,23 @@ mod tests {
             e("name", "a", "z"),
         ];
         let dog = Run::Label("Dog".into());
-        let hashes = |s: Start| locate(&entries, &dog, s).map(|e| e.hash.clone()).collect::<Vec<_>>();
+        let hashes = |s: Start| {
+            locate(&entries, &dog, s)
+                .map(|e| e.hash.clone())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(hashes(Start::AtOrAfter("")), ["label:Dog/a", "label:Dog/g"]);
-        assert_eq!(hashes(Start::AtOrAfter("f")), ["label:Dog/a", "label:Dog/g"]);
+        assert_eq!(
+            hashes(Start::AtOrAfter("f")),
+            ["label:Dog/a", "label:Dog/g"]
+        );
         assert_eq!(hashes(Start::After("f")), ["label:Dog/g"]);
         assert_eq!(hashes(Start::AtOrAfter("ff")), ["label:Dog/g"]);
         assert!(hashes(Start::After("m")).is_empty());
-        assert!(locate(&entries, &Run::Label("Ant".into()), Start::AtOrAfter("")).next().is_none());
+        assert!(
+            locate(&entries, &Run::Label("Ant".into()), Start::AtOrAfter(""))
+                .next()
+                .is_none()
+        );
     }
 }

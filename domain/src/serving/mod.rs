@@ -148,7 +148,10 @@ impl FormatError {
 pub(crate) fn gzip(raw: &[u8]) -> Vec<u8> {
     use flate2::write::GzEncoder;
     use std::io::Write;
-    let mut gz = GzEncoder::new(Vec::with_capacity(raw.len() / 4), flate2::Compression::fast());
+    let mut gz = GzEncoder::new(
+        Vec::with_capacity(raw.len() / 4),
+        flate2::Compression::fast(),
+    );
     gz.write_all(raw).expect("write to memory");
     gz.finish().expect("gzip to memory")
 }
@@ -156,7 +159,12 @@ pub(crate) fn gzip(raw: &[u8]) -> Vec<u8> {
 /// Verifies an object against its content hash and un-gzips it, refusing
 /// to inflate past `max_raw` bytes (a gzip bomb in the bucket must not
 /// take the reader's memory).
-pub fn open_object(key: &str, hash: &str, gz: &[u8], max_raw: usize) -> Result<Vec<u8>, FormatError> {
+pub fn open_object(
+    key: &str,
+    hash: &str,
+    gz: &[u8],
+    max_raw: usize,
+) -> Result<Vec<u8>, FormatError> {
     use std::io::Read;
     if content_hash(gz) != hash {
         return Err(FormatError::HashMismatch {
@@ -169,7 +177,10 @@ pub fn open_object(key: &str, hash: &str, gz: &[u8], max_raw: usize) -> Result<V
         .read_to_end(&mut raw)
         .map_err(|e| FormatError::corrupt(key, format!("not gzip: {e}")))?;
     if raw.len() > max_raw {
-        return Err(FormatError::corrupt(key, format!("inflates past {max_raw} bytes")));
+        return Err(FormatError::corrupt(
+            key,
+            format!("inflates past {max_raw} bytes"),
+        ));
     }
     Ok(raw)
 }

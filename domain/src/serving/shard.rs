@@ -44,10 +44,12 @@ impl ShardWriter {
     /// Appends one item; names must come in strictly increasing order.
     pub fn push(&mut self, name: &str, media_type: MediaType, json: &str) {
         debug_assert!(self.last.as_deref().is_none_or(|l| l < name));
-        self.raw.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        self.raw
+            .extend_from_slice(&(name.len() as u32).to_le_bytes());
         self.raw.extend_from_slice(name.as_bytes());
         self.raw.push(type_byte(media_type));
-        self.raw.extend_from_slice(&(json.len() as u32).to_le_bytes());
+        self.raw
+            .extend_from_slice(&(json.len() as u32).to_le_bytes());
         self.raw.extend_from_slice(json.as_bytes());
         if self.first.is_none() {
             self.first = Some(name.to_string());
@@ -181,12 +183,14 @@ impl Shard {
 
     /// The index of the first entry whose name is `>= name`.
     pub fn lower_bound(&self, name: &str) -> usize {
-        self.entries.partition_point(|e| self.str_of(&e.name) < name)
+        self.entries
+            .partition_point(|e| self.str_of(&e.name) < name)
     }
 
     /// The index of the first entry whose name is `> name`.
     pub fn upper_bound(&self, name: &str) -> usize {
-        self.entries.partition_point(|e| self.str_of(&e.name) <= name)
+        self.entries
+            .partition_point(|e| self.str_of(&e.name) <= name)
     }
 
     /// The item named exactly `name`.
@@ -227,7 +231,10 @@ mod tests {
         w.push("a", MediaType::Image, "{}");
         let (raw, _, _) = w.finish();
         for cut in 0..raw.len() {
-            assert!(Shard::decode("k", raw[..cut].to_vec()).is_err(), "cut {cut}");
+            assert!(
+                Shard::decode("k", raw[..cut].to_vec()).is_err(),
+                "cut {cut}"
+            );
         }
         let mut unsorted = raw.clone();
         unsorted.extend_from_slice(&raw[4..]);

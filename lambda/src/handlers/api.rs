@@ -1,90 +1,128 @@
 //! `read-api`: the workshop's `GET /` and `GET /{name}` behind API Gateway.
 //!
-//! Independent of the HTTP library: [`respond`] maps a method, a raw
-//! (still URL-encoded) path and query to a status, headers and a body, all
-//! from `domain`, so the Worker and this function answer byte for byte
-//! alike. `GET /` follows every Scan page (the workshop's single Scan
-//! silently dropped everything past 1 MB).
+//! A thin adapter over `domain::http::Responder`, the same responder (and
+//! read engine) the edge Worker runs, so both answer byte for byte alike,
+//! headers included. Reads come from the serving snapshot in S3, with a
+//! bounded cache of decoded shards kept across invocations; the table is
+//! read only as the fallback (a `GetItem` for a name the snapshot lacks, a
+//! Scan when the snapshot cannot be read).
 
+use crate::snapshot_bucket::SnapshotBucket;
 use crate::store::MediaStore;
-use media_query_domain::api::{self, ApiError, JSON_CONTENT_TYPE};
-use media_query_domain::ListQuery;
-use tracing::error;
+use media_query_domain::engine::ReadEngine;
+use media_query_domain::http::{ApiRequest, Reply, Responder, Settings, Table};
+use media_query_domain::{ListQuery, MediaRecord};
+use std::time::{SystemTime, UNIX_EPOCH};
+use tracing::warn;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiResponse {
-    pub status: u16,
-    pub headers: Vec<(&'static str, String)>,
-    pub body: String,
-}
+/// Decoded shards one function instance may keep.
+pub const CACHE_BYTES: usize = 64 * 1024 * 1024;
 
-const ALLOWED: &str = "GET, HEAD, OPTIONS";
+/// The media table as the responder's fallback.
+struct StoreTable<'a, S>(&'a S);
 
-fn response(status: u16, body: String) -> ApiResponse {
-    ApiResponse {
-        status,
-        headers: vec![
-            ("content-type", JSON_CONTENT_TYPE.to_string()),
-            ("access-control-allow-origin", "*".to_string()),
-        ],
-        body,
+impl<S: MediaStore> Table for StoreTable<'_, S> {
+    async fn get_item(&self, name: &str) -> Result<Option<MediaRecord>, String> {
+        self.0.get(name).await.map_err(|e| e.to_string())
+    }
+
+    async fn scan(&self, query: &ListQuery) -> Result<Vec<MediaRecord>, String> {
+        self.0.list(query).await.map_err(|e| e.to_string())
     }
 }
 
-fn error_response(e: &ApiError) -> ApiResponse {
-    let mut r = response(e.status, e.body());
-    if e.status == 405 {
-        r.headers.push(("allow", ALLOWED.to_string()));
-    }
-    r
+/// The read API of one function instance.
+pub struct ReadApi<'s, S> {
+    responder: Responder,
+    bucket: Option<SnapshotBucket>,
+    store: &'s S,
 }
 
+impl<'s, S: MediaStore> ReadApi<'s, S> {
+    /// Serving from the snapshot under `prefix` in `bucket`, re-checked
+    /// every `ttl_seconds` (also the answers' `max-age`).
+    pub fn new(store: &'s S, bucket: SnapshotBucket, prefix: &str, ttl_seconds: u64) -> Self {
+        ReadApi {
+            responder: Responder::new(
+                ReadEngine::new(prefix, ttl_seconds as f64 * 1000.0, CACHE_BYTES),
+                Settings {
+                    max_age_seconds: ttl_seconds,
+                    ..Settings::default()
+                },
+            ),
+            bucket: Some(bucket),
+            store,
+        }
+    }
+
+    /// Serving from the table alone (no snapshot configured).
+    pub fn table_only(store: &'s S) -> Self {
+        ReadApi {
+            responder: Responder::new(ReadEngine::new("", 0.0, 0), Settings::default()),
+            bucket: None,
+            store,
+        }
+    }
+
+    pub fn responder(&self) -> &Responder {
+        &self.responder
+    }
+
+    pub async fn respond(
+        &self,
+        method: &str,
+        raw_path: &str,
+        raw_query: Option<&str>,
+        if_none_match: Option<&str>,
+    ) -> Reply {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as f64;
+        let request = ApiRequest {
+            method,
+            raw_path,
+            raw_query,
+            if_none_match,
+        };
+        let table = StoreTable(self.store);
+        let reply = match &self.bucket {
+            Some(bucket) => self.responder.handle(bucket, &table, request, now_ms).await,
+            None => {
+                self.responder
+                    .handle(&NoSnapshot, &table, request, now_ms)
+                    .await
+            }
+        };
+        for line in &reply.log {
+            warn!(method, path = raw_path, "{line}");
+        }
+        reply
+    }
+}
+
+/// The object store when no snapshot is configured.
+struct NoSnapshot;
+
+impl media_query_domain::engine::ObjectStore for NoSnapshot {
+    async fn get(
+        &self,
+        _key: &str,
+        _if_none_match: Option<&str>,
+    ) -> Result<media_query_domain::engine::Fetched, String> {
+        Err("no snapshot is configured (EXPORT_BUCKET is not set)".into())
+    }
+}
+
+/// One answer from the table alone, as a function without a snapshot
+/// gives it.
 pub async fn respond<S: MediaStore>(
     store: &S,
     method: &str,
     raw_path: &str,
     raw_query: Option<&str>,
-) -> ApiResponse {
-    let mut r = match method {
-        "GET" | "HEAD" => match answer(store, raw_path, raw_query).await {
-            Ok(body) => response(200, body),
-            Err(e) => error_response(&e),
-        },
-        "OPTIONS" => {
-            let mut r = response(204, String::new());
-            r.headers
-                .push(("access-control-allow-methods", ALLOWED.to_string()));
-            r.headers
-                .push(("access-control-allow-headers", "*".to_string()));
-            r.headers
-                .push(("access-control-max-age", "600".to_string()));
-            r
-        }
-        other => error_response(&ApiError::method_not_allowed(other)),
-    };
-    if method == "HEAD" {
-        r.body.clear();
-    }
-    r
-}
-
-async fn answer<S: MediaStore>(
-    store: &S,
-    raw_path: &str,
-    raw_query: Option<&str>,
-) -> Result<String, ApiError> {
-    let internal = |e: crate::store::StoreError| {
-        error!(error = %e, "store failed");
-        ApiError::internal("An internal server error occurred.")
-    };
-    if raw_path.is_empty() || raw_path == "/" {
-        let query = ListQuery::from_query_string(raw_query.unwrap_or(""))?;
-        let records = store.list(&query).await.map_err(internal)?;
-        return Ok(api::list_body(&query.select(&records)));
-    }
-    let name = api::name_from_path(raw_path)?;
-    match store.get(&name).await.map_err(internal)? {
-        Some(record) if record.is_visible() => Ok(api::item_body(&record.to_media_item())),
-        _ => Err(ApiError::not_found(&name)),
-    }
+) -> Reply {
+    ReadApi::table_only(store)
+        .respond(method, raw_path, raw_query, None)
+        .await
 }

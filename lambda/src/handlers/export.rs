@@ -50,7 +50,10 @@ pub struct ExportTarget {
     pub table_arn: String,
 }
 
-fn s3_err<E: std::fmt::Debug>(operation: &'static str, key: &str) -> impl FnOnce(E) -> ExportError {
+pub(crate) fn s3_err<E: std::fmt::Debug>(
+    operation: &'static str,
+    key: &str,
+) -> impl FnOnce(E) -> ExportError {
     let key = key.to_string();
     move |e| ExportError::S3 {
         operation,
@@ -68,18 +71,22 @@ fn now() -> (u128, String) {
     (ms, iso8601_millis(ms as u64))
 }
 
-async fn put(
+/// One PUT; returns the object's ETag. `cache_control` tells HTTP caches
+/// in front of the bucket how long the object may be kept.
+pub(crate) async fn put(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
     body: Vec<u8>,
     content_type: &str,
+    cache_control: Option<&str>,
 ) -> Result<Option<String>, ExportError> {
     let out = s3
         .put_object()
         .bucket(bucket)
         .key(key)
         .content_type(content_type)
+        .set_cache_control(cache_control.map(str::to_string))
         .body(ByteStream::from(body))
         .send()
         .await
@@ -87,7 +94,8 @@ async fn put(
     Ok(out.e_tag.map(|t| t.trim_matches('"').to_string()))
 }
 
-/// Writes a full snapshot and publishes it; returns the new pointer.
+/// Writes a full snapshot in DynamoDB's export layout and the serving
+/// snapshot, and publishes both; returns the export's pointer.
 pub async fn write_snapshot<S: MediaStore>(
     store: &S,
     s3: &aws_sdk_s3::Client,
@@ -114,7 +122,7 @@ pub async fn write_snapshot<S: MediaStore>(
         billed += data.len() as u64;
         let md5 = Md5::digest(&data);
         let key = format!("{dir}data/{index:05}-{}.json.gz", hex(&md5[..8]));
-        let etag = put(s3, &target.bucket, &key, data, "application/gzip").await?;
+        let etag = put(s3, &target.bucket, &key, data, "application/gzip", None).await?;
         files.push(ManifestFile {
             item_count: chunk.len() as u64,
             md5_checksum: base64::engine::general_purpose::STANDARD.encode(md5),
@@ -133,6 +141,7 @@ pub async fn write_snapshot<S: MediaStore>(
         &files_key,
         files_text.into_bytes(),
         "application/json",
+        None,
     )
     .await?;
 
@@ -163,6 +172,7 @@ pub async fn write_snapshot<S: MediaStore>(
         &summary_key,
         summary_text,
         "application/json",
+        None,
     )
     .await?;
 
@@ -180,6 +190,7 @@ pub async fn write_snapshot<S: MediaStore>(
         &pointer_key,
         serde_json::to_vec(&pointer).expect("serialise"),
         "application/json",
+        None,
     )
     .await?;
     info!(
@@ -188,6 +199,7 @@ pub async fn write_snapshot<S: MediaStore>(
         files = files.len(),
         "snapshot published"
     );
+    super::serving::publish_serving(&items, s3, target).await?;
 
     let mut keep = vec![dir];
     if let Some(prev) = previous {

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod export;
 pub mod ingest;
+pub mod serving;
 pub mod video;
 
 use serde::Serialize;

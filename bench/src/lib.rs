@@ -1,0 +1,141 @@
+//! Benchmark support for the read path at scale.
+//!
+//! moto is far too slow to hold millions of items, so large tables are
+//! generated here, natively, as serving snapshots on local disk, and read
+//! through [`DirStore`], an `ObjectStore` over files: the same trait the
+//! Worker implements over S3 GETs and the Lambda over the SDK. Everything
+//! above the trait (the read engine, the responder) is the production code.
+//!
+//! * [`synthetic`]: a deterministic table of any size, generated in name
+//!   order without holding it in memory.
+//! * [`DirStore`]: objects as files, with ETags for the pointer.
+//! * [`generate`]: builds and writes a snapshot once per size (stamped).
+
+pub mod synthetic;
+
+use media_query_domain::engine::{Fetched, ObjectStore};
+use media_query_domain::serving::build::Builder;
+use media_query_domain::serving::{object_key, pointer_key};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The snapshot prefix the benchmarks use.
+pub const PREFIX: &str = "bench";
+
+/// Objects as files under a root directory, keyed by their S3 key.
+pub struct DirStore {
+    pub root: PathBuf,
+    /// Bytes read, for reports.
+    pub bytes_read: AtomicU64,
+}
+
+impl DirStore {
+    pub fn new(root: impl Into<PathBuf>) -> DirStore {
+        DirStore {
+            root: root.into(),
+            bytes_read: AtomicU64::new(0),
+        }
+    }
+
+    fn path(&self, key: &str) -> PathBuf {
+        self.root.join(key)
+    }
+}
+
+impl ObjectStore for DirStore {
+    async fn get(&self, key: &str, if_none_match: Option<&str>) -> Result<Fetched, String> {
+        let path = self.path(key);
+        let meta = match std::fs::metadata(&path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Fetched::Missing),
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        let modified = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let etag = format!("\"{:x}-{:x}\"", meta.len(), modified);
+        if if_none_match == Some(etag.as_str()) {
+            return Ok(Fetched::NotModified);
+        }
+        let body = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        self.bytes_read
+            .fetch_add(body.len() as u64, Ordering::Relaxed);
+        Ok(Fetched::Object {
+            body,
+            etag: Some(etag),
+        })
+    }
+}
+
+/// What [`generate`] wrote.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    pub root: PathBuf,
+    pub items: u64,
+    pub shards: u64,
+    pub shard_bytes: u64,
+    pub objects: u64,
+    pub seconds: f64,
+}
+
+/// Writes the serving snapshot of the synthetic table of `items` items
+/// under `dir`, unless a stamp says it is there already.
+pub fn generate(dir: &Path, items: u64) -> std::io::Result<Generated> {
+    let stamp = dir.join("stamp.json");
+    if let Ok(text) = std::fs::read_to_string(&stamp) {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+            if v["items"].as_u64() == Some(items) {
+                return Ok(Generated {
+                    root: dir.to_path_buf(),
+                    items,
+                    shards: v["shards"].as_u64().unwrap_or(0),
+                    shard_bytes: v["shardBytes"].as_u64().unwrap_or(0),
+                    objects: v["objects"].as_u64().unwrap_or(0),
+                    seconds: v["seconds"].as_f64().unwrap_or(0.0),
+                });
+            }
+        }
+    }
+    let started = std::time::Instant::now();
+    let _ = std::fs::remove_dir_all(dir);
+    let objects_dir = dir.join(object_key(PREFIX, "x"));
+    std::fs::create_dir_all(objects_dir.parent().expect("a parent"))?;
+    let mut builder = Builder::default();
+    let mut objects = 0u64;
+    let mut write = |objs: Vec<(String, Vec<u8>)>| -> std::io::Result<()> {
+        for (hash, bytes) in objs {
+            std::fs::write(dir.join(object_key(PREFIX, &hash)), bytes)?;
+            objects += 1;
+        }
+        Ok(())
+    };
+    for (i, record) in synthetic::records(items).enumerate() {
+        builder.push(&record).expect("synthetic names are sorted");
+        if i % 4096 == 0 {
+            write(builder.take_objects())?;
+        }
+    }
+    let (manifest, rest) = builder.finish("2026-11-25T00:00:00.000Z");
+    write(rest)?;
+    std::fs::write(
+        dir.join(pointer_key(PREFIX)),
+        serde_json::to_vec(&manifest).expect("serialise"),
+    )?;
+    let seconds = started.elapsed().as_secs_f64();
+    let g = Generated {
+        root: dir.to_path_buf(),
+        items,
+        shards: manifest.shard_count,
+        shard_bytes: manifest.shard_bytes,
+        objects,
+        seconds,
+    };
+    std::fs::write(
+        &stamp,
+        serde_json::json!({"items": items, "shards": g.shards, "shardBytes": g.shard_bytes, "objects": objects, "seconds": seconds}).to_string(),
+    )?;
+    Ok(g)
+}

@@ -1,0 +1,194 @@
+//! Publishing the serving snapshot (see `domain::serving`): the sharded,
+//! content-addressed layout that the read engine queries.
+//!
+//! Objects are named by their content hash, so an object that already
+//! exists is never written again: a rebuild of an unchanged table writes
+//! only the pointer, and a small change rewrites only the shards whose
+//! bytes changed. Publication is atomic: every shard and directory page is
+//! written first, then the pointer `serving/current.json` in one PUT.
+//!
+//! Garbage: objects that neither the new version nor the one before it
+//! references are deleted, so a reader that fetched the previous pointer
+//! just before the switch still finds everything it needs.
+
+use super::export::{put, s3_err, ExportError, ExportTarget};
+use media_query_domain::dynamo::Item;
+use media_query_domain::serving::build::Builder;
+use media_query_domain::serving::manifest::{Directory, DirectoryPage, Manifest};
+use media_query_domain::serving::{object_key, objects_prefix, open_object, pointer_key};
+use media_query_domain::time::iso8601_millis;
+use media_query_domain::MediaRecord;
+use std::collections::HashSet;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tracing::{info, warn};
+
+async fn get(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Option<Vec<u8>> {
+    let out = s3.get_object().bucket(bucket).key(key).send().await.ok()?;
+    Some(out.body.collect().await.ok()?.into_bytes().to_vec())
+}
+
+/// Every object key under `prefix`.
+async fn list_keys(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+) -> Result<HashSet<String>, ExportError> {
+    let mut keys = HashSet::new();
+    let mut token = None;
+    loop {
+        let out = s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_continuation_token(token.take())
+            .send()
+            .await
+            .map_err(s3_err("ListObjectsV2", prefix))?;
+        keys.extend(
+            out.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string)),
+        );
+        match out.next_continuation_token {
+            Some(t) if out.is_truncated == Some(true) => token = Some(t),
+            _ => return Ok(keys),
+        }
+    }
+}
+
+/// The object keys a manifest references (its pages and their shards).
+async fn referenced(
+    s3: &aws_sdk_s3::Client,
+    target: &ExportTarget,
+    manifest: &Manifest,
+) -> Option<HashSet<String>> {
+    let key = |hash: &str| object_key(&target.prefix, hash);
+    let mut keys = HashSet::new();
+    let add_page = |page: &DirectoryPage, keys: &mut HashSet<String>| {
+        keys.extend(page.entries.iter().map(|e| key(&e.hash)));
+    };
+    match &manifest.directory {
+        Directory::Inline(page) => add_page(page, &mut keys),
+        Directory::Paged(pages) => {
+            for p in pages {
+                let k = key(&p.hash);
+                let raw = get(s3, &target.bucket, &k).await?;
+                let raw = open_object(&k, &p.hash, &raw, 1 << 20).ok()?;
+                let page: DirectoryPage = serde_json::from_slice(&raw).ok()?;
+                add_page(&page, &mut keys);
+                keys.insert(k);
+            }
+        }
+    }
+    Some(keys)
+}
+
+/// What a publish did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub manifest: Manifest,
+    pub objects_written: usize,
+    pub bytes_written: u64,
+    pub objects_deleted: usize,
+}
+
+/// Builds the serving snapshot of `items` and publishes it.
+pub async fn publish_serving(
+    items: &[Item],
+    s3: &aws_sdk_s3::Client,
+    target: &ExportTarget,
+) -> Result<Published, ExportError> {
+    let mut records: Vec<MediaRecord> = Vec::with_capacity(items.len());
+    for item in items {
+        match MediaRecord::from_item(item) {
+            Ok(r) => records.push(r),
+            Err(e) => warn!(error = %e, "skipping an item that is not a media record"),
+        }
+    }
+    records.sort_by(|a, b| a.name.cmp(&b.name));
+    records.dedup_by(|a, b| a.name == b.name);
+    let mut builder = Builder::default();
+    for r in &records {
+        builder.push(r).expect("sorted and deduplicated");
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64;
+    let (manifest, objects) = builder.finish(&iso8601_millis(now));
+
+    let prefix = objects_prefix(&target.prefix);
+    let existing = list_keys(s3, &target.bucket, &prefix).await?;
+    let (mut objects_written, mut bytes_written) = (0, 0);
+    for (hash, bytes) in objects {
+        let key = object_key(&target.prefix, &hash);
+        if existing.contains(&key) {
+            continue;
+        }
+        bytes_written += bytes.len() as u64;
+        objects_written += 1;
+        put(
+            s3,
+            &target.bucket,
+            &key,
+            bytes,
+            "application/octet-stream",
+            Some("public, max-age=31536000, immutable"),
+        )
+        .await?;
+    }
+
+    // Publish: the single PUT that switches readers to the new version.
+    let pointer = pointer_key(&target.prefix);
+    let previous = match get(s3, &target.bucket, &pointer).await {
+        Some(bytes) => Manifest::parse(&pointer, &bytes).ok(),
+        None => None,
+    };
+    let body = serde_json::to_vec(&manifest).expect("serialise");
+    bytes_written += body.len() as u64;
+    put(
+        s3,
+        &target.bucket,
+        &pointer,
+        body,
+        "application/json",
+        Some("no-cache"),
+    )
+    .await?;
+
+    let mut keep = referenced(s3, target, &manifest).await.unwrap_or_default();
+    let mut objects_deleted = 0;
+    if let Some(prev) = previous {
+        match referenced(s3, target, &prev).await {
+            Some(old) => keep.extend(old),
+            None => {
+                warn!("the previous version could not be read; deleting nothing this time");
+                keep.extend(existing.iter().cloned());
+            }
+        }
+    }
+    for key in existing.difference(&keep) {
+        s3.delete_object()
+            .bucket(&target.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(s3_err("DeleteObject", key))?;
+        objects_deleted += 1;
+    }
+    info!(
+        version = manifest.version,
+        items = manifest.item_count,
+        shards = manifest.shard_count,
+        objects_written,
+        bytes_written,
+        objects_deleted,
+        "serving snapshot published"
+    );
+    Ok(Published {
+        manifest,
+        objects_written,
+        bytes_written,
+        objects_deleted,
+    })
+}

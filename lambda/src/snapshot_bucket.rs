@@ -1,0 +1,61 @@
+//! The serving snapshot's bucket, read through the S3 SDK: the native
+//! `ObjectStore` behind the domain's read engine.
+
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::get_object::GetObjectError;
+use media_query_domain::engine::{Fetched, ObjectStore};
+
+/// Where the export writer publishes; `None` when `EXPORT_BUCKET` is unset.
+#[derive(Clone)]
+pub struct SnapshotBucket {
+    client: aws_sdk_s3::Client,
+    bucket: Option<String>,
+}
+
+impl SnapshotBucket {
+    pub fn new(client: aws_sdk_s3::Client, bucket: Option<String>) -> SnapshotBucket {
+        SnapshotBucket { client, bucket }
+    }
+}
+
+impl ObjectStore for SnapshotBucket {
+    async fn get(&self, key: &str, if_none_match: Option<&str>) -> Result<Fetched, String> {
+        let Some(bucket) = &self.bucket else {
+            return Err("EXPORT_BUCKET is not set: there is no snapshot to read".into());
+        };
+        let out = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .set_if_none_match(if_none_match.map(str::to_string))
+            .send()
+            .await;
+        match out {
+            Ok(o) => {
+                let etag = o.e_tag.clone();
+                let body = o
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| format!("reading s3://{bucket}/{key}: {e}"))?
+                    .into_bytes()
+                    .to_vec();
+                Ok(Fetched::Object { body, etag })
+            }
+            Err(SdkError::ServiceError(e)) if matches!(e.err(), GetObjectError::NoSuchKey(_)) => {
+                Ok(Fetched::Missing)
+            }
+            Err(e) => match e.raw_response().map(|r| r.status().as_u16()) {
+                Some(304) => Ok(Fetched::NotModified),
+                Some(404) => Ok(Fetched::Missing),
+                _ => Err(format!(
+                    "GetObject s3://{bucket}/{key}: {}",
+                    e.message()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| format!("{e:?}"))
+                )),
+            },
+        }
+    }
+}

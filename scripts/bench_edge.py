@@ -1,0 +1,155 @@
+"""The edge benchmark's driver (see scripts/bench-edge.sh).
+
+Serves DIR as bucket `bench` over plain HTTP on 127.0.0.1 (GET only, with
+ETag / If-None-Match, 404 for missing keys; signatures are not checked),
+starts `wrangler dev` with the prebuilt Worker pointed at it, and sends a
+bounded sequence of requests.
+"""
+import http.server, json, os, random, re, socket, subprocess, sys, tempfile, threading, time, urllib.request, urllib.error
+
+ITEMS, DIR, QUERIES = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+fetches = {"n": 0}
+
+
+class S3Files(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        path = urllib.request.unquote(self.path.split("?")[0])
+        parts = path.lstrip("/").split("/", 1)
+        if len(parts) != 2 or parts[0] != "bench":
+            return self.send_error(404)
+        file = os.path.join(DIR, parts[1])
+        if not os.path.isfile(file):
+            body = b"<Error><Code>NoSuchKey</Code></Error>"
+            self.send_response(404)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            return self.wfile.write(body)
+        st = os.stat(file)
+        etag = '"%x-%x"' % (st.st_size, st.st_mtime_ns)
+        if self.headers.get("if-none-match") == etag:
+            self.send_response(304)
+            self.send_header("etag", etag)
+            return self.end_headers()
+        with open(file, "rb") as f:
+            body = f.read()
+        fetches["n"] += 1
+        self.send_response(200)
+        self.send_header("etag", etag)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+s3_port = free_port()
+server = http.server.ThreadingHTTPServer(("127.0.0.1", s3_port), S3Files)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+
+work = tempfile.mkdtemp(prefix="media-query-bench-edge-")
+port = free_port()
+shim = os.path.join(ROOT, "edge/build/worker/shim.mjs")
+vars_ = {
+    "AWS_ENDPOINT_URL": f"http://127.0.0.1:{s3_port}", "AWS_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+    "MEDIA_TABLE_NAME": "none", "EXPORT_BUCKET": "bench", "EXPORT_PREFIX": "bench",
+    "EXPORT_TTL_SECONDS": "3600", "DEBUG_MEMORY": "1",
+}
+with open(os.path.join(work, "wrangler.toml"), "w") as f:
+    f.write(f'name = "media-query-bench"\nmain = {json.dumps(shim)}\ncompatibility_date = "2026-04-01"\n\n[vars]\n')
+    for k, v in vars_.items():
+        f.write(f"{k} = {json.dumps(v)}\n")
+log_path = os.path.join(work, "wrangler.log")
+log = open(log_path, "w")
+wrangler = subprocess.Popen(
+    [os.path.join(ROOT, "node_modules/.bin/wrangler"), "dev", "--config", os.path.join(work, "wrangler.toml"),
+     "--ip", "127.0.0.1", "--port", str(port), "--inspector-port", str(free_port()),
+     "--persist-to", os.path.join(work, "state")],
+    cwd=work, stdout=log, stderr=log, env={**os.environ, "WRANGLER_SEND_METRICS": "false"}, start_new_session=True)
+
+
+def get(path):
+    t = time.perf_counter()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=60) as r:
+            body = r.read()
+            status = r.status
+    except urllib.error.HTTPError as e:
+        body, status = e.read(), e.code
+    return status, body, (time.perf_counter() - t) * 1000
+
+
+try:
+    for _ in range(600):
+        try:
+            get("/?limit=0")
+            break
+        except Exception:
+            time.sleep(0.2)
+    else:
+        sys.exit("wrangler dev did not start; see " + log_path)
+
+    def median_ms(path, n=60):
+        return sorted(get(path)[2] for _ in range(n))[n // 2]
+
+    trivial = median_ms("/?limit=0", 200)
+    meta = json.load(open(os.path.join(DIR, "stamp.json")))
+    print(f"{ITEMS} items: {meta['shards']} shards, {meta['shardBytes']/1e6:.1f} MB gzip'd; trivial request {trivial:.2f} ms (median)")
+    n = ITEMS
+    per_album = max(-(-n // 100), 1)
+    mid = n // 2
+    kinds = [
+        ("get", f"/a{mid // per_album:03}/{mid % per_album:08}.jpg"),
+        ("page-all", "/?limit=1000"),
+        ("page-label", "/?label=Dog&limit=1000"),
+        ("page-type", "/?media-type=video&limit=1000"),
+        ("page-prefix", "/?startswith=a042/&limit=1000"),
+        ("page-label+type", "/?label=Dog&media-type=video&limit=1000"),
+    ]
+    print(f"{'request':18} {'cold ms':>8} {'fetches':>8} {'warm ms':>8} {'warm - trivial':>15}")
+    for kind, path in kinds:
+        before = fetches["n"]
+        status, body, cold = get(path)
+        cold_fetches = fetches["n"] - before
+        if status not in (200, 404):
+            sys.exit(f"{path}: {status} {body[:200]}")
+        before = fetches["n"]
+        warm = median_ms(path)
+        warm_fetches = (fetches["n"] - before) / 60
+        print(f"{kind:18} {cold:8.2f} {cold_fetches:8d} {warm:8.2f} {warm - trivial:15.2f}   (warm fetches/request {warm_fetches:.1f})")
+
+    rng = random.Random(42)
+    labels = ["Dog"] + [f"{w} {i}" for i, w in [(i // 12, ["Animal", "Plant", "Vehicle", "Food", "Building", "Person", "Sky", "Water", "Furniture", "Clothing", "Tool", "Toy"][i % 12]) for i in range(300)]]
+    started = time.perf_counter()
+    for q in range(QUERIES):
+        r = rng.random()
+        i = rng.randrange(n)
+        if r < 0.5:
+            path = f"/a{i // per_album:03}/{i % per_album:08}.jpg"
+        elif r < 0.8:
+            path = "/?label=" + urllib.request.quote(rng.choice(labels)) + f"&limit={rng.choice([10, 100, 1000])}"
+        else:
+            path = f"/?startswith=a{rng.randrange(100):03}/{rng.randrange(10)}&limit=100"
+        status, _, _ = get(path)
+        if status not in (200, 404):
+            sys.exit(f"{path}: {status}")
+    elapsed = time.perf_counter() - started
+    time.sleep(0.5)
+    mem = [l for l in open(log_path) if "memory: wasm=" in l]
+    peak = max(int(re.search(r"wasm=(\d+)", l).group(1)) for l in mem)
+    last = mem[-1].strip()
+    print(f"{QUERIES} random queries in {elapsed:.1f} s ({QUERIES / elapsed:.0f}/s, one connection); "
+          f"{fetches['n']} object fetches in all; peak wasm memory {peak / 2**20:.1f} MiB; last: {last[last.index('memory:'):]}")
+finally:
+    os.killpg(wrangler.pid, 15)
+    server.shutdown()
