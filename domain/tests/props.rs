@@ -317,6 +317,56 @@ mod serving {
         }
     }
 
+    /// The decoded-shard cache never holds more than its budget, however
+    /// many shards the table has and however the queries wander.
+    #[test]
+    fn the_shard_cache_stays_within_its_bound() {
+        let labels = ["Dog", "Cat", "Bird", "Fish", "Car"];
+        let records: Vec<MediaRecord> = (0..3000)
+            .map(|i| {
+                let l = vec![labels[i % 5].to_string(), labels[(i / 5) % 5].to_string()];
+                MediaRecord::ready(format!("f{:02}/{i:05}.jpg", i % 37), MediaType::Image, l)
+            })
+            .collect();
+        let bucket = publish(&records, 2048, 4096);
+        let budget = 64 * 1024;
+        let responder = Responder::new(ReadEngine::new("p", 1e9, budget), Settings::default());
+        let mut seed = 7u64;
+        let mut fetches_before = 0;
+        for round in 0..600 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let n = (seed >> 33) as usize;
+            let (path, query) = match round % 3 {
+                0 => (
+                    format!("/f{:02}/{:05}.jpg", n % 3000 % 37, n % 3000),
+                    String::new(),
+                ),
+                1 => ("/".to_string(), format!("label={}&limit=50", labels[n % 5])),
+                _ => (
+                    "/".to_string(),
+                    format!("startswith=f{:02}/&limit=20", n % 37),
+                ),
+            };
+            let (status, _, _) = get(&responder, &bucket, &path, &query);
+            assert!(status == 200 || status == 404, "{path}?{query}");
+            let (used, limit) = responder.engine.cache_usage();
+            assert!(
+                used <= limit,
+                "round {round}: {used} bytes cached, budget {limit}"
+            );
+            fetches_before = responder
+                .engine
+                .stats
+                .object_fetches
+                .load(std::sync::atomic::Ordering::Relaxed)
+                .max(fetches_before);
+        }
+        // The table is far bigger than the cache: objects were evicted and fetched again.
+        assert!(fetches_before > 100, "{fetches_before} fetches");
+    }
+
     #[test]
     fn pagination_edges() {
         let records: Vec<MediaRecord> = (0..30)

@@ -174,12 +174,19 @@ impl ObjectStore for SnapshotBucket<'_> {
                 return Ok(Fetched::Object { body, etag: None });
             }
         }
-        let req = self
-            .config
-            .aws
-            .s3_get(&self.config.export_bucket, key, if_none_match, now_ms())
-            .map_err(|e| e.to_string())?;
-        let r = send(req).await?;
+        let signed = || {
+            self.config
+                .aws
+                .s3_get(&self.config.export_bucket, key, if_none_match, now_ms())
+                .map_err(|e| e.to_string())
+        };
+        // A GET is idempotent: a dropped connection is retried once.
+        let r = match send(signed()?).await {
+            Ok(r) => r,
+            Err(first) => send(signed()?)
+                .await
+                .map_err(|second| format!("{first}; retried: {second}"))?,
+        };
         match r.status {
             200 => {
                 if let Some(url) = &cache_url {

@@ -126,3 +126,146 @@ async fn snapshot_is_a_complete_dynamodb_export_published_last() {
     assert!(all.iter().any(|k| k.starts_with(&dir(&second))));
     assert!(all.iter().any(|k| k.starts_with(&dir(&third))));
 }
+
+/// A native `ExportTableToPointInTime` export (several data files, items
+/// in no order, DynamoDB's own field names) becomes a serving snapshot
+/// that the read API answers from; publishing again rewrites only what
+/// changed, and objects no version references are deleted.
+#[tokio::test]
+async fn the_serving_snapshot_builds_from_a_native_export_and_rewrites_only_changes() {
+    use media_query_domain::serving::{objects_prefix, pointer_key};
+    use media_query_lambda::handlers::api::ReadApi;
+    use media_query_lambda::handlers::serving::{export_items, publish_serving};
+    use media_query_lambda::snapshot_bucket::SnapshotBucket;
+    use std::io::Write;
+
+    let moto = MotoServer::start();
+    let sdk = aws::sdk_config(&moto).await;
+    aws::create_media_table(&sdk, TABLE).await;
+    aws::create_bucket(&sdk, BUCKET).await;
+    let s3 = aws::s3_client(&sdk);
+    let dir = "native/AWSDynamoDB/01700000000000-abcdef12/";
+    let mut records: Vec<MediaRecord> = (0..60)
+        .rev()
+        .map(|i| {
+            let labels = if i % 3 == 0 {
+                vec!["Dog".to_string()]
+            } else {
+                vec!["Cat".to_string()]
+            };
+            MediaRecord::ready(format!("n{i:03}.jpg"), MediaType::Image, labels)
+        })
+        .collect();
+    records[5].status = RecordStatus::Deleted;
+    let mut manifest_files = String::new();
+    for (f, chunk) in records.chunks(25).enumerate() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        for r in chunk {
+            writeln!(
+                gz,
+                "{}",
+                media_query_domain::dynamo::export_line(&r.to_item())
+            )
+            .unwrap();
+        }
+        let gz = gz.finish().unwrap();
+        let key = format!("{dir}data/file{f}.json.gz");
+        manifest_files.push_str(&format!(
+            "{{\"itemCount\":{},\"md5Checksum\":\"{}\",\"etag\":\"x-{f}\",\"dataFileS3Key\":\"{key}\"}}\n",
+            chunk.len(),
+            base64_md5(&gz)
+        ));
+        aws::put_object(&sdk, BUCKET, &key, gz).await;
+    }
+    aws::put_object(
+        &sdk,
+        BUCKET,
+        &format!("{dir}manifest-files.json"),
+        manifest_files.into_bytes(),
+    )
+    .await;
+    let summary = format!(
+        r#"{{"version":"2020-06-30","exportArn":"arn:aws:dynamodb:us-east-1:123456789012:table/media/export/01700000000000-abcdef12","startTime":"2026-11-25T10:00:00.000Z","endTime":"2026-11-25T10:05:00.000Z","tableArn":"arn:aws:dynamodb:us-east-1:123456789012:table/media","tableId":"abc","exportTime":"2026-11-25T10:00:00.000Z","s3Bucket":"{BUCKET}","s3Prefix":"native","s3SseAlgorithm":"AES256","s3SseKmsKeyId":null,"manifestFilesS3Key":"{dir}manifest-files.json","billedSizeBytes":1234,"itemCount":60,"outputFormat":"DYNAMODB_JSON","exportType":"FULL_EXPORT"}}"#
+    );
+    let summary_key = format!("{dir}manifest-summary.json");
+    aws::put_object(&sdk, BUCKET, &summary_key, summary.into_bytes()).await;
+
+    let target = ExportTarget {
+        bucket: BUCKET.into(),
+        prefix: "edge".into(),
+        table_arn: "arn:aws:dynamodb:us-east-1::table/media".into(),
+    };
+    let items = export_items(&s3, BUCKET, &summary_key).await.unwrap();
+    assert_eq!(items.len(), 60);
+    let first = publish_serving(&items, &s3, &target).await.unwrap();
+    assert_eq!(first.manifest.item_count, 59, "the tombstone is not served");
+    assert!(first.objects_written > 0);
+
+    // The read API answers from it (the table is empty: no fallback can help).
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), TABLE);
+    let api = ReadApi::new(
+        &store,
+        SnapshotBucket::new(s3.clone(), Some(BUCKET.into())),
+        "edge",
+        60,
+    );
+    let dogs = api
+        .respond("GET", "/", Some("label=Dog&limit=100"), None)
+        .await;
+    assert_eq!(dogs.header("x-media-source"), Some("snapshot"));
+    let names: Vec<String> = serde_json::from_str::<serde_json::Value>(&dogs.body)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap().to_string())
+        .collect();
+    let want: Vec<String> = (0..60)
+        .filter(|i| i % 3 == 0 && *i != 54)
+        .map(|i| format!("n{i:03}.jpg"))
+        .collect();
+    assert_eq!(names, want);
+    assert_eq!(
+        api.respond("GET", "/n054.jpg", None, None).await.status,
+        404,
+        "n054 is a tombstone"
+    );
+
+    // The same items again: nothing but the pointer is written.
+    let again = publish_serving(&items, &s3, &target).await.unwrap();
+    assert_eq!(
+        (again.objects_written, again.manifest.version.clone()),
+        (0, first.manifest.version.clone())
+    );
+
+    // One relabelled item: only the shards that hold it change.
+    let mut changed = items.clone();
+    let one = changed
+        .iter_mut()
+        .find(|i| i["name"].as_s() == Some("n001.jpg"))
+        .unwrap();
+    let mut r = MediaRecord::from_item(one).unwrap();
+    r.labels = vec!["Owl".into()];
+    *one = r.to_item();
+    let third = publish_serving(&changed, &s3, &target).await.unwrap();
+    // The name run's shard, the image run's shard, Cat's shard and Owl's new one.
+    assert_eq!(third.objects_written, 4, "{third:?}");
+    // Back to the first content: the third version's objects stay, for
+    // readers that fetched its pointer just before the switch...
+    let fourth = publish_serving(&items, &s3, &target).await.unwrap();
+    assert_eq!((fourth.objects_written, fourth.objects_deleted), (0, 0));
+    // ...and go once no current or previous version references them.
+    let fifth = publish_serving(&items, &s3, &target).await.unwrap();
+    assert_eq!(fifth.objects_written, 0);
+    assert!(
+        fifth.objects_deleted >= 2,
+        "Owl's shard and the relabelled Cat and name shards are no longer referenced: {fifth:?}"
+    );
+    let current: media_query_domain::serving::manifest::Manifest =
+        serde_json::from_slice(&get(&s3, &pointer_key("edge")).await).unwrap();
+    assert_eq!(current.version, first.manifest.version);
+    assert!(keys(&s3)
+        .await
+        .iter()
+        .any(|k| k.starts_with(&objects_prefix("edge"))));
+}

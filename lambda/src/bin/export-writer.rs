@@ -1,9 +1,13 @@
 //! Lambda: writes the edge snapshot. Triggered by the table's stream (any
 //! batch means "something changed"), on a schedule, or invoked on demand
-//! with any payload.
+//! with any payload. Invoked with `{"fromExport": "<key of a
+//! manifest-summary.json>"}`, it builds the serving snapshot from that
+//! export (for example a native `ExportTableToPointInTime` export in the
+//! export bucket) instead of reading the table.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use media_query_lambda::handlers::export::{write_snapshot, ExportError, ExportTarget};
+use media_query_lambda::handlers::serving::{export_items, publish_serving};
 use media_query_lambda::ColdStart;
 use serde_json::{json, Value};
 
@@ -19,6 +23,15 @@ async fn main() -> Result<(), Error> {
     };
     let (store, s3, target) = (&store, &s3, &target);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        if let Some(summary_key) = event.payload.get("fromExport").and_then(Value::as_str) {
+            let items = export_items(s3, &target.bucket, summary_key).await?;
+            let published = publish_serving(&items, s3, target).await?;
+            return Ok::<_, Error>(json!({
+                "fromExport": summary_key,
+                "version": published.manifest.version,
+                "itemCount": published.manifest.item_count,
+            }));
+        }
         // A stream batch is parsed to prove it is one; its records only
         // signal that the table changed.
         let changes = serde_json::from_value::<aws_lambda_events::event::dynamodb::Event>(event.payload)

@@ -10,9 +10,15 @@
 //! Garbage: objects that neither the new version nor the one before it
 //! references are deleted, so a reader that fetched the previous pointer
 //! just before the switch still finds everything it needs.
+//!
+//! The snapshot is built from the table's items: those the export writer
+//! has just read, or those of an export in DynamoDB's layout
+//! ([`export_items`]), ours or a native `ExportTableToPointInTime`
+//! full export.
 
 use super::export::{put, s3_err, ExportError, ExportTarget};
-use media_query_domain::dynamo::Item;
+use media_query_domain::dynamo::{parse_export_line, Item};
+use media_query_domain::export::{parse_manifest_files, ManifestSummary};
 use media_query_domain::serving::build::Builder;
 use media_query_domain::serving::manifest::{Directory, DirectoryPage, Manifest};
 use media_query_domain::serving::{object_key, objects_prefix, open_object, pointer_key};
@@ -81,6 +87,68 @@ async fn referenced(
         }
     }
     Some(keys)
+}
+
+/// Every item of an export in DynamoDB's layout, given the key of its
+/// `manifest-summary.json`: the export writer's own, or a native
+/// `ExportTableToPointInTime` full export (DYNAMODB_JSON). Every data
+/// file's item count is checked against the manifest.
+pub async fn export_items(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    summary_key: &str,
+) -> Result<Vec<Item>, ExportError> {
+    let bad = |key: &str, detail: String| ExportError::S3 {
+        operation: "read export",
+        key: key.to_string(),
+        detail,
+    };
+    let read = |key: String| async move {
+        let out = s3
+            .get_object()
+            .bucket(bucket)
+            .key(&key)
+            .send()
+            .await
+            .map_err(s3_err("GetObject", &key))?;
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(s3_err("GetObject", &key))?;
+        Ok::<_, ExportError>(bytes.into_bytes().to_vec())
+    };
+    let summary = ManifestSummary::parse(&String::from_utf8_lossy(
+        &read(summary_key.to_string()).await?,
+    ))
+    .map_err(|e| bad(summary_key, e.to_string()))?;
+    let files_key = summary.manifest_files_s3_key.clone();
+    let files = parse_manifest_files(&String::from_utf8_lossy(&read(files_key.clone()).await?))
+        .map_err(|e| bad(&files_key, e.to_string()))?;
+    let mut items = Vec::with_capacity(summary.item_count as usize);
+    for f in files {
+        let gz = read(f.data_file_s3_key.clone()).await?;
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text)
+            .map_err(|e| bad(&f.data_file_s3_key, format!("not gzip'd UTF-8: {e}")))?;
+        let before = items.len();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            items.push(
+                parse_export_line(line).map_err(|e| bad(&f.data_file_s3_key, e.to_string()))?,
+            );
+        }
+        if (items.len() - before) as u64 != f.item_count {
+            return Err(bad(
+                &f.data_file_s3_key,
+                format!(
+                    "{} items, the manifest says {}",
+                    items.len() - before,
+                    f.item_count
+                ),
+            ));
+        }
+    }
+    Ok(items)
 }
 
 /// What a publish did.
