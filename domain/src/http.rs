@@ -483,3 +483,148 @@ impl Responder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Fetched;
+    use crate::media::MediaType;
+    use crate::serving::build::Builder;
+    use crate::serving::{object_key, pointer_key};
+    use std::cell::Cell;
+    use std::collections::HashMap;
+
+    fn ready<F: std::future::Future>(f: F) -> F::Output {
+        let mut f = std::pin::pin!(f);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match f.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(v) => v,
+            std::task::Poll::Pending => panic!("in-memory reads are always ready"),
+        }
+    }
+
+    struct Bucket(HashMap<String, Vec<u8>>);
+
+    impl ObjectStore for Bucket {
+        async fn get(&self, key: &str, _: Option<&str>) -> Result<Fetched, String> {
+            Ok(self
+                .0
+                .get(key)
+                .map_or(Fetched::Missing, |b| Fetched::Object {
+                    body: b.clone(),
+                    etag: None,
+                }))
+        }
+    }
+
+    /// Counts the table's reads; every name is missing there too.
+    #[derive(Default)]
+    struct CountingTable {
+        gets: Cell<usize>,
+        scans: Cell<usize>,
+    }
+
+    impl Table for CountingTable {
+        async fn get_item(&self, _: &str) -> Result<Option<MediaRecord>, String> {
+            self.gets.set(self.gets.get() + 1);
+            Ok(None)
+        }
+        async fn scan(&self, _: &ListQuery) -> Result<Vec<MediaRecord>, String> {
+            self.scans.set(self.scans.get() + 1);
+            Ok(Vec::new())
+        }
+    }
+
+    fn bucket() -> Bucket {
+        let mut b = Builder::default();
+        for i in 0..50 {
+            b.push(&MediaRecord::ready(
+                format!("n{i:02}.jpg"),
+                MediaType::Image,
+                vec!["Dog".into()],
+            ))
+            .unwrap();
+        }
+        let (m, objects) = b.finish("t");
+        let mut map: HashMap<String, Vec<u8>> = objects
+            .into_iter()
+            .map(|(h, b)| (object_key("p", &h), b))
+            .collect();
+        map.insert(pointer_key("p"), serde_json::to_vec(&m).unwrap());
+        Bucket(map)
+    }
+
+    fn get(
+        r: &Responder,
+        b: &Bucket,
+        t: &CountingTable,
+        path: &str,
+        inm: Option<&str>,
+        now_ms: f64,
+    ) -> Reply {
+        ready(r.handle(
+            b,
+            t,
+            ApiRequest {
+                method: "GET",
+                raw_path: path,
+                raw_query: None,
+                if_none_match: inm,
+            },
+            now_ms,
+        ))
+    }
+
+    #[test]
+    fn missing_names_are_remembered_and_lookups_rate_limited() {
+        let (b, t) = (bucket(), CountingTable::default());
+        let settings = Settings {
+            max_age_seconds: 60,
+            miss_lookups_per_second: 10.0,
+            miss_capacity: 100,
+        };
+        let r = Responder::new(ReadEngine::new("p", 60_000.0, 1 << 20), settings);
+        // The same missing name, again and again: one GetItem per TTL.
+        for _ in 0..50 {
+            assert_eq!(get(&r, &b, &t, "/nope.jpg", None, 1000.0).status, 404);
+        }
+        assert_eq!(t.gets.get(), 1);
+        assert_eq!(get(&r, &b, &t, "/nope.jpg", None, 62_000.0).status, 404);
+        assert_eq!(t.gets.get(), 2, "checked again after the TTL");
+        // A flood of random names: lookups stop at the burst, then follow the rate.
+        for i in 0..1000 {
+            assert_eq!(
+                get(&r, &b, &t, &format!("/random-{i}"), None, 70_000.0).status,
+                404
+            );
+        }
+        assert_eq!(t.gets.get(), 2 + 20, "a burst of twice the per-second rate");
+        for i in 0..1000 {
+            get(&r, &b, &t, &format!("/later-{i}"), None, 71_000.0);
+        }
+        assert_eq!(t.gets.get(), 2 + 20 + 10, "one second refills ten");
+        // Names the snapshot has never reach the table.
+        assert_eq!(get(&r, &b, &t, "/n07.jpg", None, 71_000.0).status, 200);
+        assert_eq!(t.gets.get(), 32);
+    }
+
+    #[test]
+    fn a_matching_etag_is_a_304_before_any_shard_is_read() {
+        let (b, t) = (bucket(), CountingTable::default());
+        let r = Responder::new(ReadEngine::new("p", 60_000.0, 1 << 20), Settings::default());
+        let first = get(&r, &b, &t, "/n07.jpg", None, 0.0);
+        let etag = first.header("etag").unwrap().to_string();
+        // A fresh isolate: nothing cached but the manifest.
+        let r = Responder::new(ReadEngine::new("p", 60_000.0, 1 << 20), Settings::default());
+        let again = get(&r, &b, &t, "/n07.jpg", Some(&etag), 0.0);
+        assert_eq!((again.status, again.body.as_str()), (304, ""));
+        assert_eq!(again.header("etag"), Some(etag.as_str()));
+        let fetched = r
+            .engine
+            .stats
+            .object_fetches
+            .load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(fetched, 0, "no shard was read for the 304");
+        assert_eq!((t.gets.get(), t.scans.get()), (0, 0));
+    }
+}
