@@ -241,7 +241,7 @@ impl ReadEngine {
         if let Some(Decoded::Shard(s)) = self.cached(&r.hash) {
             return Ok(s);
         }
-        let max_raw = m.shard_target_bytes as usize + (1 << 20);
+        let max_raw = m.shard_target_bytes as usize * 2 + (1 << 20);
         let raw = self.fetch(store, &r.hash, max_raw).await?;
         let shard = Arc::new(Shard::decode(&object_key(&self.prefix, &r.hash), raw)?);
         let bytes = shard.memory_bytes();

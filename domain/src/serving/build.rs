@@ -2,8 +2,21 @@
 //!
 //! The builder is fed visible records in strictly increasing name order
 //! (a sorted Scan, a sorted export, or a merge of sorted runs) and cuts
-//! every run into shards as it goes: a shard is closed as soon as its raw
-//! bytes reach the target. Finished objects (gzip'd shards, then directory
+//! every run into shards as it goes.
+//!
+//! # Where shards are cut: by content, within byte bounds
+//!
+//! A shard is closed after an item when its raw bytes have reached 3/4 of
+//! the target and the item is a *boundary item* (a hash of its run and
+//! name, [`is_boundary`], hits 1 in `target / 512`), or unconditionally at
+//! 3/2 of the target. So shards are 192-384 KiB raw for the 256 KiB
+//! target, about 256 KiB on average, and where a cut falls depends on the
+//! items near it, not on everything before it (content-defined chunking,
+//! as rsync and backup tools do). Inserting or deleting an item changes
+//! the shard that holds it and, at most, the next few, after which the
+//! cuts fall where they fell before: an update rewrites the shards around
+//! its changes and leaves the rest of the run byte-identical, so with
+//! content addressing they are not written again. Finished objects (gzip'd shards, then directory
 //! pages) are handed out through [`Builder::take_objects`], so the caller
 //! can upload them while building. Memory is one open shard per run plus
 //! one [`ShardRef`] per finished shard, never the table.
@@ -16,10 +29,56 @@ use super::{content_hash, gzip, Run, FORMAT};
 use crate::record::MediaRecord;
 use std::collections::BTreeMap;
 
-/// Raw bytes at which a shard is closed. 256 KiB raw is about 40-60 KiB
-/// gzip'd and 1,200-1,500 typical items: two shards always hold a full
-/// 1,000-item page, and one inflates and indexes in about a millisecond.
+/// The average raw size of a shard (see the module docs for the bounds).
+/// 256 KiB raw is about 50-60 KiB gzip'd and 2,000 typical items: two
+/// shards (at least 384 KiB) always hold a full 1,000-item page, and one
+/// inflates and indexes in about a millisecond.
 pub const SHARD_TARGET_BYTES: usize = 256 * 1024;
+
+/// FNV-1a, 64 bits: a tiny hash that is the same on every platform and
+/// release (the standard library's is not promised to be), so shard
+/// boundaries never move between builds of this code.
+fn fnv1a(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for b in *part {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h ^= 0xff;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// The byte bounds and boundary odds of shards cut for `target` bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cuts {
+    pub min: usize,
+    pub max: usize,
+    pub odds: u64,
+}
+
+impl Cuts {
+    pub fn for_target(target: usize) -> Cuts {
+        let target = target.max(1);
+        Cuts {
+            min: target * 3 / 4,
+            max: (target * 3 / 2).max(1),
+            odds: (target as u64 / 512).max(1),
+        }
+    }
+
+    /// Whether a shard of `raw_len` bytes ends after `name` (of `run`).
+    pub fn cut_after(&self, run: &str, name: &str, raw_len: usize) -> bool {
+        raw_len >= self.max || (raw_len >= self.min && is_boundary(run, name, self.odds))
+    }
+}
+
+/// Whether an item is a content-defined boundary: 1 in `odds`.
+pub fn is_boundary(run: &str, name: &str, odds: u64) -> bool {
+    fnv1a(&[run.as_bytes(), name.as_bytes()]) % odds == 0
+}
 
 /// A finished object: its content hash (its name) and gzip'd bytes.
 pub type Object = (String, Vec<u8>);
@@ -34,6 +93,7 @@ pub enum BuildError {
 #[derive(Debug)]
 pub struct Builder {
     target: usize,
+    cuts: Cuts,
     page_bytes: usize,
     open: BTreeMap<Run, ShardWriter>,
     done: Vec<ShardRef>,
@@ -49,7 +109,7 @@ impl Default for Builder {
 }
 
 impl Builder {
-    /// A builder cutting shards at `target` raw bytes.
+    /// A builder cutting shards of about `target` raw bytes.
     pub fn new(target: usize) -> Builder {
         Builder::with_page_bytes(target, DIRECTORY_PAGE_BYTES)
     }
@@ -59,6 +119,7 @@ impl Builder {
     pub fn with_page_bytes(target: usize, page_bytes: usize) -> Builder {
         Builder {
             target: target.max(1),
+            cuts: Cuts::for_target(target),
             page_bytes: page_bytes.max(1),
             open: BTreeMap::new(),
             done: Vec::new(),
@@ -92,7 +153,7 @@ impl Builder {
         for run in runs {
             let w = self.open.entry(run.clone()).or_default();
             w.push(&record.name, record.media_type, &json);
-            if w.raw_len() >= self.target {
+            if self.cuts.cut_after(&run.id(), &record.name, w.raw_len()) {
                 let w = self.open.remove(&run).expect("just used");
                 self.close(&run, w);
             }
@@ -134,7 +195,8 @@ impl Builder {
         entries.sort_by(|a, b| a.run.cmp(&b.run).then_with(|| a.first.cmp(&b.first)));
         let shard_count = entries.len() as u64;
         let shard_bytes = entries.iter().map(|e| e.bytes).sum();
-        let directory = self.directory(entries);
+        let (directory, pages) = directory(entries, self.page_bytes);
+        self.objects.extend(pages);
         let manifest = Manifest {
             format: FORMAT.to_string(),
             version: Manifest::version_of(&directory),
@@ -147,51 +209,67 @@ impl Builder {
         };
         (manifest, self.objects)
     }
+}
 
-    fn directory(&mut self, entries: Vec<ShardRef>) -> Directory {
-        let size = |e: &ShardRef| serde_json::to_vec(e).map(|v| v.len() + 1).unwrap_or(0);
-        let total: usize = entries.iter().map(size).sum();
-        if total <= self.page_bytes {
-            return Directory::Inline(DirectoryPage {
-                entries,
-                following: Vec::new(),
-            });
-        }
-        let mut pages: Vec<Vec<ShardRef>> = vec![Vec::new()];
-        let mut bytes = 0;
-        for e in entries {
-            let n = size(&e);
-            if bytes + n > self.page_bytes && !pages.last().expect("one page").is_empty() {
-                pages.push(Vec::new());
-                bytes = 0;
-            }
-            bytes += n;
-            pages.last_mut().expect("one page").push(e);
-        }
-        let mut refs = Vec::with_capacity(pages.len());
-        for i in 0..pages.len() {
-            // The next entries in directory order, over as many pages as it takes.
-            let following = pages[i + 1..]
-                .iter()
-                .flatten()
-                .take(FOLLOWING)
-                .cloned()
-                .collect();
-            let page = DirectoryPage {
-                entries: std::mem::take(&mut pages[i]),
-                following,
-            };
-            let gz = gzip(&serde_json::to_vec(&page).expect("serialise"));
-            let hash = content_hash(&gz);
-            refs.push(PageRef {
-                run: page.entries[0].run.clone(),
-                first: page.entries[0].first.clone(),
-                shards: page.entries.len() as u64,
-                bytes: gz.len() as u64,
-                hash: hash.clone(),
-            });
-            self.objects.push((hash, gz));
-        }
-        Directory::Paged(refs)
+/// The directory of `entries` (sorted by `(run, first)`): inline when they
+/// fit in `page_bytes`, else pages cut by content like shards (after an
+/// entry that is a boundary once a page has 3/4 of `page_bytes`, always at
+/// 3/2), so that an update rewrites only the pages around its changes.
+/// Returns the directory and the page objects.
+pub fn directory(entries: Vec<ShardRef>, page_bytes: usize) -> (Directory, Vec<Object>) {
+    let size = |e: &ShardRef| serde_json::to_vec(e).map(|v| v.len() + 1).unwrap_or(0);
+    let total: usize = entries.iter().map(size).sum();
+    if total <= page_bytes {
+        let page = DirectoryPage {
+            entries,
+            following: Vec::new(),
+        };
+        return (Directory::Inline(page), Vec::new());
     }
+    // Entries are about 150 bytes: 1 in 100 is a boundary, ~15 KB apart.
+    let cuts = Cuts {
+        min: page_bytes * 3 / 4,
+        max: (page_bytes * 3 / 2).max(1),
+        odds: (page_bytes as u64 / 600).max(1),
+    };
+    let mut pages: Vec<Vec<ShardRef>> = vec![Vec::new()];
+    let mut bytes = 0;
+    for e in entries {
+        bytes += size(&e);
+        let cut = cuts.cut_after("directory", &format!("{}\u{0}{}", e.run, e.first), bytes);
+        pages.last_mut().expect("one page").push(e);
+        if cut {
+            pages.push(Vec::new());
+            bytes = 0;
+        }
+    }
+    if pages.last().is_some_and(Vec::is_empty) {
+        pages.pop();
+    }
+    let mut refs = Vec::with_capacity(pages.len());
+    let mut objects = Vec::with_capacity(pages.len());
+    for i in 0..pages.len() {
+        // The next entries in directory order, over as many pages as it takes.
+        let following = pages[i + 1..]
+            .iter()
+            .flatten()
+            .take(FOLLOWING)
+            .cloned()
+            .collect();
+        let page = DirectoryPage {
+            entries: std::mem::take(&mut pages[i]),
+            following,
+        };
+        let gz = gzip(&serde_json::to_vec(&page).expect("serialise"));
+        let hash = content_hash(&gz);
+        refs.push(PageRef {
+            run: page.entries[0].run.clone(),
+            first: page.entries[0].first.clone(),
+            shards: page.entries.len() as u64,
+            bytes: gz.len() as u64,
+            hash: hash.clone(),
+        });
+        objects.push((hash, gz));
+    }
+    (Directory::Paged(refs), objects)
 }
