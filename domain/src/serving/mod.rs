@@ -49,6 +49,7 @@
 pub mod build;
 pub mod manifest;
 pub mod shard;
+pub mod update;
 
 use crate::media::MediaType;
 use std::fmt;
