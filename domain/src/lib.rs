@@ -15,7 +15,8 @@
 //! * [`engine`]: the read engine over it, used by the edge and the Lambda.
 //! * [`page`]: `limit`, the keyset `cursor` and the `Link` header.
 //! * [`http`]: the one HTTP responder of the read API, for both sides.
-//! * [`s3_event`] and [`video_job`]: parsing of the events that drive ingest.
+//! * [`s3_event`] and [`video_job`]: parsing of the events that drive ingest;
+//!   [`stream`]: the table's DynamoDB Streams batches.
 //! * [`labels`]: turning Rekognition answers into a label list.
 //! * [`query`]: the `GET /` filters, both as an in-memory predicate and as a
 //!   DynamoDB Scan `FilterExpression` with identical semantics.
@@ -37,6 +38,7 @@ pub mod query;
 pub mod record;
 pub mod s3_event;
 pub mod serving;
+pub mod stream;
 pub mod time;
 pub mod video_job;
 

@@ -269,3 +269,108 @@ async fn the_serving_snapshot_builds_from_a_native_export_and_rewrites_only_chan
         .iter()
         .any(|k| k.starts_with(&objects_prefix("edge"))));
 }
+
+/// A stream batch (Lambda's DynamoDB Streams event) is applied to the
+/// serving snapshot incrementally: the read API then answers the new
+/// state, and a rebuild from the table gives the same version.
+#[tokio::test]
+async fn a_stream_batch_updates_the_serving_snapshot_incrementally() {
+    use media_query_domain::stream::parse_batch;
+    use media_query_lambda::handlers::api::ReadApi;
+    use media_query_lambda::handlers::serving::apply_changes;
+    use media_query_lambda::snapshot_bucket::SnapshotBucket;
+    use serde_json::json;
+
+    let moto = MotoServer::start();
+    let sdk = aws::sdk_config(&moto).await;
+    aws::create_media_table(&sdk, TABLE).await;
+    aws::create_bucket(&sdk, BUCKET).await;
+    let s3 = aws::s3_client(&sdk);
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), TABLE);
+    let target = ExportTarget {
+        bucket: BUCKET.into(),
+        prefix: "edge".into(),
+        table_arn: "arn:aws:dynamodb:us-east-1::table/media".into(),
+    };
+    // No snapshot yet: the batch asks for a full build.
+    let nothing = apply_changes(&Default::default(), &s3, &target)
+        .await
+        .unwrap();
+    assert!(nothing.is_none());
+
+    for i in 0..30 {
+        let mut r =
+            MediaRecord::ready(format!("p{i:02}.jpg"), MediaType::Image, vec!["Dog".into()]);
+        r.event_order = Some(OrderKey::from_sequencer(&format!("{:X}", i + 1)).unwrap());
+        store.put_if_newer(&r).await.unwrap();
+    }
+    write_snapshot(&store, &s3, &target).await.unwrap();
+
+    // The table changes; its stream delivers the new images.
+    let mut cat = MediaRecord::ready("p05.jpg", MediaType::Image, vec!["Cat".into()]);
+    cat.event_order = Some(OrderKey::from_sequencer("FF").unwrap());
+    let mut gone = MediaRecord::ready("p07.jpg", MediaType::Image, vec![]);
+    gone.status = RecordStatus::Deleted;
+    gone.event_order = Some(OrderKey::from_sequencer("FF").unwrap());
+    let mut video = MediaRecord::ready("new.mp4", MediaType::Video, vec!["Dog".into()]);
+    video.event_order = Some(OrderKey::from_sequencer("FF").unwrap());
+    for r in [&cat, &gone, &video] {
+        store.put_if_newer(r).await.unwrap();
+    }
+    let image = |r: &MediaRecord| serde_json::to_value(r.to_item()).unwrap();
+    let event = json!({"Records": [
+        {"eventID": "1", "eventName": "MODIFY", "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+         "dynamodb": {"Keys": {"name": {"S": "p05.jpg"}}, "NewImage": image(&cat), "SequenceNumber": "100", "StreamViewType": "NEW_AND_OLD_IMAGES"}},
+        {"eventID": "2", "eventName": "MODIFY", "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+         "dynamodb": {"Keys": {"name": {"S": "p07.jpg"}}, "NewImage": image(&gone), "SequenceNumber": "101", "StreamViewType": "NEW_AND_OLD_IMAGES"}},
+        {"eventID": "3", "eventName": "INSERT", "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+         "dynamodb": {"Keys": {"name": {"S": "new.mp4"}}, "NewImage": image(&video), "SequenceNumber": "102", "StreamViewType": "NEW_AND_OLD_IMAGES"}}
+    ]});
+    let changes = parse_batch(&event).unwrap();
+    let updated = apply_changes(&changes.latest, &s3, &target)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(updated.manifest.item_count, 30, "one deleted, one added");
+    // Replaying the same batch changes nothing.
+    let again = apply_changes(&changes.latest, &s3, &target)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.manifest.version, updated.manifest.version);
+
+    let api = ReadApi::new(
+        &store,
+        SnapshotBucket::new(s3.clone(), Some(BUCKET.into())),
+        "edge",
+        0,
+    );
+    let cats = api.respond("GET", "/", Some("label=Cat"), None).await;
+    assert_eq!(
+        (cats.header("x-media-source"), cats.body.as_str()),
+        (
+            Some("snapshot"),
+            r#"[{"name":"p05.jpg","type":"image","labels":["Cat"]}]"#
+        )
+    );
+    let videos = api
+        .respond("GET", "/", Some("media-type=video"), None)
+        .await;
+    assert_eq!(
+        videos.body,
+        r#"[{"name":"new.mp4","type":"video","labels":["Dog"]}]"#
+    );
+    let dogs: serde_json::Value =
+        serde_json::from_str(&api.respond("GET", "/", Some("label=Dog"), None).await.body).unwrap();
+    assert_eq!(
+        dogs.as_array().unwrap().len(),
+        29,
+        "p05 left Dog, p07 is gone, new.mp4 joined"
+    );
+    // A rebuild from the table gives the very same version.
+    write_snapshot(&store, &s3, &target).await.unwrap();
+    let rebuilt: media_query_domain::serving::manifest::Manifest =
+        serde_json::from_slice(&get(&s3, &media_query_domain::serving::pointer_key("edge")).await)
+            .unwrap();
+    assert_eq!(rebuilt.version, updated.manifest.version);
+}

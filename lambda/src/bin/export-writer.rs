@@ -1,13 +1,18 @@
-//! Lambda: writes the edge snapshot. Triggered by the table's stream (any
-//! batch means "something changed"), on a schedule, or invoked on demand
-//! with any payload. Invoked with `{"fromExport": "<key of a
-//! manifest-summary.json>"}`, it builds the serving snapshot from that
-//! export (for example a native `ExportTableToPointInTime` export in the
-//! export bucket) instead of reading the table.
+//! Lambda: keeps the snapshots current.
+//!
+//! * A batch of the table's stream (`NEW_AND_OLD_IMAGES`): applied to the
+//!   serving snapshot incrementally, rewriting only the shards around the
+//!   changes (the first batch, with no snapshot yet, builds it in full).
+//! * The hourly schedule, or any other payload: a full rebuild from the
+//!   table, in DynamoDB's export layout and as the serving snapshot.
+//! * `{"fromExport": "<key of a manifest-summary.json>"}`: the serving
+//!   snapshot built from that export (for example a native
+//!   `ExportTableToPointInTime` export in the export bucket).
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use media_query_domain::stream::parse_batch;
 use media_query_lambda::handlers::export::{write_snapshot, ExportError, ExportTarget};
-use media_query_lambda::handlers::serving::{export_items, publish_serving};
+use media_query_lambda::handlers::serving::{apply_changes, export_items, publish_serving};
 use media_query_lambda::ColdStart;
 use serde_json::{json, Value};
 
@@ -23,7 +28,8 @@ async fn main() -> Result<(), Error> {
     };
     let (store, s3, target) = (&store, &s3, &target);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        if let Some(summary_key) = event.payload.get("fromExport").and_then(Value::as_str) {
+        let payload = event.payload;
+        if let Some(summary_key) = payload.get("fromExport").and_then(Value::as_str) {
             let items = export_items(s3, &target.bucket, summary_key).await?;
             let published = publish_serving(&items, s3, target).await?;
             return Ok::<_, Error>(json!({
@@ -32,13 +38,25 @@ async fn main() -> Result<(), Error> {
                 "itemCount": published.manifest.item_count,
             }));
         }
-        // A stream batch is parsed to prove it is one; its records only
-        // signal that the table changed.
-        let changes = serde_json::from_value::<aws_lambda_events::event::dynamodb::Event>(event.payload)
-            .map(|e| e.records.len())
-            .ok();
+        if payload.get("Records").is_some() {
+            // A stream batch: malformed records fail the invocation, so
+            // Lambda retries it and then sends it to the on-failure queue.
+            let changes = parse_batch(&payload)?;
+            for (name, why) in &changes.skipped {
+                tracing::warn!(name, why, "not a media record; not served");
+            }
+            if let Some(p) = apply_changes(&changes.latest, s3, target).await? {
+                return Ok(json!({
+                    "streamRecords": changes.records,
+                    "version": p.manifest.version,
+                    "itemCount": p.manifest.item_count,
+                    "objectsWritten": p.objects_written,
+                    "bytesWritten": p.bytes_written,
+                }));
+            }
+        }
         let pointer = write_snapshot(store, s3, target).await?;
-        tracing::info!(stream_records = ?changes, items = pointer.item_count, "export done");
+        tracing::info!(items = pointer.item_count, "full export done");
         Ok::<_, Error>(json!({"manifestSummaryKey": pointer.manifest_summary_key, "itemCount": pointer.item_count}))
     }))
     .await

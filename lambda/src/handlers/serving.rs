@@ -17,14 +17,18 @@
 //! full export.
 
 use super::export::{put, s3_err, ExportError, ExportTarget};
+use crate::snapshot_bucket::SnapshotBucket;
 use media_query_domain::dynamo::{parse_export_line, Item};
+use media_query_domain::engine::{ReadEngine, VersionLoader};
 use media_query_domain::export::{parse_manifest_files, ManifestSummary};
 use media_query_domain::serving::build::Builder;
+use media_query_domain::serving::manifest::DIRECTORY_PAGE_BYTES;
 use media_query_domain::serving::manifest::{Directory, DirectoryPage, Manifest};
+use media_query_domain::serving::update::apply;
 use media_query_domain::serving::{object_key, objects_prefix, open_object, pointer_key};
 use media_query_domain::time::iso8601_millis;
 use media_query_domain::MediaRecord;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::{info, warn};
 
@@ -259,4 +263,94 @@ pub async fn publish_serving(
         bytes_written,
         objects_deleted,
     })
+}
+
+/// Applies one batch of the table's changes to the current serving
+/// snapshot: only the shards around the changes (and the directory pages
+/// that list them) are read and written, then the pointer. `None` when no
+/// snapshot is published yet (the caller then builds one in full).
+///
+/// Objects that the new version no longer references are left for the
+/// next full publish to collect, so a reader holding an older pointer
+/// still finds them.
+pub async fn apply_changes(
+    changes: &BTreeMap<String, Option<MediaRecord>>,
+    s3: &aws_sdk_s3::Client,
+    target: &ExportTarget,
+) -> Result<Option<Published>, ExportError> {
+    let pointer = pointer_key(&target.prefix);
+    let Some(bytes) = get(s3, &target.bucket, &pointer).await else {
+        return Ok(None);
+    };
+    let current = Manifest::parse(&pointer, &bytes).map_err(|e| ExportError::S3 {
+        operation: "read the serving snapshot",
+        key: pointer.clone(),
+        detail: e.to_string(),
+    })?;
+    let bucket = SnapshotBucket::new(s3.clone(), Some(target.bucket.clone()));
+    // A private engine: its cache lives for this batch only.
+    let engine = ReadEngine::new(&target.prefix, f64::INFINITY, 64 << 20);
+    let loader = VersionLoader {
+        engine: &engine,
+        store: &bucket,
+        manifest: &current,
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64;
+    let updated = apply(
+        &loader,
+        &current,
+        changes,
+        DIRECTORY_PAGE_BYTES,
+        &iso8601_millis(now),
+    )
+    .await
+    .map_err(|e| ExportError::S3 {
+        operation: "update the serving snapshot",
+        key: pointer.clone(),
+        detail: e.to_string(),
+    })?;
+    let (mut objects_written, mut bytes_written) = (0, 0);
+    for (hash, bytes) in updated.objects {
+        bytes_written += bytes.len() as u64;
+        objects_written += 1;
+        let key = object_key(&target.prefix, &hash);
+        let immutable = Some("public, max-age=31536000, immutable");
+        put(
+            s3,
+            &target.bucket,
+            &key,
+            bytes,
+            "application/octet-stream",
+            immutable,
+        )
+        .await?;
+    }
+    let body = serde_json::to_vec(&updated.manifest).expect("serialise");
+    bytes_written += body.len() as u64;
+    put(
+        s3,
+        &target.bucket,
+        &pointer,
+        body,
+        "application/json",
+        Some("no-cache"),
+    )
+    .await?;
+    info!(
+        version = updated.manifest.version,
+        changes = changes.len(),
+        shards_read = updated.shards_read,
+        objects_written,
+        bytes_written,
+        "serving snapshot updated"
+    );
+    Ok(Some(Published {
+        manifest: updated.manifest,
+        objects_written,
+        bytes_written,
+        objects_deleted: 0,
+    }))
 }
