@@ -19,6 +19,10 @@ use media_query_domain::serving::{object_key, pointer_key};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// Changes whenever the builder would cut a different snapshot, so that
+/// stale generated snapshots are rebuilt.
+const LAYOUT: &str = "content-defined-cuts/1";
+
 /// The snapshot prefix the benchmarks use.
 pub const PREFIX: &str = "bench";
 
@@ -87,7 +91,7 @@ pub fn generate(dir: &Path, items: u64) -> std::io::Result<Generated> {
     let stamp = dir.join("stamp.json");
     if let Ok(text) = std::fs::read_to_string(&stamp) {
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
-            if v["items"].as_u64() == Some(items) {
+            if v["items"].as_u64() == Some(items) && v["layout"].as_str() == Some(LAYOUT) {
                 return Ok(Generated {
                     root: dir.to_path_buf(),
                     items,
@@ -135,7 +139,7 @@ pub fn generate(dir: &Path, items: u64) -> std::io::Result<Generated> {
     };
     std::fs::write(
         &stamp,
-        serde_json::json!({"items": items, "shards": g.shards, "shardBytes": g.shard_bytes, "objects": objects, "seconds": seconds}).to_string(),
+        serde_json::json!({"items": items, "layout": LAYOUT, "shards": g.shards, "shardBytes": g.shard_bytes, "objects": objects, "seconds": seconds}).to_string(),
     )?;
     Ok(g)
 }
