@@ -363,9 +363,12 @@ impl Responder {
         };
         let snapshot_error = match self.engine.manifest(store, now_ms).await {
             Ok(m) => {
+                // Everything the answer depends on: the Link repeats `limit`
+                // only when the client gave it.
                 let request = format!(
-                    "list?{canonical}&limit={}&after={}",
+                    "list?{canonical}&limit={}&explicit={}&after={}",
                     list.page.limit,
+                    list.page.explicit_limit,
                     list.page.after.as_deref().unwrap_or("")
                 );
                 let etag = snapshot_etag(&m.version, &request);
