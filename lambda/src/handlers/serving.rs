@@ -155,6 +155,58 @@ pub async fn export_items(
     Ok(items)
 }
 
+/// Writes new snapshot objects (immutable, cacheable for a year), except
+/// those `existing` already holds; returns how many and how many bytes.
+async fn write_objects(
+    s3: &aws_sdk_s3::Client,
+    target: &ExportTarget,
+    objects: Vec<(String, Vec<u8>)>,
+    existing: &HashSet<String>,
+) -> Result<(usize, u64), ExportError> {
+    let (mut count, mut bytes_written) = (0, 0);
+    for (hash, bytes) in objects {
+        let key = object_key(&target.prefix, &hash);
+        if existing.contains(&key) {
+            continue;
+        }
+        bytes_written += bytes.len() as u64;
+        count += 1;
+        let immutable = Some("public, max-age=31536000, immutable");
+        put(
+            s3,
+            &target.bucket,
+            &key,
+            bytes,
+            "application/octet-stream",
+            immutable,
+        )
+        .await?;
+    }
+    Ok((count, bytes_written))
+}
+
+/// Publishes `manifest`: the single PUT of the pointer that switches
+/// readers to the new version. Returns the bytes written.
+async fn write_pointer(
+    s3: &aws_sdk_s3::Client,
+    target: &ExportTarget,
+    manifest: &Manifest,
+) -> Result<u64, ExportError> {
+    let body = serde_json::to_vec(manifest).expect("serialise");
+    let len = body.len() as u64;
+    let pointer = pointer_key(&target.prefix);
+    put(
+        s3,
+        &target.bucket,
+        &pointer,
+        body,
+        "application/json",
+        Some("no-cache"),
+    )
+    .await?;
+    Ok(len)
+}
+
 /// What a publish did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Published {
@@ -191,24 +243,8 @@ pub async fn publish_serving(
 
     let prefix = objects_prefix(&target.prefix);
     let existing = list_keys(s3, &target.bucket, &prefix).await?;
-    let (mut objects_written, mut bytes_written) = (0, 0);
-    for (hash, bytes) in objects {
-        let key = object_key(&target.prefix, &hash);
-        if existing.contains(&key) {
-            continue;
-        }
-        bytes_written += bytes.len() as u64;
-        objects_written += 1;
-        put(
-            s3,
-            &target.bucket,
-            &key,
-            bytes,
-            "application/octet-stream",
-            Some("public, max-age=31536000, immutable"),
-        )
-        .await?;
-    }
+    let (objects_written, mut bytes_written) =
+        write_objects(s3, target, objects, &existing).await?;
 
     // Publish: the single PUT that switches readers to the new version.
     let pointer = pointer_key(&target.prefix);
@@ -216,17 +252,7 @@ pub async fn publish_serving(
         Some(bytes) => Manifest::parse(&pointer, &bytes).ok(),
         None => None,
     };
-    let body = serde_json::to_vec(&manifest).expect("serialise");
-    bytes_written += body.len() as u64;
-    put(
-        s3,
-        &target.bucket,
-        &pointer,
-        body,
-        "application/json",
-        Some("no-cache"),
-    )
-    .await?;
+    bytes_written += write_pointer(s3, target, &manifest).await?;
 
     let mut keep = referenced(s3, target, &manifest).await.unwrap_or_default();
     let mut objects_deleted = 0;
@@ -312,33 +338,9 @@ pub async fn apply_changes(
         key: pointer.clone(),
         detail: e.to_string(),
     })?;
-    let (mut objects_written, mut bytes_written) = (0, 0);
-    for (hash, bytes) in updated.objects {
-        bytes_written += bytes.len() as u64;
-        objects_written += 1;
-        let key = object_key(&target.prefix, &hash);
-        let immutable = Some("public, max-age=31536000, immutable");
-        put(
-            s3,
-            &target.bucket,
-            &key,
-            bytes,
-            "application/octet-stream",
-            immutable,
-        )
-        .await?;
-    }
-    let body = serde_json::to_vec(&updated.manifest).expect("serialise");
-    bytes_written += body.len() as u64;
-    put(
-        s3,
-        &target.bucket,
-        &pointer,
-        body,
-        "application/json",
-        Some("no-cache"),
-    )
-    .await?;
+    let (objects_written, mut bytes_written) =
+        write_objects(s3, target, updated.objects, &HashSet::new()).await?;
+    bytes_written += write_pointer(s3, target, &updated.manifest).await?;
     info!(
         version = updated.manifest.version,
         changes = changes.len(),
