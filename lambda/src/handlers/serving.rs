@@ -23,9 +23,9 @@ use media_query_domain::engine::{ReadEngine, VersionLoader};
 use media_query_domain::export::{parse_manifest_files, ManifestSummary};
 use media_query_domain::serving::build::Builder;
 use media_query_domain::serving::manifest::DIRECTORY_PAGE_BYTES;
-use media_query_domain::serving::manifest::{Directory, DirectoryPage, Manifest};
-use media_query_domain::serving::update::apply;
-use media_query_domain::serving::{object_key, objects_prefix, open_object, pointer_key};
+use media_query_domain::serving::manifest::{Directory, Manifest};
+use media_query_domain::serving::update::{all_entries, apply};
+use media_query_domain::serving::{object_key, objects_prefix, pointer_key};
 use media_query_domain::time::iso8601_millis;
 use media_query_domain::MediaRecord;
 use std::collections::{BTreeMap, HashSet};
@@ -72,23 +72,18 @@ async fn referenced(
     target: &ExportTarget,
     manifest: &Manifest,
 ) -> Option<HashSet<String>> {
-    let key = |hash: &str| object_key(&target.prefix, hash);
-    let mut keys = HashSet::new();
-    let add_page = |page: &DirectoryPage, keys: &mut HashSet<String>| {
-        keys.extend(page.entries.iter().map(|e| key(&e.hash)));
+    let bucket = SnapshotBucket::new(s3.clone(), Some(target.bucket.clone()));
+    let engine = ReadEngine::new(&target.prefix, f64::INFINITY, 0);
+    let loader = VersionLoader {
+        engine: &engine,
+        store: &bucket,
+        manifest,
     };
-    match &manifest.directory {
-        Directory::Inline(page) => add_page(page, &mut keys),
-        Directory::Paged(pages) => {
-            for p in pages {
-                let k = key(&p.hash);
-                let raw = get(s3, &target.bucket, &k).await?;
-                let raw = open_object(&k, &p.hash, &raw, 1 << 20).ok()?;
-                let page: DirectoryPage = serde_json::from_slice(&raw).ok()?;
-                add_page(&page, &mut keys);
-                keys.insert(k);
-            }
-        }
+    let entries = all_entries(&loader, manifest).await.ok()?;
+    let key = |hash: &str| object_key(&target.prefix, hash);
+    let mut keys: HashSet<String> = entries.iter().map(|e| key(&e.hash)).collect();
+    if let Directory::Paged(pages) = &manifest.directory {
+        keys.extend(pages.iter().map(|p| key(&p.hash)));
     }
     Some(keys)
 }
