@@ -262,6 +262,66 @@ mod serving {
         }
     }
 
+    /// Every query's concatenated pages are the naive filter-and-sort of
+    /// `records` (the visible and hidden records of the table), byte for
+    /// byte, and `GET /{name}` finds exactly the visible ones.
+    pub fn check_reads(
+        responder: &Responder,
+        bucket: &Bucket,
+        records: &[MediaRecord],
+        queries: &[ListQuery],
+        limit: usize,
+    ) -> Result<(), TestCaseError> {
+        for q in queries {
+            let want = q.select(records);
+            let mut got = 0;
+            let mut raw = raw_query(q, limit);
+            for round in 0.. {
+                prop_assert!(round <= records.len() + 2, "pagination does not end");
+                let (status, body, link) = get(responder, bucket, "/", &raw);
+                prop_assert_eq!(status, 200, "{}", body);
+                let n = serde_json::from_str::<Vec<serde_json::Value>>(&body)
+                    .unwrap()
+                    .len();
+                prop_assert!(n <= limit);
+                prop_assert!(got + n <= want.len(), "more items than the naive answer");
+                // Byte for byte what the naive answer's slice serialises to.
+                prop_assert_eq!(
+                    &body,
+                    &media_query_domain::api::list_body(&want[got..got + n]),
+                    "query {:?}",
+                    q
+                );
+                got += n;
+                match link {
+                    Some(l) => raw = next_query(&l),
+                    None => break,
+                }
+            }
+            prop_assert_eq!(got, want.len(), "query {:?}", q);
+        }
+        // Every name, and names it lacks.
+        for r in records {
+            let path = format!(
+                "/{}",
+                media_query_domain::s3_event::encode_key(&r.name).replace('+', "%20")
+            );
+            let in_snapshot = futures::executor::block_on(async {
+                let m = responder.engine.manifest(bucket, 0.0).await.unwrap();
+                responder.engine.get(bucket, &m, &r.name).await.unwrap()
+            });
+            prop_assert_eq!(in_snapshot.is_some(), r.is_visible(), "{}", path);
+            if r.is_visible() {
+                let (status, body, _) = get(responder, bucket, &path, "");
+                prop_assert_eq!(
+                    (status, body),
+                    (200, media_query_domain::api::item_body(&r.to_media_item()))
+                );
+            }
+        }
+        Ok(())
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
 
@@ -277,40 +337,7 @@ mod serving {
             let records = unique(&records);
             let bucket = publish(&records, target, page_bytes);
             let responder = Responder::new(ReadEngine::new("p", 1e9, 4096), Settings::default());
-            for q in &queries {
-                let want = q.select(&records);
-                let mut got = 0;
-                let mut raw = raw_query(q, limit);
-                for round in 0.. {
-                    prop_assert!(round <= records.len() + 2, "pagination does not end");
-                    let (status, body, link) = get(&responder, &bucket, "/", &raw);
-                    prop_assert_eq!(status, 200, "{}", body);
-                    let n = serde_json::from_str::<Vec<serde_json::Value>>(&body).unwrap().len();
-                    prop_assert!(n <= limit);
-                    prop_assert!(got + n <= want.len(), "more items than the naive answer");
-                    // Byte for byte what the naive answer's slice serialises to.
-                    prop_assert_eq!(&body, &media_query_domain::api::list_body(&want[got..got + n]), "query {:?}", q);
-                    got += n;
-                    match link {
-                        Some(l) => raw = next_query(&l),
-                        None => break,
-                    }
-                }
-                prop_assert_eq!(got, want.len(), "query {:?}", q);
-            }
-            // Every name, and names it lacks.
-            for r in &records {
-                let path = format!("/{}", media_query_domain::s3_event::encode_key(&r.name).replace('+', "%20"));
-                let in_snapshot = futures::executor::block_on(async {
-                    let m = responder.engine.manifest(&bucket, 0.0).await.unwrap();
-                    responder.engine.get(&bucket, &m, &r.name).await.unwrap()
-                });
-                prop_assert_eq!(in_snapshot.is_some(), r.is_visible(), "{}", path);
-                if r.is_visible() {
-                    let (status, body, _) = get(&responder, &bucket, &path, "");
-                    prop_assert_eq!((status, body), (200, media_query_domain::api::item_body(&r.to_media_item())));
-                }
-            }
+            check_reads(&responder, &bucket, &records, &queries, limit)?;
             // The cache stayed within its bound (one oversized object may stay alone).
             let (used, budget) = responder.engine.cache_usage();
             prop_assert!(used <= budget.max(target * 2 + 4096), "cache {} over {}", used, budget);
@@ -435,13 +462,16 @@ mod serving {
 // ---- Incremental updates -----------------------------------------------------
 
 mod updates {
-    use super::serving::{publish, Bucket};
+    use super::serving::{check_reads, publish, Bucket};
     use super::*;
     use media_query_domain::engine::{ReadEngine, VersionLoader};
+    use media_query_domain::http::{Responder, Settings};
+    use media_query_domain::serving::build::Object;
     use media_query_domain::serving::manifest::Manifest;
-    use media_query_domain::serving::update::apply;
+    use media_query_domain::serving::update::{apply, ObjectSink, Policy, Updated};
     use media_query_domain::serving::{object_key, pointer_key};
     use std::collections::BTreeMap;
+    use std::sync::Mutex;
 
     fn ready<F: std::future::Future>(f: F) -> F::Output {
         futures::executor::block_on(f)
@@ -449,6 +479,55 @@ mod updates {
 
     fn manifest(bucket: &Bucket) -> Manifest {
         serde_json::from_slice(&bucket.0[&pointer_key("p")]).unwrap()
+    }
+
+    /// Collects what an update writes.
+    #[derive(Default)]
+    pub struct Sink(pub Mutex<Vec<Object>>);
+
+    impl ObjectSink for Sink {
+        async fn put(&self, objects: Vec<Object>) -> Result<(), String> {
+            self.0.lock().unwrap().extend(objects);
+            Ok(())
+        }
+    }
+
+    /// Applies `changes` to the published snapshot in `bucket`; with
+    /// `publish` false, the objects are written but not the pointer (a
+    /// writer that stopped before publishing).
+    pub fn update(
+        bucket: &mut Bucket,
+        changes: &BTreeMap<String, Option<MediaRecord>>,
+        policy: Policy,
+        publish: bool,
+    ) -> Updated {
+        let engine = ReadEngine::new("p", 1e12, 1 << 20);
+        let m = manifest(bucket);
+        let sink = Sink::default();
+        let loader = VersionLoader {
+            engine: &engine,
+            store: &*bucket,
+            manifest: &m,
+        };
+        let updated = ready(apply(
+            &loader,
+            &m,
+            changes,
+            policy,
+            "2026-01-01T00:00:00.000Z",
+            &sink,
+        ))
+        .unwrap();
+        for (hash, bytes) in sink.0.into_inner().unwrap() {
+            bucket.0.insert(object_key("p", &hash), bytes);
+        }
+        if publish {
+            bucket.0.insert(
+                pointer_key("p"),
+                serde_json::to_vec(&updated.manifest).unwrap(),
+            );
+        }
+        updated
     }
 
     fn change() -> impl Strategy<Value = (String, Option<MediaRecord>)> {
@@ -464,30 +543,32 @@ mod updates {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(48))]
 
-        /// Batches of creates, deletes and relabels, applied one after the
-        /// other, give byte for byte the snapshot a rebuild of the final
-        /// table gives, and every object the new version names exists.
+        /// Batches of creates, deletes and relabels (and batches applied
+        /// twice, as a retried invocation does), each merged into the delta
+        /// or compacted, read through the engine exactly like the final
+        /// table; and once compacted, the snapshot is byte for byte the one
+        /// a rebuild of the final table gives, with every object it names.
         #[test]
         fn incremental_equals_rebuilt(
             records in prop::collection::vec(record(), 0..150),
-            batches in prop::collection::vec(prop::collection::vec(change(), 1..25), 1..4),
+            batches in prop::collection::vec((prop::collection::vec(change(), 1..25), any::<bool>()), 1..5),
             target in prop_oneof![Just(64usize), Just(300), Just(2000)],
             page_bytes in prop_oneof![Just(400usize), Just(1usize << 20)],
+            delta_max_bytes in prop_oneof![Just(0usize), Just(600), Just(1usize << 20)],
+            queries in prop::collection::vec(query(), 1..4),
+            limit in 1usize..8,
         ) {
             let mut table: BTreeMap<String, MediaRecord> =
                 records.into_iter().map(|r| (r.name.clone(), r)).collect();
             let all: Vec<MediaRecord> = table.values().cloned().collect();
             let mut bucket = publish(&all, target, page_bytes);
-            for batch in batches {
+            let policy = Policy { page_bytes, delta_max_bytes };
+            for (batch, replayed) in batches {
                 let changes: BTreeMap<String, Option<MediaRecord>> = batch.into_iter().collect();
-                let engine = ReadEngine::new("p", 1e12, 1 << 20);
-                let m = manifest(&bucket);
-                let loader = VersionLoader { engine: &engine, store: &bucket, manifest: &m };
-                let updated = ready(apply(&loader, &m, &changes, page_bytes, "2026-01-01T00:00:00.000Z")).unwrap();
-                for (hash, bytes) in updated.objects {
-                    bucket.0.insert(object_key("p", &hash), bytes);
+                update(&mut bucket, &changes, policy, true);
+                if replayed {
+                    update(&mut bucket, &changes, policy, true);
                 }
-                bucket.0.insert(pointer_key("p"), serde_json::to_vec(&updated.manifest).unwrap());
                 for (name, new) in changes {
                     match new {
                         Some(r) => { table.insert(name, r); }
@@ -495,12 +576,70 @@ mod updates {
                     }
                 }
                 let now: Vec<MediaRecord> = table.values().cloned().collect();
-                let rebuilt = publish(&now, target, page_bytes);
-                prop_assert_eq!(&updated.manifest, &manifest(&rebuilt));
-                for key in rebuilt.0.keys() {
-                    prop_assert!(bucket.0.contains_key(key), "missing object {}", key);
-                }
+                let responder = Responder::new(ReadEngine::new("p", 1e9, 4096), Settings::default());
+                check_reads(&responder, &bucket, &now, &queries, limit)?;
+                prop_assert_eq!(manifest(&bucket).item_count, now.iter().filter(|r| r.is_visible()).count() as u64);
             }
+            let compacted = update(&mut bucket, &BTreeMap::new(), Policy { page_bytes, delta_max_bytes: 0 }, true);
+            prop_assert!(compacted.compacted && compacted.manifest.delta.is_none());
+            let now: Vec<MediaRecord> = table.values().cloned().collect();
+            let rebuilt = publish(&now, target, page_bytes);
+            prop_assert_eq!(&compacted.manifest, &manifest(&rebuilt));
+            for key in rebuilt.0.keys() {
+                prop_assert!(bucket.0.contains_key(key), "missing object {}", key);
+            }
+        }
+    }
+
+    /// A writer that stops after writing its objects and before the
+    /// pointer leaves readers on the previous version; the next run, with
+    /// the same changes, completes it.
+    #[test]
+    fn a_writer_that_stops_before_the_pointer_leaves_the_previous_version() {
+        let records: Vec<MediaRecord> = (0..400)
+            .map(|i| {
+                MediaRecord::ready(
+                    format!("k{i:03}"),
+                    MediaType::Image,
+                    vec![format!("L{}", i % 3)],
+                )
+            })
+            .collect();
+        for delta_max_bytes in [0, 1 << 20] {
+            let policy = Policy {
+                page_bytes: 400,
+                delta_max_bytes,
+            };
+            let mut bucket = publish(&records, 300, 400);
+            let before = manifest(&bucket);
+            let mut moved = records[7].clone();
+            moved.labels = vec!["New".into()];
+            let changes = BTreeMap::from([
+                (moved.name.clone(), Some(moved.clone())),
+                ("k100".to_string(), None),
+            ]);
+            update(&mut bucket, &changes, policy, false);
+            assert_eq!(manifest(&bucket), before, "the pointer must not move");
+            let responder = Responder::new(ReadEngine::new("p", 1e9, 1 << 20), Settings::default());
+            check_reads(&responder, &bucket, &records, &[ListQuery::default()], 50).unwrap();
+            let done = update(&mut bucket, &changes, policy, true);
+            assert_ne!(done.manifest.version, before.version);
+            let mut now = records.clone();
+            now[7] = moved.clone();
+            now.remove(100);
+            let responder = Responder::new(ReadEngine::new("p", 1e9, 1 << 20), Settings::default());
+            let by_label = ListQuery {
+                label: Some("New".into()),
+                ..ListQuery::default()
+            };
+            check_reads(
+                &responder,
+                &bucket,
+                &now,
+                &[ListQuery::default(), by_label],
+                50,
+            )
+            .unwrap();
         }
     }
 }
@@ -512,7 +651,7 @@ fn one_change_rewrites_a_handful_of_objects() {
     use media_query_domain::engine::{ReadEngine, VersionLoader};
     use media_query_domain::serving::manifest::Manifest;
     use media_query_domain::serving::pointer_key;
-    use media_query_domain::serving::update::apply;
+    use media_query_domain::serving::update::{apply, Policy};
     use std::collections::BTreeMap;
     let records: Vec<MediaRecord> = (0..5000)
         .map(|i| {
@@ -532,7 +671,13 @@ fn one_change_rewrites_a_handful_of_objects() {
         store: &bucket,
         manifest: &m,
     };
-    let u = futures::executor::block_on(apply(&loader, &m, &changes, 4096, "t")).unwrap();
+    let sink = updates::Sink::default();
+    let policy = Policy {
+        page_bytes: 4096,
+        delta_max_bytes: 0,
+    };
+    let u = futures::executor::block_on(apply(&loader, &m, &changes, policy, "t", &sink)).unwrap();
+    let objects = sink.0.into_inner().unwrap();
     // Five runs change: the name and image runs and L1 (new JSON), Common
     // (left) and New (joined); a shard or two each, and the directory pages
     // around them (pages of 4 KB here, about 30 entries).
@@ -540,12 +685,11 @@ fn one_change_rewrites_a_handful_of_objects() {
     else {
         panic!("a paged directory")
     };
-    let new_pages = u
-        .objects
+    let new_pages = objects
         .iter()
         .filter(|(h, _)| pages.iter().any(|p| &p.hash == h))
         .count();
-    let new_shards = u.objects.len() - new_pages;
+    let new_shards = objects.len() - new_pages;
     assert!(
         new_shards <= 10,
         "{new_shards} shards written of {}",
@@ -557,4 +701,69 @@ fn one_change_rewrites_a_handful_of_objects() {
         pages.len()
     );
     assert!(u.shards_read <= 12, "{} shards read", u.shards_read);
+}
+
+/// Below the delta's bound, a batch writes one object, the delta, and
+/// reads one shard per changed name, however many shards the table has.
+#[test]
+fn a_batch_below_the_bound_writes_only_the_delta() {
+    use media_query_domain::engine::{ReadEngine, VersionLoader};
+    use media_query_domain::serving::manifest::Manifest;
+    use media_query_domain::serving::pointer_key;
+    use media_query_domain::serving::update::{apply, Policy};
+    use std::collections::BTreeMap;
+    let records: Vec<MediaRecord> = (0..5000)
+        .map(|i| MediaRecord::ready(format!("k{i:05}.jpg"), MediaType::Image, vec!["A".into()]))
+        .collect();
+    let bucket = serving::publish(&records, 4096, 4096);
+    let m: Manifest = serde_json::from_slice(&bucket.0[&pointer_key("p")]).unwrap();
+    let changes: BTreeMap<String, Option<MediaRecord>> = [10, 2000, 4000]
+        .iter()
+        .map(|&i| (records[i].name.clone(), None))
+        .collect();
+    let engine = ReadEngine::new("p", 1e12, 1 << 24);
+    let loader = VersionLoader {
+        engine: &engine,
+        store: &bucket,
+        manifest: &m,
+    };
+    let sink = updates::Sink::default();
+    let u =
+        futures::executor::block_on(apply(&loader, &m, &changes, Policy::default(), "t", &sink))
+            .unwrap();
+    assert!(!u.compacted);
+    assert_eq!((u.objects_written, u.shards_read), (1, 3));
+    assert_eq!(u.manifest.item_count, 4997);
+    assert_eq!(u.manifest.delta.as_ref().unwrap().entries, 9);
+}
+
+/// The first items of an empty table live in the delta alone.
+#[test]
+fn an_empty_snapshot_serves_its_delta() {
+    use media_query_domain::http::{Responder, Settings};
+    use media_query_domain::serving::update::Policy;
+    use std::collections::BTreeMap;
+    let mut bucket = serving::publish(&[], 300, 1 << 20);
+    let records = vec![
+        MediaRecord::ready("a.jpg", MediaType::Image, vec!["Dog".into()]),
+        MediaRecord::ready("b.mp4", MediaType::Video, vec!["Cat".into()]),
+    ];
+    let changes: BTreeMap<String, Option<MediaRecord>> = records
+        .iter()
+        .map(|r| (r.name.clone(), Some(r.clone())))
+        .collect();
+    let u = updates::update(&mut bucket, &changes, Policy::default(), true);
+    assert!(u.manifest.delta.is_some());
+    let responder = Responder::new(
+        media_query_domain::engine::ReadEngine::new("p", 1e9, 1 << 20),
+        Settings::default(),
+    );
+    let queries = [
+        ListQuery::default(),
+        ListQuery {
+            label: Some("Dog".into()),
+            ..ListQuery::default()
+        },
+    ];
+    serving::check_reads(&responder, &bucket, &records, &queries, 10).unwrap();
 }

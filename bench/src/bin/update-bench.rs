@@ -1,19 +1,100 @@
 //! Applying batches of changes to a generated serving snapshot
-//! (`update-bench SIZES`, default 1000000,10000000): for batches of 1, 100
-//! and 1,000 changes, spread uniformly over the names or all on one hot
-//! label, the time to compute the update (reading the directory and the
-//! touched shards from local disk, re-cutting, gzip), and what it would
-//! write. Nothing is written: the snapshot on disk stays as generated.
+//! (`update-bench SIZES`, default 1000000,10000000), with the production
+//! update code (`domain::serving::update::apply`) over local files.
+//!
+//! 1. **One batch** of 1, 100 and 1,000 changes, spread uniformly over the
+//!    names or all on one hot label, on the snapshot as generated (empty
+//!    delta): merged into the delta (the normal path), and compacted into
+//!    the shards (what a batch costs when the delta is full).
+//! 2. **A sustained stream**: batches of 1,000 uniform changes, one after
+//!    the other, each reading what the previous ones wrote, until the delta
+//!    is compacted: the cost of every batch, and the average over the cycle.
+//!
+//! Objects are "written" to memory over the generated files; the snapshot
+//! on disk stays as generated.
 
 use futures::executor::block_on;
 use media_query_bench::{generate, synthetic, DirStore, PREFIX};
-use media_query_domain::engine::{ReadEngine, VersionLoader};
-use media_query_domain::serving::manifest::{Manifest, DIRECTORY_PAGE_BYTES};
-use media_query_domain::serving::pointer_key;
-use media_query_domain::serving::update::apply;
+use media_query_domain::engine::{Fetched, ObjectStore, ReadEngine, VersionLoader};
+use media_query_domain::serving::build::Object;
+use media_query_domain::serving::manifest::Manifest;
+use media_query_domain::serving::update::{apply, ObjectSink, Policy, Updated};
+use media_query_domain::serving::{object_key, pointer_key};
 use media_query_domain::MediaRecord;
-use std::collections::BTreeMap;
-use std::time::Instant;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The generated files, with what updates wrote on top (in memory).
+struct Overlay {
+    files: DirStore,
+    written: Mutex<HashMap<String, Vec<u8>>>,
+}
+
+impl ObjectStore for Overlay {
+    async fn get(&self, key: &str, if_none_match: Option<&str>) -> Result<Fetched, String> {
+        let mine = self.written.lock().unwrap().get(key).cloned();
+        match mine {
+            Some(body) => Ok(Fetched::Object { body, etag: None }),
+            None => self.files.get(key, if_none_match).await,
+        }
+    }
+}
+
+impl ObjectSink for Overlay {
+    async fn put(&self, objects: Vec<Object>) -> Result<(), String> {
+        let mut w = self.written.lock().unwrap();
+        for (hash, bytes) in objects {
+            w.insert(object_key(PREFIX, &hash), bytes);
+        }
+        Ok(())
+    }
+}
+
+/// `batch` changes, deterministic; `round` varies them between batches.
+fn changes(n: u64, batch: u64, hot: bool, round: u64) -> BTreeMap<String, Option<MediaRecord>> {
+    let mut changes = BTreeMap::new();
+    for k in 0..batch {
+        // Spread over the table, deterministically.
+        let i = ((round * batch + k) * 2_654_435_761 + 12_345) % n;
+        let mut r = synthetic::record(i, n);
+        if hot {
+            // Toggle the hot label.
+            match r.labels.iter().position(|l| l == "Dog") {
+                Some(p) => {
+                    r.labels.remove(p);
+                }
+                None => r.labels.push("Dog".into()),
+            }
+        } else {
+            r.labels[LAST] = format!("Relabelled {}", (k + round) % 50);
+        }
+        changes.insert(r.name.clone(), Some(r));
+    }
+    changes
+}
+
+/// Applies one batch to `m`; returns the update, its time, and the bytes
+/// written including the new root manifest.
+fn run(
+    store: &Overlay,
+    m: &Manifest,
+    changes: &BTreeMap<String, Option<MediaRecord>>,
+    policy: Policy,
+) -> (Updated, Duration, u64) {
+    let engine = ReadEngine::new(PREFIX, f64::INFINITY, 64 << 20);
+    let loader = VersionLoader {
+        engine: &engine,
+        store,
+        manifest: m,
+    };
+    let started = Instant::now();
+    let u = block_on(apply(&loader, m, changes, policy, "t", store)).unwrap();
+    let root = serde_json::to_vec(&u.manifest).unwrap().len() as u64;
+    let took = started.elapsed();
+    let bytes = u.bytes_written + root;
+    (u, took, bytes)
+}
 
 fn main() {
     let sizes: Vec<u64> = std::env::args()
@@ -24,55 +105,73 @@ fn main() {
         .collect();
     let root =
         std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-snapshots");
-    println!("| items | batch | spread | time | shards read | objects written | bytes written |");
-    println!("|---|---|---|---|---|---|---|");
+    let compact_now = Policy {
+        delta_max_bytes: 0,
+        ..Policy::default()
+    };
     for n in sizes {
         let g = generate(&root.join(n.to_string()), n).expect("generate");
-        let store = DirStore::new(&g.root);
+        let fresh = || Overlay {
+            files: DirStore::new(&g.root),
+            written: Mutex::new(HashMap::new()),
+        };
         let m: Manifest =
             serde_json::from_slice(&std::fs::read(g.root.join(pointer_key(PREFIX))).unwrap())
                 .unwrap();
+        println!("\n### {n} items: one batch\n");
+        println!(
+            "| batch | spread | path | time | shards read | objects written | bytes written |"
+        );
+        println!("|---|---|---|---|---|---|---|");
         for batch in [1u64, 100, 1000] {
             for hot in [false, true] {
-                let mut changes: BTreeMap<String, Option<MediaRecord>> = BTreeMap::new();
-                for k in 0..batch {
-                    // Spread over the table, deterministically.
-                    let i = (k * 2_654_435_761 + 12_345) % n;
-                    let mut r = synthetic::record(i, n);
-                    if hot {
-                        // Toggle the hot label.
-                        match r.labels.iter().position(|l| l == "Dog") {
-                            Some(p) => {
-                                r.labels.remove(p);
-                            }
-                            None => r.labels.push("Dog".into()),
-                        }
-                    } else {
-                        r.labels[LAST] = format!("Relabelled {}", k % 50);
-                    }
-                    changes.insert(r.name.clone(), Some(r));
+                let c = changes(n, batch, hot, 0);
+                for (path, policy) in [("delta", Policy::default()), ("compact", compact_now)] {
+                    let (u, took, bytes) = run(&fresh(), &m, &c, policy);
+                    println!(
+                        "| {batch} | {} | {path} | {:.2} s | {} | {} | {:.2} MB |",
+                        if hot { "one hot label" } else { "uniform" },
+                        took.as_secs_f64(),
+                        u.shards_read,
+                        u.objects_written + 1,
+                        bytes as f64 / 1e6
+                    );
                 }
-                let engine = ReadEngine::new(PREFIX, f64::INFINITY, 256 << 20);
-                let loader = VersionLoader {
-                    engine: &engine,
-                    store: &store,
-                    manifest: &m,
-                };
-                let started = Instant::now();
-                let u = block_on(apply(&loader, &m, &changes, DIRECTORY_PAGE_BYTES, "t")).unwrap();
-                let took = started.elapsed();
-                let bytes: usize = u.objects.iter().map(|(_, b)| b.len()).sum::<usize>()
-                    + serde_json::to_vec(&u.manifest).unwrap().len();
-                println!(
-                    "| {n} | {batch} | {} | {:.2} s | {} | {} | {:.1} MB |",
-                    if hot { "one hot label" } else { "uniform" },
-                    took.as_secs_f64(),
-                    u.shards_read,
-                    u.objects.len() + 1,
-                    bytes as f64 / 1e6
-                );
             }
         }
+        println!("\n### {n} items: batches of 1,000 uniform changes in a row\n");
+        println!("| batch | path | delta entries | time | objects written | bytes written |");
+        println!("|---|---|---|---|---|---|");
+        let store = fresh();
+        let mut m = m.clone();
+        let (mut total_time, mut total_bytes, mut compactions, mut round) =
+            (Duration::ZERO, 0u64, 0, 0u64);
+        while compactions < 1 && round < 200 {
+            let (u, took, bytes) = run(
+                &store,
+                &m,
+                &changes(n, 1000, false, round),
+                Policy::default(),
+            );
+            round += 1;
+            total_time += took;
+            total_bytes += bytes;
+            compactions += usize::from(u.compacted);
+            println!(
+                "| {round} | {} | {} | {:.2} s | {} | {:.2} MB |",
+                if u.compacted { "compact" } else { "delta" },
+                u.manifest.delta.as_ref().map_or(0, |d| d.entries),
+                took.as_secs_f64(),
+                u.objects_written + 1,
+                bytes as f64 / 1e6
+            );
+            m = u.manifest;
+        }
+        println!(
+            "\nAverage over {round} batches: {:.2} s and {:.1} MB written per batch of 1,000.",
+            total_time.as_secs_f64() / round as f64,
+            total_bytes as f64 / 1e6 / round as f64
+        );
     }
 }
 

@@ -26,10 +26,10 @@ pub mod cache;
 
 use crate::page::PageRequest;
 use crate::query::ListQuery;
-use crate::serving::manifest::{
-    locate, locate_page, Directory, DirectoryPage, Manifest, ShardRef, Start,
-};
+use crate::serving::delta::{self, Delta, DeltaRef};
+use crate::serving::manifest::{DirectoryPage, Manifest, ShardRef, Start};
 use crate::serving::shard::Shard;
+use crate::serving::update::{base_item, shards_from};
 use crate::serving::{object_key, open_object, pointer_key, FormatError, Run};
 use cache::LruCache;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -106,6 +106,7 @@ pub struct Stats {
 enum Decoded {
     Shard(Arc<Shard>),
     Page(Arc<DirectoryPage>),
+    Delta(Arc<Delta>),
 }
 
 #[derive(Debug, Default)]
@@ -225,6 +226,7 @@ impl ReadEngine {
         let hit = lock(&self.cache).get(hash).map(|d| match &*d {
             Decoded::Shard(s) => Decoded::Shard(s.clone()),
             Decoded::Page(p) => Decoded::Page(p.clone()),
+            Decoded::Delta(d) => Decoded::Delta(d.clone()),
         });
         if hit.is_some() {
             self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
@@ -278,31 +280,32 @@ impl ReadEngine {
         Ok(page)
     }
 
-    /// Up to `n` shards of `run` from `start`, in order.
-    async fn shards_from<S: ObjectStore>(
+    async fn delta<S: ObjectStore>(
         &self,
         store: &S,
-        m: &Manifest,
-        run: &Run,
-        start: Start<'_>,
-        n: usize,
-    ) -> Result<Vec<ShardRef>, ReadError> {
-        let page = match &m.directory {
-            Directory::Inline(page) => {
-                return Ok(locate(&page.entries, run, start).take(n).cloned().collect())
-            }
-            Directory::Paged(pages) => match locate_page(pages, run, start) {
-                Some(p) => self.page(store, &p.hash).await?,
-                None => return Ok(Vec::new()),
-            },
-        };
-        let mut refs: Vec<ShardRef> = locate(&page.entries, run, start).take(n).cloned().collect();
-        if refs.len() < n {
-            // The run may go on in the next page, whose first entries are here.
-            let more = locate(&page.following, run, start).take(n - refs.len());
-            refs.extend(more.cloned());
+        r: &DeltaRef,
+    ) -> Result<Arc<Delta>, ReadError> {
+        if let Some(Decoded::Delta(d)) = self.cached(&r.hash) {
+            return Ok(d);
         }
-        Ok(refs)
+        let max_raw = r.raw_bytes as usize;
+        let raw = self.fetch(store, &r.hash, max_raw).await?;
+        let delta = Arc::new(Delta::decode(&object_key(&self.prefix, &r.hash), &raw)?);
+        let bytes = delta.memory_bytes();
+        lock(&self.cache).insert(
+            r.hash.clone(),
+            Arc::new(Decoded::Delta(delta.clone())),
+            bytes,
+        );
+        Ok(delta)
+    }
+
+    fn loader<'a, S>(&'a self, store: &'a S, m: &'a Manifest) -> VersionLoader<'a, S> {
+        VersionLoader {
+            engine: self,
+            store,
+            manifest: m,
+        }
     }
 
     /// The item named `name` as its JSON, if the snapshot has it.
@@ -312,17 +315,19 @@ impl ReadEngine {
         m: &Manifest,
         name: &str,
     ) -> Result<Option<String>, ReadError> {
-        let refs = self
-            .shards_from(store, m, &Run::Names, Start::AtOrAfter(name), 1)
-            .await?;
-        let Some(r) = refs.first().filter(|r| r.first.as_str() <= name) else {
-            return Ok(None);
-        };
-        let shard = self.shard(store, m, r).await?;
-        Ok(shard.find(name).map(|i| shard.json(i).to_string()))
+        if let Some(r) = &m.delta {
+            let d = self.delta(store, r).await?;
+            if let Some(section) = d.run(&Run::Names.id()) {
+                if let Some(i) = section.find(name) {
+                    return Ok(delta::edit_at(section, i).map(|(_, json)| json));
+                }
+            }
+        }
+        base_item(&self.loader(store, m), m, name).await
     }
 
-    /// One page of `GET /`.
+    /// One page of `GET /`: the chosen run's shards from the start, with
+    /// the delta's entries for that run merged over them.
     pub async fn list<S: ObjectStore>(
         &self,
         store: &S,
@@ -335,50 +340,125 @@ impl ReadEngine {
             (None, Some(t)) => Run::Type(t),
             (None, None) => Run::Names,
         };
-        let type_filter = query.label.as_ref().and(query.media_type);
         let prefix = query.startswith.as_deref().unwrap_or("");
         let start = match page.after.as_deref() {
             Some(a) if a >= prefix => Start::After(a),
             _ => Start::AtOrAfter(prefix),
         };
+        let bound = |s: &Shard| match start {
+            Start::After(a) => s.upper_bound(a),
+            Start::AtOrAfter(p) => s.lower_bound(p),
+        };
+        let delta = match &m.delta {
+            Some(r) => Some(self.delta(store, r).await?),
+            None => None,
+        };
+        let section = delta.as_deref().and_then(|d| d.run(&run.id()));
+        let mut di = section.map_or(0, bound);
+        let mut page_out = PageBuilder {
+            out: ListPage::default(),
+            last_examined: None,
+            prefix,
+            limit: page.limit,
+            type_filter: query.label.as_ref().and(query.media_type),
+        };
         // One more reference than we read, to know whether the run goes on.
-        let refs = self
-            .shards_from(store, m, &run, start, SHARDS_PER_PAGE + 1)
-            .await?;
-        let mut out = ListPage::default();
-        let mut last_examined: Option<String> = None;
-        for (k, r) in refs.iter().enumerate().take(SHARDS_PER_PAGE) {
-            let shard = self.shard(store, m, r).await?;
-            let from = match start {
-                Start::After(a) => shard.upper_bound(a),
-                Start::AtOrAfter(p) => shard.lower_bound(p),
+        let refs = shards_from(&self.loader(store, m), m, &run, start, SHARDS_PER_PAGE + 1).await?;
+        let no_shard = [None];
+        let shards: Vec<Option<&ShardRef>> = if refs.is_empty() {
+            no_shard.to_vec()
+        } else {
+            refs.iter().take(SHARDS_PER_PAGE).map(Some).collect()
+        };
+        for (k, r) in shards.into_iter().enumerate() {
+            let shard = match r {
+                Some(r) => Some(self.shard(store, m, r).await?),
+                None => None,
             };
-            for i in from..shard.len() {
-                let name = shard.name(i);
-                if !name.starts_with(prefix) {
-                    // Sorted: past the prefix's range, nothing more matches.
-                    return Ok(out);
-                }
-                if out.items.len() == page.limit {
-                    out.next_after = last_examined;
-                    return Ok(out);
-                }
-                last_examined = Some(name.to_string());
-                if type_filter.is_none_or(|t| shard.media_type(i) == t) {
-                    out.items.push(shard.json(i).to_string());
+            let mut i = shard.as_deref().map_or(0, bound);
+            let base_len = shard.as_deref().map_or(0, Shard::len);
+            // The delta's entries before the next shard's range belong here.
+            let frontier = refs.get(k + 1).map(|n| n.first.as_str());
+            loop {
+                let base = shard.as_deref().filter(|_| i < base_len);
+                let from_delta = section.filter(|s| {
+                    di < s.len() && (base.is_some() || frontier.is_none_or(|f| s.name(di) < f))
+                });
+                let flow = match (base, from_delta) {
+                    (None, None) => break,
+                    (Some(b), Some(d)) if d.name(di) <= b.name(i) => {
+                        if d.name(di) == b.name(i) {
+                            i += 1;
+                        }
+                        di += 1;
+                        page_out.offer_change(d, di - 1)
+                    }
+                    (Some(b), _) => {
+                        i += 1;
+                        page_out.offer(b.name(i - 1), b.media_type(i - 1), b.json(i - 1))
+                    }
+                    (None, Some(d)) => {
+                        di += 1;
+                        page_out.offer_change(d, di - 1)
+                    }
+                };
+                if flow == Flow::Stop {
+                    return Ok(page_out.out);
                 }
             }
             // This shard is done; is there more in the run?
             match refs.get(k + 1) {
-                None => return Ok(out),
+                None => return Ok(page_out.out),
                 Some(next) if !next.first.starts_with(prefix) && next.first.as_str() > prefix => {
-                    return Ok(out)
+                    return Ok(page_out.out)
                 }
                 Some(_) => {}
             }
         }
-        out.next_after = last_examined;
-        Ok(out)
+        page_out.out.next_after = page_out.last_examined;
+        Ok(page_out.out)
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Flow {
+    Go,
+    Stop,
+}
+
+/// Fills one page from a merged, name-ordered stream of items.
+struct PageBuilder<'a> {
+    out: ListPage,
+    last_examined: Option<String>,
+    prefix: &'a str,
+    limit: usize,
+    type_filter: Option<crate::media::MediaType>,
+}
+
+impl PageBuilder<'_> {
+    fn offer(&mut self, name: &str, media_type: crate::media::MediaType, json: &str) -> Flow {
+        if !name.starts_with(self.prefix) {
+            // Sorted: past the prefix's range, nothing more matches.
+            return Flow::Stop;
+        }
+        if self.out.items.len() == self.limit {
+            self.out.next_after = self.last_examined.take();
+            return Flow::Stop;
+        }
+        self.last_examined = Some(name.to_string());
+        if self.type_filter.is_none_or(|t| media_type == t) {
+            self.out.items.push(json.to_string());
+        }
+        Flow::Go
+    }
+
+    /// Entry `i` of a delta section: an item, or a tombstone that hides
+    /// the shards' copy.
+    fn offer_change(&mut self, section: &Shard, i: usize) -> Flow {
+        if delta::is_tombstone(section, i) {
+            return Flow::Go;
+        }
+        self.offer(section.name(i), section.media_type(i), section.json(i))
     }
 }
 
@@ -397,5 +477,9 @@ impl<S: ObjectStore> crate::serving::update::ShardLoader for VersionLoader<'_, S
 
     async fn page(&self, hash: &str) -> Result<Arc<DirectoryPage>, ReadError> {
         self.engine.page(self.store, hash).await
+    }
+
+    async fn delta(&self, r: &DeltaRef) -> Result<Arc<Delta>, ReadError> {
+        self.engine.delta(self.store, r).await
     }
 }

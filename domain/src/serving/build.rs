@@ -199,13 +199,14 @@ impl Builder {
         self.objects.extend(pages);
         let manifest = Manifest {
             format: FORMAT.to_string(),
-            version: Manifest::version_of(&directory),
+            version: Manifest::version_of(&directory, None),
             created_at: created_at.to_string(),
             item_count: self.items,
             shard_count,
             shard_bytes,
             shard_target_bytes: self.target as u64,
             directory,
+            delta: None,
         };
         (manifest, self.objects)
     }

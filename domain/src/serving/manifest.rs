@@ -15,7 +15,8 @@
 //! entries after it, so that a list request, which reads two shards and
 //! looks at a third's name range, never needs a second directory page.
 
-use super::{FormatError, Run, FORMAT};
+use super::delta::DeltaRef;
+use super::{FormatError, Run};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 
@@ -81,6 +82,9 @@ pub struct Manifest {
     /// The byte target shards were cut at (raw, before gzip).
     pub shard_target_bytes: u64,
     pub directory: Directory,
+    /// Recent changes over the shards (see [`super::delta`]), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta: Option<DeltaRef>,
 }
 
 impl Manifest {
@@ -88,15 +92,19 @@ impl Manifest {
     pub fn parse(key: &str, bytes: &[u8]) -> Result<Manifest, FormatError> {
         let m: Manifest =
             serde_json::from_slice(bytes).map_err(|e| FormatError::corrupt(key, e))?;
-        if m.format != FORMAT {
+        if !super::READABLE_FORMATS.contains(&m.format.as_str()) {
             return Err(FormatError::UnknownFormat(m.format));
         }
         Ok(m)
     }
 
-    /// The version as a hash of the directory's canonical JSON.
-    pub fn version_of(directory: &Directory) -> String {
-        let json = serde_json::to_vec(directory).expect("serialise");
+    /// The version as a hash of the directory's canonical JSON and the
+    /// delta's content hash.
+    pub fn version_of(directory: &Directory, delta: Option<&DeltaRef>) -> String {
+        let mut json = serde_json::to_vec(directory).expect("serialise");
+        if let Some(d) = delta {
+            json.extend_from_slice(d.hash.as_bytes());
+        }
         super::content_hash(&json)[..20].to_string()
     }
 }

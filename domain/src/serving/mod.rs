@@ -47,6 +47,7 @@
 //! Storage is about `(2 + labels per item)` times the table's JSON, gzip'd.
 
 pub mod build;
+pub mod delta;
 pub mod manifest;
 pub mod shard;
 pub mod update;
@@ -55,7 +56,12 @@ use crate::media::MediaType;
 use std::fmt;
 
 /// The format name written in every manifest; readers refuse others.
-pub const FORMAT: &str = "media-query-serving/1";
+/// `/2` added the delta ([`delta`]): a reader of `/1` would ignore it and
+/// serve stale answers, so it must refuse such a manifest (and fall back)
+/// instead. `/1` manifests, which never have a delta, are still read.
+pub const FORMAT: &str = "media-query-serving/2";
+/// Older formats this reader still understands.
+pub const READABLE_FORMATS: [&str; 2] = [FORMAT, "media-query-serving/1"];
 
 /// A sorted run of items: which index a shard belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -1,30 +1,33 @@
-//! Applying a batch of changes to a serving snapshot, rewriting only the
-//! shards around them.
+//! Applying a batch of changes to a serving snapshot, at the cost of the
+//! batch.
 //!
 //! A change is a name and its new state: a visible record, or gone (deleted
-//! or hidden). The old state of each changed name is read from the name
-//! run's shards, so the update knows which runs it leaves (its old type and
-//! labels) and which it joins. Then each touched run is re-cut from the
-//! start of the first shard a change falls in, with the builder's
-//! content-defined rule ([`super::build::Cuts`]), until a cut falls where
-//! an old shard ended and no change is pending there: from that point on
-//! the old shards are exactly what a rebuild would cut, so they are kept as
-//! they are. The result is byte for byte the snapshot a full rebuild of the
-//! new table would give (the property tests check it), and its cost follows
-//! the number of changes, not the size of the table.
+//! or hidden). The old state of each changed name is read from the delta
+//! or from one shard of the name run, so the update knows which runs it
+//! leaves (its old type and labels) and which it joins. The result is a
+//! per-run list of edits, merged into the manifest's **delta**
+//! ([`super::delta`]): one small object, written with a new root manifest.
 //!
-//! The directory is rebuilt from all shard references (about 150 bytes per
-//! shard, 1/2000 of the table's size), and its pages are cut by content
-//! too, so only the pages around the changes are new objects.
+//! When the delta outgrows its bound, the batch **compacts** it instead:
+//! each touched run is re-cut from the start of the first shard an edit
+//! falls in, with the builder's content-defined rule ([`super::build::Cuts`]),
+//! until a cut falls where an old shard ended and no edit is pending there:
+//! from that point on the old shards are exactly what a rebuild would cut,
+//! so they are kept as they are. A compacted snapshot is byte for byte the
+//! one a full rebuild of the new table would give (the property tests check
+//! it), and new objects go to an [`ObjectSink`] as they are cut, so memory
+//! stays bounded however many shards a compaction rewrites.
 
 use super::build::{directory, Cuts, Object};
-use super::manifest::{Directory, DirectoryPage, Manifest, ShardRef};
+use super::delta::{self, Delta, DeltaRef, Edit, Edits};
+use super::manifest::{locate, locate_page, Directory, DirectoryPage, Manifest, ShardRef, Start};
 use super::shard::{Shard, ShardWriter};
 use super::{content_hash, gzip, Run, FORMAT};
 use crate::engine::ReadError;
 use crate::media::MediaType;
 use crate::record::{MediaItem, MediaRecord};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// One item as a run holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,16 +37,6 @@ pub struct RunItem {
     pub json: String,
 }
 
-impl RunItem {
-    fn of(record: &MediaRecord) -> RunItem {
-        RunItem {
-            name: record.name.clone(),
-            media_type: record.media_type,
-            json: crate::api::item_body(&record.to_media_item()),
-        }
-    }
-}
-
 /// The runs a visible record belongs to.
 pub fn runs_of(media_type: MediaType, labels: &[String]) -> BTreeSet<Run> {
     let mut runs = BTreeSet::from([Run::Names, Run::Type(media_type)]);
@@ -51,21 +44,90 @@ pub fn runs_of(media_type: MediaType, labels: &[String]) -> BTreeSet<Run> {
     runs
 }
 
-/// Reads the decoded shards an update needs.
+/// Reads the decoded objects of one snapshot version.
 #[allow(async_fn_in_trait)]
 pub trait ShardLoader {
-    async fn shard(&self, r: &ShardRef) -> Result<std::sync::Arc<Shard>, ReadError>;
-    async fn page(&self, hash: &str) -> Result<std::sync::Arc<DirectoryPage>, ReadError>;
+    async fn shard(&self, r: &ShardRef) -> Result<Arc<Shard>, ReadError>;
+    async fn page(&self, hash: &str) -> Result<Arc<DirectoryPage>, ReadError>;
+    async fn delta(&self, r: &DeltaRef) -> Result<Arc<Delta>, ReadError>;
+}
+
+/// Where new objects go (S3 in the export writer, files in benchmarks),
+/// before the manifest that references them is published.
+#[allow(async_fn_in_trait)]
+pub trait ObjectSink {
+    async fn put(&self, objects: Vec<Object>) -> Result<(), String>;
+}
+
+/// Why an update failed; the published snapshot is unchanged either way.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error("writing snapshot objects failed: {0}")]
+    Write(String),
+}
+
+/// How updates cut and when they compact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Directory page size (see [`super::manifest::DIRECTORY_PAGE_BYTES`]).
+    pub page_bytes: usize,
+    /// The delta's raw size past which a batch compacts it.
+    pub delta_max_bytes: usize,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            page_bytes: super::manifest::DIRECTORY_PAGE_BYTES,
+            delta_max_bytes: delta::DELTA_MAX_BYTES,
+        }
+    }
 }
 
 /// What an update produced.
 #[derive(Debug, Clone)]
 pub struct Updated {
+    /// The new root manifest: publish it after the objects.
     pub manifest: Manifest,
-    /// New objects (shards and directory pages), to write before the pointer.
-    pub objects: Vec<Object>,
+    /// Whether the delta was compacted into the shards.
+    pub compacted: bool,
+    pub objects_written: usize,
+    pub bytes_written: u64,
     /// Shards read to apply the changes.
     pub shards_read: usize,
+}
+
+/// New objects on their way to a sink, counted, in bounded batches.
+struct Outbox<'a, K> {
+    sink: &'a K,
+    pending: Vec<Object>,
+    written: usize,
+    bytes: u64,
+}
+
+impl<K: ObjectSink> Outbox<'_, K> {
+    /// Objects held before they are handed to the sink (~3 MB of shards).
+    const BATCH: usize = 64;
+
+    async fn push(&mut self, object: Object) -> Result<(), UpdateError> {
+        self.written += 1;
+        self.bytes += object.1.len() as u64;
+        self.pending.push(object);
+        if self.pending.len() >= Self::BATCH {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), UpdateError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.pending);
+        self.sink.put(batch).await.map_err(UpdateError::Write)
+    }
 }
 
 fn items_of(shard: &Shard) -> Vec<RunItem> {
@@ -76,6 +138,47 @@ fn items_of(shard: &Shard) -> Vec<RunItem> {
             json: shard.json(i).to_string(),
         })
         .collect()
+}
+
+/// Up to `n` shards of `run` that can hold names from `start`, in order,
+/// reading at most one directory page.
+pub async fn shards_from<L: ShardLoader>(
+    loader: &L,
+    m: &Manifest,
+    run: &Run,
+    start: Start<'_>,
+    n: usize,
+) -> Result<Vec<ShardRef>, ReadError> {
+    let page = match &m.directory {
+        Directory::Inline(page) => {
+            return Ok(locate(&page.entries, run, start).take(n).cloned().collect())
+        }
+        Directory::Paged(pages) => match locate_page(pages, run, start) {
+            Some(p) => loader.page(&p.hash).await?,
+            None => return Ok(Vec::new()),
+        },
+    };
+    let mut refs: Vec<ShardRef> = locate(&page.entries, run, start).take(n).cloned().collect();
+    if refs.len() < n {
+        // The run may go on in the next page, whose first entries are here.
+        let more = locate(&page.following, run, start).take(n - refs.len());
+        refs.extend(more.cloned());
+    }
+    Ok(refs)
+}
+
+/// The item `name` as the shards (not the delta) hold it.
+pub async fn base_item<L: ShardLoader>(
+    loader: &L,
+    m: &Manifest,
+    name: &str,
+) -> Result<Option<String>, ReadError> {
+    let refs = shards_from(loader, m, &Run::Names, Start::AtOrAfter(name), 1).await?;
+    let Some(r) = refs.first().filter(|r| r.first.as_str() <= name) else {
+        return Ok(None);
+    };
+    let shard = loader.shard(r).await?;
+    Ok(shard.find(name).map(|i| shard.json(i).to_string()))
 }
 
 /// Every shard reference of a manifest, in directory order.
@@ -103,38 +206,37 @@ fn shard_for(run_shards: &[ShardRef], name: &str) -> usize {
         .saturating_sub(1)
 }
 
-/// Re-cuts one run after `edits` (name to new item, or `None` to remove).
-async fn rechunk_run<L: ShardLoader>(
+/// Re-cuts one run after `edits` (name to its new item, or `None` to remove).
+async fn rechunk_run<L: ShardLoader, K: ObjectSink>(
     loader: &L,
-    run: &Run,
+    run_id: &str,
     old: &[ShardRef],
-    edits: &BTreeMap<String, Option<RunItem>>,
+    edits: &BTreeMap<String, Edit>,
     cuts: Cuts,
-    objects: &mut Vec<Object>,
+    out_objects: &mut Outbox<'_, K>,
     shards_read: &mut usize,
-) -> Result<Vec<ShardRef>, ReadError> {
-    let run_id = run.id();
-    let edits: Vec<(&String, &Option<RunItem>)> = edits.iter().collect();
+) -> Result<Vec<ShardRef>, UpdateError> {
+    let edits: Vec<(&String, &Edit)> = edits.iter().collect();
     let mut out: Vec<ShardRef> = Vec::new();
     let (mut ei, mut si) = (0usize, 0usize);
-    let close = |w: ShardWriter, out: &mut Vec<ShardRef>, objects: &mut Vec<Object>| {
+    let close = |w: ShardWriter, out: &mut Vec<ShardRef>| {
         let items = w.items();
         let (raw, first, last) = w.finish();
         let gz = gzip(&raw);
         let hash = content_hash(&gz);
         out.push(ShardRef {
-            run: run_id.clone(),
+            run: run_id.to_string(),
             first,
             last,
             items,
             bytes: gz.len() as u64,
             hash: hash.clone(),
         });
-        objects.push((hash, gz));
+        (hash, gz)
     };
     while ei < edits.len() {
-        // Keep the shards before the next change; start cutting afresh at
-        // the start of the shard it falls in (an old cut: nothing before it
+        // Keep the shards before the next edit; start cutting afresh at the
+        // start of the shard it falls in (an old cut: nothing before it
         // changed).
         let j = si.max(shard_for(old, edits[ei].0)).min(old.len());
         out.extend(old[si..j].iter().cloned());
@@ -161,24 +263,29 @@ async fn rechunk_run<L: ShardLoader>(
                     buffer.pop_front();
                 }
                 match edit {
-                    Some(item) => item.clone(),
+                    Some((media_type, json)) => RunItem {
+                        name: name.clone(),
+                        media_type: *media_type,
+                        json: json.clone(),
+                    },
                     None => continue,
                 }
             } else {
                 match buffer.pop_front() {
                     Some(item) => item,
                     None => {
-                        // The run and the changes are both exhausted.
+                        // The run and the edits are both exhausted.
                         if !w.is_empty() {
-                            close(w, &mut out, objects);
+                            out_objects.push(close(w, &mut out)).await?;
                         }
                         return Ok(out);
                     }
                 }
             };
             w.push(&item.name, item.media_type, &item.json);
-            if cuts.cut_after(&run_id, &item.name, w.raw_len()) {
-                close(std::mem::take(&mut w), &mut out, objects);
+            if cuts.cut_after(run_id, &item.name, w.raw_len()) {
+                let object = close(std::mem::take(&mut w), &mut out);
+                out_objects.push(object).await?;
                 if buffer.is_empty() {
                     // A cut where an old shard ended: back in step with the old cuts.
                     break;
@@ -190,81 +297,158 @@ async fn rechunk_run<L: ShardLoader>(
     Ok(out)
 }
 
+/// The runs `name` is in now, from the delta if it has the name, else
+/// from the shards; and whether a shard was read for it.
+async fn current_runs<L: ShardLoader>(
+    loader: &L,
+    m: &Manifest,
+    delta: Option<&Delta>,
+    name: &str,
+) -> Result<(BTreeSet<Run>, bool), ReadError> {
+    let names = Run::Names.id();
+    let (json, read) = match delta
+        .and_then(|d| d.run(&names))
+        .and_then(|s| Some((s, s.find(name)?)))
+    {
+        Some((section, i)) => (delta::edit_at(section, i).map(|(_, json)| json), false),
+        None => (base_item(loader, m, name).await?, true),
+    };
+    let Some(json) = json else {
+        return Ok((BTreeSet::new(), read));
+    };
+    let item: MediaItem = serde_json::from_str(&json)
+        .map_err(|e| super::FormatError::corrupt(name, format!("item JSON: {e}")))?;
+    Ok((runs_of(item.media_type, &item.labels), read))
+}
+
+/// Records one change in `edits`: `name` leaves the runs it is in
+/// (`old`) and joins those of its new record, if visible.
+fn merge_change(
+    edits: &mut Edits,
+    item_count: &mut i64,
+    name: &str,
+    new: Option<&MediaRecord>,
+    old: BTreeSet<Run>,
+) {
+    let new = new.filter(|r| r.is_visible());
+    *item_count += i64::from(new.is_some()) - i64::from(!old.is_empty());
+    for run in old {
+        edits
+            .entry(run.id())
+            .or_default()
+            .insert(name.to_string(), None);
+    }
+    if let Some(r) = new {
+        let json = crate::api::item_body(&r.to_media_item());
+        for run in runs_of(r.media_type, &r.labels) {
+            edits
+                .entry(run.id())
+                .or_default()
+                .insert(name.to_string(), Some((r.media_type, json.clone())));
+        }
+    }
+}
+
+/// Old-state lookups in flight at once (S3 GETs in the export writer).
+const LOOKUPS_AT_ONCE: usize = 32;
+
 /// Applies `changes` (name to its new record; `None` or a hidden record
-/// removes it) to the snapshot `m`. `created_at` is an ISO-8601 time.
-pub async fn apply<L: ShardLoader>(
+/// removes it) to the snapshot `m`: merged into its delta, or, past
+/// `policy.delta_max_bytes`, compacted into its shards. New objects go to
+/// `sink`; the caller publishes the returned manifest after them.
+/// `created_at` is an ISO-8601 time.
+pub async fn apply<L: ShardLoader, K: ObjectSink>(
     loader: &L,
     m: &Manifest,
     changes: &BTreeMap<String, Option<MediaRecord>>,
-    page_bytes: usize,
+    policy: Policy,
     created_at: &str,
-) -> Result<Updated, ReadError> {
+    sink: &K,
+) -> Result<Updated, UpdateError> {
+    let delta = match &m.delta {
+        Some(r) => Some(loader.delta(r).await?),
+        None => None,
+    };
+    let mut edits: Edits = delta.as_deref().map(Delta::edits).unwrap_or_default();
+    let mut shards_read = 0;
+    let mut item_count = m.item_count as i64;
+    let changed: Vec<(&String, &Option<MediaRecord>)> = changes.iter().collect();
+    for chunk in changed.chunks(LOOKUPS_AT_ONCE) {
+        let lookups = chunk
+            .iter()
+            .map(|(name, _)| current_runs(loader, m, delta.as_deref(), name));
+        let olds = futures_util::future::join_all(lookups).await;
+        for ((name, new), old) in chunk.iter().zip(olds) {
+            let (old, read) = old?;
+            shards_read += usize::from(read);
+            merge_change(&mut edits, &mut item_count, name, new.as_ref(), old);
+        }
+    }
+    let mut outbox = Outbox {
+        sink,
+        pending: Vec::new(),
+        written: 0,
+        bytes: 0,
+    };
+    let raw = delta::encode(&edits);
+    if raw.len() > policy.delta_max_bytes {
+        let mut updated = compact(loader, m, &edits, policy, created_at, &mut outbox).await?;
+        updated.shards_read += shards_read;
+        return Ok(updated);
+    }
+    let delta = (!edits.is_empty()).then(|| {
+        let gz = gzip(&raw);
+        let r = DeltaRef {
+            entries: edits.values().map(|n| n.len() as u64).sum(),
+            raw_bytes: raw.len() as u64,
+            bytes: gz.len() as u64,
+            hash: content_hash(&gz),
+        };
+        (r, gz)
+    });
+    if let Some((r, gz)) = &delta {
+        if m.delta.as_ref() != Some(r) {
+            outbox.push((r.hash.clone(), gz.clone())).await?;
+        }
+    }
+    outbox.flush().await?;
+    let delta = delta.map(|(r, _)| r);
+    Ok(Updated {
+        manifest: Manifest {
+            format: FORMAT.to_string(),
+            version: Manifest::version_of(&m.directory, delta.as_ref()),
+            created_at: created_at.to_string(),
+            item_count: item_count.max(0) as u64,
+            delta,
+            ..m.clone()
+        },
+        compacted: false,
+        objects_written: outbox.written,
+        bytes_written: outbox.bytes,
+        shards_read,
+    })
+}
+
+/// Folds `edits` (the whole delta and the batch) into the shards of `m`,
+/// giving a manifest without a delta.
+async fn compact<L: ShardLoader, K: ObjectSink>(
+    loader: &L,
+    m: &Manifest,
+    edits: &Edits,
+    policy: Policy,
+    created_at: &str,
+    outbox: &mut Outbox<'_, K>,
+) -> Result<Updated, UpdateError> {
     let cuts = Cuts::for_target(m.shard_target_bytes as usize);
-    let entries = all_entries(loader, m).await?;
     let mut by_run: BTreeMap<String, Vec<ShardRef>> = BTreeMap::new();
-    for e in entries {
+    for e in all_entries(loader, m).await? {
         by_run.entry(e.run.clone()).or_default().push(e);
     }
     let mut shards_read = 0;
-
-    // The old state of each changed name, from the name run.
-    let names = by_run.get(&Run::Names.id()).cloned().unwrap_or_default();
-    let mut old_runs: BTreeMap<&str, BTreeSet<Run>> = BTreeMap::new();
-    let mut loaded: BTreeMap<usize, std::sync::Arc<Shard>> = BTreeMap::new();
-    for name in changes.keys() {
-        if names.is_empty() {
-            break;
-        }
-        let i = shard_for(&names, name);
-        if let std::collections::btree_map::Entry::Vacant(slot) = loaded.entry(i) {
-            slot.insert(loader.shard(&names[i]).await?);
-            shards_read += 1;
-        }
-        let shard = &loaded[&i];
-        if let Some(k) = shard.find(name) {
-            let item: MediaItem = serde_json::from_str(shard.json(k)).map_err(|e| {
-                super::FormatError::corrupt(&names[i].hash, format!("item JSON: {e}"))
-            })?;
-            old_runs.insert(name, runs_of(item.media_type, &item.labels));
-        }
-    }
-    drop(loaded);
-
-    // Per run: the items to remove and to (re)write.
-    let mut edits: BTreeMap<Run, BTreeMap<String, Option<RunItem>>> = BTreeMap::new();
-    for (name, new) in changes {
-        let new = new.as_ref().filter(|r| r.is_visible());
-        for run in old_runs.get(name.as_str()).into_iter().flatten() {
-            edits
-                .entry(run.clone())
-                .or_default()
-                .insert(name.clone(), None);
-        }
-        if let Some(r) = new {
-            for run in runs_of(r.media_type, &r.labels) {
-                edits
-                    .entry(run)
-                    .or_default()
-                    .insert(name.clone(), Some(RunItem::of(r)));
-            }
-        }
-    }
-
-    let mut objects = Vec::new();
-    for (run, run_edits) in &edits {
-        let id = run.id();
-        let old = by_run.remove(&id).unwrap_or_default();
-        let new = rechunk_run(
-            loader,
-            run,
-            &old,
-            run_edits,
-            cuts,
-            &mut objects,
-            &mut shards_read,
-        )
-        .await?;
-        by_run.insert(id, new);
+    for (run, run_edits) in edits {
+        let old = by_run.remove(run).unwrap_or_default();
+        let new = rechunk_run(loader, run, &old, run_edits, cuts, outbox, &mut shards_read).await?;
+        by_run.insert(run.clone(), new);
     }
     // Runs left empty disappear; the rest, in directory order.
     let mut entries: Vec<ShardRef> = by_run.into_values().flatten().collect();
@@ -276,29 +460,34 @@ pub async fn apply<L: ShardLoader>(
         .sum();
     let shard_count = entries.len() as u64;
     let shard_bytes = entries.iter().map(|e| e.bytes).sum();
-    let (directory, pages) = directory(entries, page_bytes);
+    let (directory, pages) = directory(entries, policy.page_bytes);
     // Pages the old version has are not new objects.
     let old_pages: BTreeSet<&str> = match &m.directory {
         Directory::Paged(refs) => refs.iter().map(|p| p.hash.as_str()).collect(),
         Directory::Inline(_) => BTreeSet::new(),
     };
-    objects.extend(
-        pages
-            .into_iter()
-            .filter(|(h, _)| !old_pages.contains(h.as_str())),
-    );
+    for page in pages
+        .into_iter()
+        .filter(|(h, _)| !old_pages.contains(h.as_str()))
+    {
+        outbox.push(page).await?;
+    }
+    outbox.flush().await?;
     Ok(Updated {
         manifest: Manifest {
             format: FORMAT.to_string(),
-            version: Manifest::version_of(&directory),
+            version: Manifest::version_of(&directory, None),
             created_at: created_at.to_string(),
             item_count,
             shard_count,
             shard_bytes,
             shard_target_bytes: m.shard_target_bytes,
             directory,
+            delta: None,
         },
-        objects,
+        compacted: true,
+        objects_written: outbox.written,
+        bytes_written: outbox.bytes,
         shards_read,
     })
 }
