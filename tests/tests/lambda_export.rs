@@ -277,7 +277,7 @@ async fn the_serving_snapshot_builds_from_a_native_export_and_rewrites_only_chan
 async fn a_stream_batch_updates_the_serving_snapshot_incrementally() {
     use media_query_domain::stream::parse_batch;
     use media_query_lambda::handlers::api::ReadApi;
-    use media_query_lambda::handlers::serving::apply_changes;
+    use media_query_lambda::handlers::serving::{apply_changes, current_states};
     use media_query_lambda::snapshot_bucket::SnapshotBucket;
     use serde_json::json;
 
@@ -326,17 +326,21 @@ async fn a_stream_batch_updates_the_serving_snapshot_incrementally() {
         {"eventID": "3", "eventName": "INSERT", "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
          "dynamodb": {"Keys": {"name": {"S": "new.mp4"}}, "NewImage": image(&video), "SequenceNumber": "102", "StreamViewType": "NEW_AND_OLD_IMAGES"}}
     ]});
+    // As the export writer does: the batch names what changed, the table
+    // says what it is now.
     let changes = parse_batch(&event).unwrap();
-    let updated = apply_changes(&changes.latest, &s3, &target)
+    let latest = current_states(&store, changes.latest.keys().cloned())
         .await
-        .unwrap()
         .unwrap();
+    let updated = apply_changes(&latest, &s3, &target).await.unwrap().unwrap();
     assert_eq!(updated.manifest.item_count, 30, "one deleted, one added");
+    assert!(
+        updated.manifest.delta.is_some(),
+        "a small batch goes to the delta"
+    );
+    assert_eq!(updated.objects_written, 1, "the delta, and nothing else");
     // Replaying the same batch changes nothing.
-    let again = apply_changes(&changes.latest, &s3, &target)
-        .await
-        .unwrap()
-        .unwrap();
+    let again = apply_changes(&latest, &s3, &target).await.unwrap().unwrap();
     assert_eq!(again.manifest.version, updated.manifest.version);
 
     let api = ReadApi::new(
@@ -367,10 +371,47 @@ async fn a_stream_batch_updates_the_serving_snapshot_incrementally() {
         29,
         "p05 left Dog, p07 is gone, new.mp4 joined"
     );
-    // A rebuild from the table gives the very same version.
+
+    // p05 is deleted later; the old batch, replayed after that (a late
+    // retry), must not bring it back.
+    let mut p05_gone = MediaRecord::ready("p05.jpg", MediaType::Image, vec![]);
+    p05_gone.status = RecordStatus::Deleted;
+    p05_gone.event_order = Some(OrderKey::from_sequencer("FFF").unwrap());
+    store.put_if_newer(&p05_gone).await.unwrap();
+    let replayed = current_states(&store, changes.latest.keys().cloned())
+        .await
+        .unwrap();
+    apply_changes(&replayed, &s3, &target)
+        .await
+        .unwrap()
+        .unwrap();
+    let all = api.respond("GET", "/", None, None).await.body;
+    assert!(
+        !all.contains("p05.jpg"),
+        "a late replay brought p05 back: {all}"
+    );
+
+    // A rebuild from the table answers exactly the same, without a delta.
     write_snapshot(&store, &s3, &target).await.unwrap();
     let rebuilt: media_query_domain::serving::manifest::Manifest =
         serde_json::from_slice(&get(&s3, &media_query_domain::serving::pointer_key("edge")).await)
             .unwrap();
-    assert_eq!(rebuilt.version, updated.manifest.version);
+    assert!(rebuilt.delta.is_none());
+    let fresh = ReadApi::new(
+        &store,
+        SnapshotBucket::new(s3.clone(), Some(BUCKET.into())),
+        "edge",
+        0,
+    );
+    for q in [
+        None,
+        Some("label=Dog"),
+        Some("label=Cat"),
+        Some("media-type=video"),
+    ] {
+        assert_eq!(
+            fresh.respond("GET", "/", q, None).await.body,
+            api.respond("GET", "/", q, None).await.body
+        );
+    }
 }

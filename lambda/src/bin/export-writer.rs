@@ -1,8 +1,10 @@
 //! Lambda: keeps the snapshots current.
 //!
-//! * A batch of the table's stream (`NEW_AND_OLD_IMAGES`): applied to the
-//!   serving snapshot incrementally, rewriting only the shards around the
-//!   changes (the first batch, with no snapshot yet, builds it in full).
+//! * A batch of the table's stream: the current state of each changed item
+//!   (a consistent read each) is applied to the serving snapshot
+//!   incrementally, merged into its delta or compacted into the shards
+//!   around the changes (the first batch, with no snapshot yet, builds it
+//!   in full).
 //! * The hourly schedule, or any other payload: a full rebuild from the
 //!   table, in DynamoDB's export layout and as the serving snapshot.
 //! * `{"fromExport": "<key of a manifest-summary.json>"}`: the serving
@@ -12,7 +14,9 @@
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use media_query_domain::stream::parse_batch;
 use media_query_lambda::handlers::export::{write_snapshot, ExportError, ExportTarget};
-use media_query_lambda::handlers::serving::{apply_changes, export_items, publish_serving};
+use media_query_lambda::handlers::serving::{
+    apply_changes, current_states, export_items, publish_serving,
+};
 use media_query_lambda::ColdStart;
 use serde_json::{json, Value};
 
@@ -42,10 +46,8 @@ async fn main() -> Result<(), Error> {
             // A stream batch: malformed records fail the invocation, so
             // Lambda retries it and then sends it to the on-failure queue.
             let changes = parse_batch(&payload)?;
-            for (name, why) in &changes.skipped {
-                tracing::warn!(name, why, "not a media record; not served");
-            }
-            if let Some(p) = apply_changes(&changes.latest, s3, target).await? {
+            let latest = current_states(store, changes.latest.into_keys()).await?;
+            if let Some(p) = apply_changes(&latest, s3, target).await? {
                 return Ok(json!({
                     "streamRecords": changes.records,
                     "version": p.manifest.version,

@@ -18,13 +18,13 @@
 
 use super::export::{put, s3_err, ExportError, ExportTarget};
 use crate::snapshot_bucket::SnapshotBucket;
+use crate::store::{MediaStore, StoreError};
 use media_query_domain::dynamo::{parse_export_line, Item};
 use media_query_domain::engine::{ReadEngine, VersionLoader};
 use media_query_domain::export::{parse_manifest_files, ManifestSummary};
 use media_query_domain::serving::build::Builder;
-use media_query_domain::serving::manifest::DIRECTORY_PAGE_BYTES;
 use media_query_domain::serving::manifest::{Directory, Manifest};
-use media_query_domain::serving::update::{all_entries, apply};
+use media_query_domain::serving::update::{all_entries, apply, ObjectSink, Policy};
 use media_query_domain::serving::{object_key, objects_prefix, pointer_key};
 use media_query_domain::time::iso8601_millis;
 use media_query_domain::MediaRecord;
@@ -286,10 +286,55 @@ pub async fn publish_serving(
     })
 }
 
-/// Applies one batch of the table's changes to the current serving
-/// snapshot: only the shards around the changes (and the directory pages
-/// that list them) are read and written, then the pointer. `None` when no
-/// snapshot is published yet (the caller then builds one in full).
+/// The export writer's [`ObjectSink`]: new objects go to the bucket as
+/// the update cuts them.
+struct BucketSink<'a> {
+    s3: &'a aws_sdk_s3::Client,
+    target: &'a ExportTarget,
+}
+
+impl ObjectSink for BucketSink<'_> {
+    async fn put(&self, objects: Vec<(String, Vec<u8>)>) -> Result<(), String> {
+        write_objects(self.s3, self.target, objects, &HashSet::new())
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The current state of each changed name, read from the table with
+/// consistent reads (16 at a time). The stream says *which* items
+/// changed; the table says what they are now. So a batch that is
+/// replayed, or arrives after a later one, still leaves the snapshot equal
+/// to the table, and a deleted item never comes back. Items that are not
+/// media records are logged and not served.
+pub async fn current_states(
+    store: &impl MediaStore,
+    names: impl IntoIterator<Item = String>,
+) -> Result<BTreeMap<String, Option<MediaRecord>>, ExportError> {
+    use futures::stream::{self, StreamExt, TryStreamExt};
+    stream::iter(names)
+        .map(|name| async move {
+            match store.get(&name).await {
+                Ok(record) => Ok((name, record)),
+                Err(StoreError::Corrupt(why)) => {
+                    warn!(name, why, "not a media record; not served");
+                    Ok((name, None))
+                }
+                Err(e) => Err(ExportError::Store(e)),
+            }
+        })
+        .buffer_unordered(16)
+        .try_collect()
+        .await
+}
+
+/// Applies one batch of the table's changes (name to its current state) to
+/// the current serving snapshot: merged into the snapshot's delta, or,
+/// past its bound, compacted into the shards around the changes (see
+/// `domain::serving::update`). The new objects are written first, then
+/// the pointer. `None` when no snapshot is published yet (the caller then
+/// builds one in full).
 ///
 /// Objects that the new version no longer references are left for the
 /// next full publish to collect, so a reader holding an older pointer
@@ -303,11 +348,12 @@ pub async fn apply_changes(
     let Some(bytes) = get(s3, &target.bucket, &pointer).await else {
         return Ok(None);
     };
-    let current = Manifest::parse(&pointer, &bytes).map_err(|e| ExportError::S3 {
-        operation: "read the serving snapshot",
+    let update_error = |detail: String| ExportError::S3 {
+        operation: "update the serving snapshot",
         key: pointer.clone(),
-        detail: e.to_string(),
-    })?;
+        detail,
+    };
+    let current = Manifest::parse(&pointer, &bytes).map_err(|e| update_error(e.to_string()))?;
     let bucket = SnapshotBucket::new(s3.clone(), Some(target.bucket.clone()));
     // A private engine: its cache lives for this batch only.
     let engine = ReadEngine::new(&target.prefix, f64::INFINITY, 64 << 20);
@@ -320,33 +366,32 @@ pub async fn apply_changes(
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_millis() as u64;
+    let sink = BucketSink { s3, target };
     let updated = apply(
         &loader,
         &current,
         changes,
-        DIRECTORY_PAGE_BYTES,
+        Policy::default(),
         &iso8601_millis(now),
+        &sink,
     )
     .await
-    .map_err(|e| ExportError::S3 {
-        operation: "update the serving snapshot",
-        key: pointer.clone(),
-        detail: e.to_string(),
-    })?;
-    let (objects_written, mut bytes_written) =
-        write_objects(s3, target, updated.objects, &HashSet::new()).await?;
-    bytes_written += write_pointer(s3, target, &updated.manifest).await?;
+    .map_err(|e| update_error(e.to_string()))?;
+    let bytes_written =
+        updated.bytes_written + write_pointer(s3, target, &updated.manifest).await?;
     info!(
         version = updated.manifest.version,
         changes = changes.len(),
+        compacted = updated.compacted,
+        delta_entries = updated.manifest.delta.as_ref().map_or(0, |d| d.entries),
         shards_read = updated.shards_read,
-        objects_written,
+        objects_written = updated.objects_written,
         bytes_written,
         "serving snapshot updated"
     );
     Ok(Some(Published {
         manifest: updated.manifest,
-        objects_written,
+        objects_written: updated.objects_written,
         bytes_written,
         objects_deleted: 0,
     }))
