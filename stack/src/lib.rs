@@ -13,19 +13,20 @@
 //!    environment variables;
 //! 4. the Worker under `wrangler dev`, reading the snapshot from moto;
 //!
-//! then creates the bucket, table, topic and queues ([`resources`]) and
-//! polls the queues to invoke the functions ([`poller`]), the way Lambda's
+//! then creates the bucket, table, topic and queues ([`resources`]), polls
+//! the queues to invoke the functions ([`poller`]) and reads the table's
+//! stream to invoke the export writer ([`table_stream`]), the way Lambda's
 //! event sources would. A file uploaded with any S3 client is labelled and
 //! shows up at the edge; deleting it removes it.
 
 pub mod poller;
 pub mod process;
 pub mod resources;
+pub mod table_stream;
 
 use anyhow::{Context, Result};
 use process::{free_port, wait_for_port, Service};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::process::Command;
 use tokio::task::JoinHandle;
@@ -212,6 +213,7 @@ impl Stack {
         let mut watch = Command::new("cargo");
         watch
             .args(["lambda", "watch", "--ignore-changes", "--quiet"])
+            .args(["--concurrency", &poller::MAX_IN_FLIGHT.to_string()])
             .args(["--invoke-address", "127.0.0.1"])
             .args(["--invoke-port", &invoke_port.to_string()])
             .arg("--env-file")
@@ -279,9 +281,8 @@ impl Stack {
             stack.env.edge_url = Some(format!("http://127.0.0.1:{port}/"));
         }
 
-        // 5. Event sources.
+        // 5. Event sources: the queues, and the table's stream.
         let sqs = aws_sdk_sqs::Client::new(&sdk);
-        let changed = Arc::new(tokio::sync::Notify::new());
         let feeds = [
             (
                 created.created_queue_url,
@@ -297,17 +298,32 @@ impl Stack {
             ),
         ];
         for (url, source) in feeds {
-            stack.tasks.push(tokio::spawn(poller::poll_queue(
-                sqs.clone(),
-                url,
-                source,
-                invoker.clone(),
-                changed.clone(),
-            )));
+            for _ in 0..poller::POLLERS_PER_QUEUE {
+                stack.tasks.push(tokio::spawn(poller::poll_queue(
+                    sqs.clone(),
+                    url.clone(),
+                    source,
+                    invoker.clone(),
+                )));
+            }
         }
+        let mapping = table_stream::StreamMapping {
+            function: "export-writer",
+            batch_size: table_stream::BATCH_SIZE,
+            batching_window: Duration::from_secs(table_stream::BATCHING_WINDOW_SECONDS),
+            max_retries: table_stream::MAX_RETRIES,
+            on_failure_queue: created.dead_letter_queue_url.clone(),
+        };
         stack
             .tasks
-            .push(tokio::spawn(poller::export_on_change(invoker, changed)));
+            .push(tokio::spawn(table_stream::poll_table_stream(
+                aws_sdk_dynamodb::Client::new(&sdk),
+                aws_sdk_dynamodbstreams::Client::new(&sdk),
+                sqs,
+                names.table.clone(),
+                mapping,
+                invoker,
+            )));
 
         std::fs::write(opts.state_dir.join("stack.env"), stack.env.to_env_file())
             .context("write .local/stack.env")?;

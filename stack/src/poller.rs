@@ -1,17 +1,24 @@
-//! Locally, this is what Lambda's event sources do in AWS: read the queues,
-//! invoke the function with the event, delete the message only when the
-//! function succeeded. A failed message becomes visible again after the
-//! queue's visibility timeout and, after three receives, moves to the
-//! dead-letter queue. Every successful change also schedules the export
-//! writer (at most once per `EXPORT_DEBOUNCE`), as the table's stream does.
+//! Locally, this is what S3's and SNS's asynchronous invocations do in
+//! AWS: read the queues, invoke the function with the event, delete the
+//! message only when the function succeeded. A failed message becomes
+//! visible again after the queue's visibility timeout and, after three
+//! receives, moves to the dead-letter queue.
+//!
+//! AWS runs asynchronous invocations side by side, so each queue has
+//! [`POLLERS_PER_QUEUE`] pollers, each invoking the function for the (up
+//! to ten) messages it received at once; `cargo lambda watch` runs that
+//! many instances of a function ([`MAX_IN_FLIGHT`]). The table's stream,
+//! which keeps the serving snapshot current, is read by
+//! [`crate::table_stream`].
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
 
-const EXPORT_DEBOUNCE: Duration = Duration::from_millis(500);
+/// Pollers per queue.
+pub const POLLERS_PER_QUEUE: usize = 2;
+/// Invocations of one function at once: every message of every poller.
+pub const MAX_IN_FLIGHT: usize = POLLERS_PER_QUEUE * 10;
 
 /// Invokes functions through the Lambda Invoke API of `cargo lambda watch`.
 #[derive(Clone)]
@@ -102,13 +109,13 @@ pub fn sns_event(envelope: &Value) -> Value {
     }]})
 }
 
-/// Polls one queue forever.
+/// Polls one queue forever, invoking the function for the messages of a
+/// receive concurrently.
 pub async fn poll_queue(
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
     source: Source,
     invoker: Invoker,
-    changed: Arc<Notify>,
 ) {
     loop {
         let received = sqs
@@ -126,42 +133,35 @@ pub async fn poll_queue(
                 continue;
             }
         };
+        let mut running = tokio::task::JoinSet::new();
         for m in messages {
-            let body = m.body.as_deref().unwrap_or("");
-            let outcome = match source.event(body) {
-                Ok(event) => invoker.invoke(source.function(), &event).await,
-                Err(e) => Err(e),
-            };
-            match outcome {
-                Ok(_) => {
-                    tracing::info!(function = source.function(), "event processed");
-                    if let Some(handle) = m.receipt_handle {
-                        let _ = sqs
-                            .delete_message()
-                            .queue_url(&queue_url)
-                            .receipt_handle(handle)
-                            .send()
-                            .await;
+            let (sqs, queue_url, invoker) = (sqs.clone(), queue_url.clone(), invoker.clone());
+            running.spawn(async move {
+                let body = m.body.as_deref().unwrap_or("");
+                let outcome = match source.event(body) {
+                    Ok(event) => invoker.invoke(source.function(), &event).await,
+                    Err(e) => Err(e),
+                };
+                match outcome {
+                    Ok(_) => {
+                        tracing::info!(function = source.function(), "event processed");
+                        if let Some(handle) = m.receipt_handle {
+                            let _ = sqs
+                                .delete_message()
+                                .queue_url(&queue_url)
+                                .receipt_handle(handle)
+                                .send()
+                                .await;
+                        }
                     }
-                    changed.notify_one();
+                    Err(e) => tracing::error!(
+                        function = source.function(),
+                        error = %format!("{e:#}"),
+                        "event failed; it will be retried, then dead-lettered"
+                    ),
                 }
-                Err(e) => tracing::error!(
-                    function = source.function(),
-                    error = %format!("{e:#}"),
-                    "event failed; it will be retried, then dead-lettered"
-                ),
-            }
+            });
         }
-    }
-}
-
-/// Runs the export writer after changes, debounced.
-pub async fn export_on_change(invoker: Invoker, changed: Arc<Notify>) {
-    loop {
-        changed.notified().await;
-        tokio::time::sleep(EXPORT_DEBOUNCE).await;
-        if let Err(e) = invoker.invoke("export-writer", &json!({})).await {
-            tracing::error!(error = %format!("{e:#}"), "export failed; will retry on the next change");
-        }
+        while running.join_next().await.is_some() {}
     }
 }

@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    StreamSpecification, StreamViewType,
 };
 use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
 use aws_sdk_sqs::types::QueueAttributeName;
@@ -79,6 +80,13 @@ pub async fn create(sdk: &SdkConfig, n: &Names) -> Result<Created> {
             KeySchemaElement::builder()
                 .attribute_name("name")
                 .key_type(KeyType::Hash)
+                .build()?,
+        )
+        // As in template.yaml: the export writer reads the table's stream.
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
                 .build()?,
         )
         .send()

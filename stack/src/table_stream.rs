@@ -1,0 +1,271 @@
+//! The table's DynamoDB stream as Lambda's event source mapping reads it,
+//! over the real Streams API (`DescribeStream`, `GetShardIterator`,
+//! `GetRecords`), which moto implements.
+//!
+//! Per shard, records are gathered into a batch until it holds
+//! [`StreamMapping::batch_size`] records or the first record has waited
+//! [`StreamMapping::batching_window`]; the batch is handed to the function
+//! as the event Lambda builds (`{"Records": [...]}`, each record as
+//! `GetRecords` returned it, plus `eventSourceARN`). A failed invocation is
+//! retried with the same batch, with backoff, up to
+//! [`StreamMapping::max_retries`] times; then, as the template's
+//! `OnFailure` destination does, a record describing the batch (its shard
+//! and sequence-number range, not its records) goes to the dead-letter
+//! queue and the shard moves on. Shards are read one batch at a time, in
+//! order, so a name's changes are applied in the order the table made them.
+//!
+//! The settings are the template's (`ExportWriterFunction`'s `TableChanged`
+//! event); `scripts/check_template.py` checks that they agree.
+
+use crate::poller::Invoker;
+use anyhow::{Context, Result};
+use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
+use serde_json::{json, Map, Value};
+use std::time::{Duration, Instant};
+
+/// How an event source mapping batches and retries.
+#[derive(Debug, Clone)]
+pub struct StreamMapping {
+    pub function: &'static str,
+    pub batch_size: usize,
+    pub batching_window: Duration,
+    pub max_retries: u32,
+    /// The on-failure destination (an SQS queue URL).
+    pub on_failure_queue: String,
+}
+
+/// The template's `BatchSize`, `MaximumBatchingWindowInSeconds` and
+/// `MaximumRetryAttempts` for the export writer's stream.
+pub const BATCH_SIZE: usize = 1000;
+pub const BATCHING_WINDOW_SECONDS: u64 = 2;
+pub const MAX_RETRIES: u32 = 5;
+
+/// Reads the stream of `table` forever, from its oldest record.
+pub async fn poll_table_stream(
+    ddb: aws_sdk_dynamodb::Client,
+    streams: aws_sdk_dynamodbstreams::Client,
+    sqs: aws_sdk_sqs::Client,
+    table: String,
+    mapping: StreamMapping,
+    invoker: Invoker,
+) {
+    loop {
+        if let Err(e) = read_stream(&ddb, &streams, &sqs, &table, &mapping, &invoker).await {
+            tracing::warn!(error = %format!("{e:#}"), "reading the table's stream failed; starting over");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+}
+
+async fn read_stream(
+    ddb: &aws_sdk_dynamodb::Client,
+    streams: &aws_sdk_dynamodbstreams::Client,
+    sqs: &aws_sdk_sqs::Client,
+    table: &str,
+    mapping: &StreamMapping,
+    invoker: &Invoker,
+) -> Result<()> {
+    let described = ddb.describe_table().table_name(table).send().await?;
+    let arn = described
+        .table()
+        .and_then(|t| t.latest_stream_arn())
+        .context("the table has no stream (StreamSpecification)")?
+        .to_string();
+    let stream = streams
+        .describe_stream()
+        .stream_arn(&arn)
+        .send()
+        .await?
+        .stream_description
+        .context("DescribeStream without a description")?;
+    // moto keeps one shard per stream; in AWS, shards split and a parent is
+    // read before its children. Reading them in the listed order, one at a
+    // time, keeps that order.
+    for shard in stream.shards() {
+        let shard_id = shard.shard_id().context("a shard without an id")?;
+        let mut iterator = streams
+            .get_shard_iterator()
+            .stream_arn(&arn)
+            .shard_id(shard_id)
+            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .send()
+            .await?
+            .shard_iterator;
+        let mut batch: Vec<Value> = Vec::new();
+        let mut first_at: Option<Instant> = None;
+        while let Some(it) = iterator.take() {
+            let room = (mapping.batch_size - batch.len()).clamp(1, 1000) as i32;
+            let out = streams
+                .get_records()
+                .shard_iterator(it)
+                .limit(room)
+                .send()
+                .await?;
+            let got = out.records().len();
+            for r in out.records() {
+                batch.push(lambda_record(r, &arn));
+            }
+            if !batch.is_empty() && first_at.is_none() {
+                first_at = Some(Instant::now());
+            }
+            let full = batch.len() >= mapping.batch_size;
+            let waited = first_at.is_some_and(|t| t.elapsed() >= mapping.batching_window);
+            if full || (waited && !batch.is_empty()) {
+                deliver(
+                    sqs,
+                    mapping,
+                    invoker,
+                    &arn,
+                    shard_id,
+                    std::mem::take(&mut batch),
+                )
+                .await;
+                first_at = None;
+            }
+            iterator = out.next_shard_iterator;
+            if got == 0 {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        if !batch.is_empty() {
+            deliver(sqs, mapping, invoker, &arn, shard_id, batch).await;
+        }
+    }
+    Ok(())
+}
+
+/// Invokes the function with one batch, retrying it; past the retries,
+/// records the failure on the dead-letter queue and moves on.
+async fn deliver(
+    sqs: &aws_sdk_sqs::Client,
+    mapping: &StreamMapping,
+    invoker: &Invoker,
+    arn: &str,
+    shard_id: &str,
+    records: Vec<Value>,
+) {
+    let event = json!({ "Records": records });
+    let mut attempt = 0;
+    loop {
+        match invoker.invoke(mapping.function, &event).await {
+            Ok(_) => {
+                tracing::info!(
+                    function = mapping.function,
+                    records = records.len(),
+                    "stream batch processed"
+                );
+                return;
+            }
+            Err(e) if attempt < mapping.max_retries => {
+                attempt += 1;
+                let backoff = Duration::from_millis(200 << attempt.min(5));
+                tracing::warn!(
+                    function = mapping.function,
+                    attempt,
+                    error = %format!("{e:#}"),
+                    "stream batch failed; retrying the same batch"
+                );
+                tokio::time::sleep(backoff).await;
+            }
+            Err(e) => {
+                let seq = |r: Option<&Value>| {
+                    r.and_then(|r| r["dynamodb"]["SequenceNumber"].as_str())
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                let failure = json!({
+                    "requestContext": {
+                        "condition": "RetryAttemptsExhausted",
+                        "approximateInvokeCount": attempt + 1,
+                        "functionArn": mapping.function,
+                    },
+                    "responseContext": { "functionError": format!("{e:#}") },
+                    "DDBStreamBatchInfo": {
+                        "shardId": shard_id,
+                        "streamArn": arn,
+                        "startSequenceNumber": seq(records.first()),
+                        "endSequenceNumber": seq(records.last()),
+                        "batchSize": records.len(),
+                    }
+                });
+                tracing::error!(
+                    function = mapping.function,
+                    "stream batch failed for good; recorded on the dead-letter queue"
+                );
+                let sent = sqs
+                    .send_message()
+                    .queue_url(&mapping.on_failure_queue)
+                    .message_body(failure.to_string())
+                    .send()
+                    .await;
+                if let Err(e) = sent {
+                    tracing::error!(error = %e, "could not record the failed batch");
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// A `GetRecords` record as Lambda's event has it.
+fn lambda_record(r: &Record, arn: &str) -> Value {
+    let mut dynamodb = Map::new();
+    if let Some(s) = &r.dynamodb {
+        if let Some(t) = s.approximate_creation_date_time() {
+            dynamodb.insert("ApproximateCreationDateTime".into(), json!(t.secs()));
+        }
+        let image = |m: &std::collections::HashMap<String, AttributeValue>| {
+            Value::Object(m.iter().map(|(k, v)| (k.clone(), attribute(v))).collect())
+        };
+        if let Some(k) = s.keys() {
+            dynamodb.insert("Keys".into(), image(k));
+        }
+        if let Some(n) = s.new_image() {
+            dynamodb.insert("NewImage".into(), image(n));
+        }
+        if let Some(o) = s.old_image() {
+            dynamodb.insert("OldImage".into(), image(o));
+        }
+        if let Some(seq) = s.sequence_number() {
+            dynamodb.insert("SequenceNumber".into(), json!(seq));
+        }
+        if let Some(size) = s.size_bytes() {
+            dynamodb.insert("SizeBytes".into(), json!(size));
+        }
+        if let Some(v) = s.stream_view_type() {
+            dynamodb.insert("StreamViewType".into(), json!(v.as_str()));
+        }
+    }
+    json!({
+        "eventID": r.event_id(),
+        "eventName": r.event_name().map(|e| e.as_str()),
+        "eventVersion": r.event_version(),
+        "eventSource": r.event_source(),
+        "awsRegion": r.aws_region(),
+        "dynamodb": dynamodb,
+        "eventSourceARN": arn,
+    })
+}
+
+/// An attribute value in DynamoDB's JSON.
+fn attribute(v: &AttributeValue) -> Value {
+    use base64::Engine;
+    let b64 = |b: &aws_sdk_dynamodbstreams::primitives::Blob| {
+        Value::String(base64::engine::general_purpose::STANDARD.encode(b.as_ref()))
+    };
+    match v {
+        AttributeValue::S(s) => json!({ "S": s }),
+        AttributeValue::N(n) => json!({ "N": n }),
+        AttributeValue::B(b) => json!({ "B": b64(b) }),
+        AttributeValue::Ss(v) => json!({ "SS": v }),
+        AttributeValue::Ns(v) => json!({ "NS": v }),
+        AttributeValue::Bs(v) => json!({ "BS": v.iter().map(b64).collect::<Vec<_>>() }),
+        AttributeValue::M(m) => {
+            json!({ "M": m.iter().map(|(k, v)| (k.clone(), attribute(v))).collect::<Map<_, _>>() })
+        }
+        AttributeValue::L(l) => json!({ "L": l.iter().map(attribute).collect::<Vec<_>>() }),
+        AttributeValue::Null(b) => json!({ "NULL": b }),
+        AttributeValue::Bool(b) => json!({ "BOOL": b }),
+        _ => json!({ "NULL": true }),
+    }
+}
