@@ -12,6 +12,8 @@
 //!   adapter (DetectLabels, StartLabelDetection, GetLabelDetection).
 //! * [`handlers`]: what each function does with its event.
 //! * [`convert`]: domain DynamoDB JSON to and from the SDK's types.
+//! * [`spill`]: a bounded external sort, for rebuilding from a Scan.
+//! * [`metrics`]: CloudWatch metrics as Embedded Metric Format log lines.
 //!
 //! AWS endpoints come only from the SDK's standard configuration
 //! (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_REKOGNITION`...), so the same
@@ -20,8 +22,10 @@
 pub mod config;
 pub mod convert;
 pub mod handlers;
+pub mod metrics;
 pub mod rekognition;
 pub mod snapshot_bucket;
+pub mod spill;
 pub mod store;
 
 pub use media_query_domain as domain;

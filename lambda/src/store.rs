@@ -13,6 +13,7 @@
 use crate::convert::{item_from_sdk, item_to_sdk, to_sdk};
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::AttributeValue as Sdk;
+use futures::stream::{BoxStream, StreamExt};
 use media_query_domain::dynamo::{AttributeValue, Item};
 use media_query_domain::query::ScanFilter;
 use media_query_domain::record::attr;
@@ -66,8 +67,9 @@ pub trait MediaStore: Send + Sync {
         &self,
         query: &ListQuery,
     ) -> impl Future<Output = Result<Vec<MediaRecord>, StoreError>> + Send;
-    /// Every stored item, as is (for the export).
-    fn all_items(&self) -> impl Future<Output = Result<Vec<Item>, StoreError>> + Send;
+    /// Every stored item, as is (for the export), page by page: a Scan in
+    /// `segments` parallel segments, so memory holds pages, not the table.
+    fn scan_pages(&self, segments: u32) -> BoxStream<'_, Result<Vec<Item>, StoreError>>;
 }
 
 fn order_of(record: &MediaRecord) -> Result<&OrderKey, StoreError> {
@@ -178,14 +180,37 @@ impl MediaStore for DynamoStore {
         items.iter().map(decode).collect()
     }
 
-    async fn all_items(&self) -> Result<Vec<Item>, StoreError> {
-        let items = self.scan_all(None).await?;
-        items
-            .iter()
-            .map(|i| {
-                item_from_sdk(i).ok_or_else(|| StoreError::Corrupt("unknown attribute type".into()))
+    fn scan_pages(&self, segments: u32) -> BoxStream<'_, Result<Vec<Item>, StoreError>> {
+        let segments = segments.max(1);
+        let streams = (0..segments).map(|segment| {
+            let mut scan = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .consistent_read(true);
+            if segments > 1 {
+                scan = scan.segment(segment as i32).total_segments(segments as i32);
+            }
+            let pages = scan.into_paginator().send();
+            futures::stream::unfold(pages, |mut pages| async move {
+                let page = pages.next().await?;
+                let page = page.map_err(|e| dynamo("Scan", e)).map(|out| {
+                    out.items()
+                        .iter()
+                        .filter_map(|i| {
+                            let item = item_from_sdk(i);
+                            if item.is_none() {
+                                tracing::warn!("skipping an item with an unknown attribute type");
+                            }
+                            item
+                        })
+                        .collect()
+                });
+                Some((page, pages))
             })
-            .collect()
+            .boxed()
+        });
+        futures::stream::select_all(streams).boxed()
     }
 }
 
@@ -292,7 +317,8 @@ impl MediaStore for MemoryStore {
         Ok(out)
     }
 
-    async fn all_items(&self) -> Result<Vec<Item>, StoreError> {
-        Ok(self.items.lock().unwrap().values().cloned().collect())
+    fn scan_pages(&self, _segments: u32) -> BoxStream<'_, Result<Vec<Item>, StoreError>> {
+        let items: Vec<Item> = self.items.lock().unwrap().values().cloned().collect();
+        futures::stream::once(async move { Ok(items) }).boxed()
     }
 }

@@ -5,8 +5,11 @@
 //!   incrementally, merged into its delta or compacted into the shards
 //!   around the changes (the first batch, with no snapshot yet, builds it
 //!   in full).
-//! * The hourly schedule, or any other payload: a full rebuild from the
-//!   table, in DynamoDB's export layout and as the serving snapshot.
+//! * The hourly schedule, or any other payload: reconciliation, a full
+//!   rebuild from a parallel Scan of the table, streamed and sorted within
+//!   bounded memory, in DynamoDB's export layout and as the serving
+//!   snapshot, which is published if the incrementally kept one differs
+//!   (the drift is logged and counted).
 //! * `{"fromExport": "<key of a manifest-summary.json>"}`: the serving
 //!   snapshot built from that export (for example a native
 //!   `ExportTableToPointInTime` export in the export bucket).
@@ -57,9 +60,16 @@ async fn main() -> Result<(), Error> {
                 }));
             }
         }
-        let pointer = write_snapshot(store, s3, target).await?;
+        let (pointer, published) = write_snapshot(store, s3, target).await?;
         tracing::info!(items = pointer.item_count, "full export done");
-        Ok::<_, Error>(json!({"manifestSummaryKey": pointer.manifest_summary_key, "itemCount": pointer.item_count}))
+        let drift = published.drift.unwrap_or_default();
+        Ok::<_, Error>(json!({
+            "manifestSummaryKey": pointer.manifest_summary_key,
+            "itemCount": pointer.item_count,
+            "version": published.manifest.version,
+            "drift": {"missing": drift.missing, "extra": drift.extra, "changed": drift.changed},
+            "skipped": published.skipped,
+        }))
     }))
     .await
 }

@@ -8,6 +8,7 @@
 //! the current one is kept, so a reader that fetched the old pointer just
 //! before the switch still finds its files; older ones are deleted.
 
+use crate::spill::SpillSorter;
 use crate::store::{MediaStore, StoreError};
 use aws_sdk_s3::primitives::ByteStream;
 use base64::Engine;
@@ -19,6 +20,7 @@ use media_query_domain::export::{
     export_dir, join_key, latest_pointer_key, LatestPointer, ManifestFile, ManifestSummary,
     MANIFEST_VERSION, OUTPUT_FORMAT,
 };
+use media_query_domain::record::attr;
 use media_query_domain::time::iso8601_millis;
 use std::io::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -94,42 +96,90 @@ pub(crate) async fn put(
     Ok(out.e_tag.map(|t| t.trim_matches('"').to_string()))
 }
 
-/// Writes a full snapshot in DynamoDB's export layout and the serving
-/// snapshot, and publishes both; returns the export's pointer.
+/// Segments of the rebuild's parallel Scan.
+pub const SCAN_SEGMENTS: u32 = 4;
+/// Items the rebuild sorts in memory before spilling a run to disk.
+pub const SORT_CHUNK_BYTES: usize = 128 << 20;
+
+/// One export-layout data file being filled.
+struct DataFile {
+    gz: GzEncoder<Vec<u8>>,
+    items: u64,
+}
+
+impl DataFile {
+    fn new() -> DataFile {
+        DataFile {
+            gz: GzEncoder::new(Vec::new(), Compression::default()),
+            items: 0,
+        }
+    }
+}
+
+/// The full rebuild and reconciliation (the hourly run): reads the table
+/// with a parallel Scan, page by page, writes it in DynamoDB's export
+/// layout as it goes, sorts it by name within a bounded memory (spilling
+/// to the temporary directory, see [`crate::spill`]), and builds the
+/// serving snapshot from the sorted stream, counting how far the published
+/// snapshot had drifted from the table, and publishing the rebuilt one if
+/// it differs. Returns the export's pointer and what the publish did.
 pub async fn write_snapshot<S: MediaStore>(
     store: &S,
     s3: &aws_sdk_s3::Client,
     target: &ExportTarget,
-) -> Result<LatestPointer, ExportError> {
+) -> Result<(LatestPointer, super::serving::Published), ExportError> {
+    use futures::StreamExt;
     let (start_ms, start_time) = now();
-    let items = store.all_items().await?;
     let export_id = format!(
         "{start_ms:013}-{:08x}",
         std::process::id() ^ (start_ms as u32)
     );
     let dir = export_dir(&target.prefix, &export_id);
+    let sort_error = |e: std::io::Error| ExportError::S3 {
+        operation: "sort the table's items",
+        key: String::new(),
+        detail: e.to_string(),
+    };
+    let mut sorter = SpillSorter::new(None, SORT_CHUNK_BYTES).map_err(sort_error)?;
 
     let mut files = Vec::new();
     let mut billed = 0u64;
-    for (index, chunk) in items.chunks(ITEMS_PER_FILE).enumerate() {
-        let mut gz = GzEncoder::new(Vec::new(), Compression::default());
-        for item in chunk {
-            gz.write_all(export_line(item).as_bytes())
-                .expect("write to memory");
-            gz.write_all(b"\n").expect("write to memory");
+    let mut item_count = 0u64;
+    let mut file = DataFile::new();
+    let mut pages = store.scan_pages(SCAN_SEGMENTS);
+    loop {
+        let page = pages.next().await.transpose()?;
+        let last = page.is_none();
+        for item in page.into_iter().flatten() {
+            let line = export_line(&item);
+            file.gz.write_all(line.as_bytes()).expect("write to memory");
+            file.gz.write_all(b"\n").expect("write to memory");
+            file.items += 1;
+            item_count += 1;
+            let name = item.get(attr::NAME).and_then(|v| v.as_s()).unwrap_or("");
+            sorter
+                .push(name.to_string(), line.into_bytes())
+                .map_err(sort_error)?;
         }
-        let data = gz.finish().expect("gzip to memory");
-        billed += data.len() as u64;
-        let md5 = Md5::digest(&data);
-        let key = format!("{dir}data/{index:05}-{}.json.gz", hex(&md5[..8]));
-        let etag = put(s3, &target.bucket, &key, data, "application/gzip", None).await?;
-        files.push(ManifestFile {
-            item_count: chunk.len() as u64,
-            md5_checksum: base64::engine::general_purpose::STANDARD.encode(md5),
-            etag,
-            data_file_s3_key: key,
-        });
+        if file.items as usize >= ITEMS_PER_FILE || (last && file.items > 0) {
+            let full = std::mem::replace(&mut file, DataFile::new());
+            let data = full.gz.finish().expect("gzip to memory");
+            billed += data.len() as u64;
+            let md5 = Md5::digest(&data);
+            let key = format!("{dir}data/{:05}-{}.json.gz", files.len(), hex(&md5[..8]));
+            let etag = put(s3, &target.bucket, &key, data, "application/gzip", None).await?;
+            files.push(ManifestFile {
+                item_count: full.items,
+                md5_checksum: base64::engine::general_purpose::STANDARD.encode(md5),
+                etag,
+                data_file_s3_key: key,
+            });
+        }
+        if last {
+            break;
+        }
     }
+    drop(pages);
     let files_key = format!("{dir}manifest-files.json");
     let files_text: String = files
         .iter()
@@ -160,7 +210,7 @@ pub async fn write_snapshot<S: MediaStore>(
         s3_sse_kms_key_id: None,
         manifest_files_s3_key: files_key,
         billed_size_bytes: billed,
-        item_count: items.len() as u64,
+        item_count,
         output_format: OUTPUT_FORMAT.into(),
         export_type: Some("FULL_EXPORT".into()),
     };
@@ -182,7 +232,7 @@ pub async fn write_snapshot<S: MediaStore>(
     let pointer = LatestPointer {
         manifest_summary_key: summary_key,
         export_time: start_time,
-        item_count: items.len() as u64,
+        item_count,
     };
     put(
         s3,
@@ -195,11 +245,13 @@ pub async fn write_snapshot<S: MediaStore>(
     .await?;
     info!(
         export_id,
-        items = items.len(),
+        items = item_count,
         files = files.len(),
-        "snapshot published"
+        spilled_bytes = sorter.spilled_bytes,
+        "export published"
     );
-    super::serving::publish_serving(&items, s3, target).await?;
+    let sorted = sorter.into_sorted().map_err(sort_error)?;
+    let published = super::serving::publish_sorted(sorted, s3, target).await?;
 
     let mut keep = vec![dir];
     if let Some(prev) = previous {
@@ -211,7 +263,7 @@ pub async fn write_snapshot<S: MediaStore>(
         }
     }
     delete_old_exports(s3, target, &keep).await?;
-    Ok(pointer)
+    Ok((pointer, published))
 }
 
 async fn read_pointer(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Option<LatestPointer> {

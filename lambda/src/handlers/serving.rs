@@ -19,14 +19,17 @@
 use super::export::{put, s3_err, ExportError, ExportTarget};
 use crate::snapshot_bucket::SnapshotBucket;
 use crate::store::{MediaStore, StoreError};
-use media_query_domain::dynamo::{parse_export_line, Item};
+use media_query_domain::dynamo::{export_line, parse_export_line, Item};
 use media_query_domain::engine::{ReadEngine, VersionLoader};
 use media_query_domain::export::{parse_manifest_files, ManifestSummary};
+use media_query_domain::page::{PageRequest, MAX_LIMIT};
+use media_query_domain::record::{attr, MediaItem};
 use media_query_domain::serving::build::Builder;
 use media_query_domain::serving::manifest::{Directory, Manifest};
 use media_query_domain::serving::update::{all_entries, apply, ObjectSink, Policy};
 use media_query_domain::serving::{object_key, objects_prefix, pointer_key};
 use media_query_domain::time::iso8601_millis;
+use media_query_domain::ListQuery;
 use media_query_domain::MediaRecord;
 use std::collections::{BTreeMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -202,6 +205,24 @@ async fn write_pointer(
     Ok(len)
 }
 
+/// How the published snapshot differed from the table, counted while a
+/// rebuild reads the table (reconciliation).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Drift {
+    /// Visible in the table, absent from the snapshot.
+    pub missing: u64,
+    /// Served by the snapshot, not visible in the table.
+    pub extra: u64,
+    /// In both, served differently.
+    pub changed: u64,
+}
+
+impl Drift {
+    pub fn total(&self) -> u64 {
+        self.missing + self.extra + self.changed
+    }
+}
+
 /// What a publish did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Published {
@@ -209,50 +230,198 @@ pub struct Published {
     pub objects_written: usize,
     pub bytes_written: u64,
     pub objects_deleted: usize,
+    /// Against the snapshot published before, when there was one.
+    pub drift: Option<Drift>,
+    /// Table items that are not media records (logged, not served).
+    pub skipped: u64,
 }
 
-/// Builds the serving snapshot of `items` and publishes it.
+/// The published snapshot's items in name order, read page by page
+/// through the engine (bounded memory).
+struct PublishedItems<'a> {
+    engine: ReadEngine,
+    bucket: SnapshotBucket,
+    manifest: &'a Manifest,
+    buffer: std::collections::VecDeque<(String, String)>,
+    after: Option<String>,
+    done: bool,
+}
+
+impl PublishedItems<'_> {
+    /// The next item's name and JSON, without taking it.
+    async fn peek(&mut self) -> Result<Option<&(String, String)>, ExportError> {
+        while self.buffer.is_empty() && !self.done {
+            let request = PageRequest {
+                limit: MAX_LIMIT,
+                explicit_limit: true,
+                after: self.after.take(),
+            };
+            let page = self
+                .engine
+                .list(&self.bucket, self.manifest, &ListQuery::default(), &request)
+                .await
+                .map_err(|e| ExportError::S3 {
+                    operation: "read the published snapshot",
+                    key: pointer_key(""),
+                    detail: e.to_string(),
+                })?;
+            for json in page.items {
+                let name = serde_json::from_str::<MediaItem>(&json)
+                    .map(|i| i.name)
+                    .unwrap_or_default();
+                self.buffer.push_back((name, json));
+            }
+            self.done = page.next_after.is_none();
+            self.after = page.next_after;
+        }
+        Ok(self.buffer.front())
+    }
+}
+
+/// Counts `drift` for one visible table item (`None`: the table is done),
+/// consuming the published items up to it.
+async fn compare(
+    published: &mut PublishedItems<'_>,
+    item: Option<(&str, &str)>,
+    drift: &mut Drift,
+) -> Result<(), ExportError> {
+    while let Some((name, json)) = published.peek().await? {
+        match item {
+            Some((n, _)) if name.as_str() > n => break,
+            Some((n, j)) if name == n => {
+                drift.changed += u64::from(json != j);
+                published.buffer.pop_front();
+                return Ok(());
+            }
+            _ => {
+                drift.extra += 1;
+                published.buffer.pop_front();
+            }
+        }
+    }
+    drift.missing += u64::from(item.is_some());
+    Ok(())
+}
+
+/// Builds the serving snapshot of `items` (in any order) and publishes it.
 pub async fn publish_serving(
     items: &[Item],
     s3: &aws_sdk_s3::Client,
     target: &ExportTarget,
 ) -> Result<Published, ExportError> {
-    let mut records: Vec<MediaRecord> = Vec::with_capacity(items.len());
-    for item in items {
-        match MediaRecord::from_item(item) {
-            Ok(r) => records.push(r),
-            Err(e) => warn!(error = %e, "skipping an item that is not a media record"),
+    let mut lines: Vec<(String, Vec<u8>)> = items
+        .iter()
+        .map(|i| {
+            let name = i.get(attr::NAME).and_then(|v| v.as_s()).unwrap_or("");
+            (name.to_string(), export_line(i).into_bytes())
+        })
+        .collect();
+    lines.sort_by(|a, b| a.0.cmp(&b.0));
+    publish_sorted(lines.into_iter().map(Ok), s3, target).await
+}
+
+/// Builds the serving snapshot from the table's items in name order (each
+/// as its name and export-layout line), streaming: shards are written as
+/// they are cut, so memory holds open shards, not the table. On the way it
+/// compares the table with the published snapshot and counts the drift.
+/// Publishes unless the new version is the published one.
+pub async fn publish_sorted(
+    sorted: impl Iterator<Item = std::io::Result<(String, Vec<u8>)>>,
+    s3: &aws_sdk_s3::Client,
+    target: &ExportTarget,
+) -> Result<Published, ExportError> {
+    let pointer = pointer_key(&target.prefix);
+    let previous = match get(s3, &target.bucket, &pointer).await {
+        Some(bytes) => Manifest::parse(&pointer, &bytes).ok(),
+        None => None,
+    };
+    let mut published = previous.as_ref().map(|m| PublishedItems {
+        engine: ReadEngine::new(&target.prefix, f64::INFINITY, 64 << 20),
+        bucket: SnapshotBucket::new(s3.clone(), Some(target.bucket.clone())),
+        manifest: m,
+        buffer: Default::default(),
+        after: None,
+        done: false,
+    });
+    let prefix = objects_prefix(&target.prefix);
+    let existing = list_keys(s3, &target.bucket, &prefix).await?;
+    let (mut objects_written, mut bytes_written) = (0, 0);
+    let (mut drift, mut skipped) = (Drift::default(), 0u64);
+    let mut builder = Builder::default();
+    let mut last: Option<String> = None;
+    for entry in sorted {
+        let (name, line) = entry.map_err(|e| ExportError::S3 {
+            operation: "sort the table's items",
+            key: String::new(),
+            detail: e.to_string(),
+        })?;
+        let record = std::str::from_utf8(&line)
+            .map_err(|e| e.to_string())
+            .and_then(|l| parse_export_line(l).map_err(|e| e.to_string()))
+            .and_then(|item| MediaRecord::from_item(&item).map_err(|e| e.to_string()));
+        let record = match record {
+            Ok(r) if last.as_deref() != Some(r.name.as_str()) => r,
+            Ok(_) => continue,
+            Err(why) => {
+                warn!(name, why, "skipping an item that is not a media record");
+                skipped += 1;
+                continue;
+            }
+        };
+        builder.push(&record).map_err(|e| ExportError::S3 {
+            operation: "build the serving snapshot",
+            key: name.clone(),
+            detail: e.to_string(),
+        })?;
+        if let Some(p) = published.as_mut().filter(|_| record.is_visible()) {
+            let json = media_query_domain::api::item_body(&record.to_media_item());
+            compare(p, Some((&record.name, &json)), &mut drift).await?;
+        }
+        last = Some(record.name);
+        let ready = builder.take_objects();
+        if !ready.is_empty() {
+            let (n, b) = write_objects(s3, target, ready, &existing).await?;
+            objects_written += n;
+            bytes_written += b;
         }
     }
-    records.sort_by(|a, b| a.name.cmp(&b.name));
-    records.dedup_by(|a, b| a.name == b.name);
-    let mut builder = Builder::default();
-    for r in &records {
-        builder.push(r).expect("sorted and deduplicated");
+    if let Some(p) = published.as_mut() {
+        compare(p, None, &mut drift).await?;
     }
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_millis() as u64;
     let (manifest, objects) = builder.finish(&iso8601_millis(now));
-
-    let prefix = objects_prefix(&target.prefix);
-    let existing = list_keys(s3, &target.bucket, &prefix).await?;
-    let (objects_written, mut bytes_written) =
-        write_objects(s3, target, objects, &existing).await?;
+    let (n, b) = write_objects(s3, target, objects, &existing).await?;
+    objects_written += n;
+    bytes_written += b;
+    let drift = previous.as_ref().map(|_| drift);
+    if let Some(d) = drift.filter(|d| d.total() > 0) {
+        warn!(
+            missing = d.missing,
+            extra = d.extra,
+            changed = d.changed,
+            "reconciliation: the published snapshot had drifted from the table"
+        );
+    }
+    crate::metrics::emit(&[
+        (
+            "SnapshotDrift",
+            drift.map_or(0, |d| d.total()) as f64,
+            "Count",
+        ),
+        ("ItemsSkipped", skipped as f64, "Count"),
+    ]);
 
     // Publish: the single PUT that switches readers to the new version.
-    let pointer = pointer_key(&target.prefix);
-    let previous = match get(s3, &target.bucket, &pointer).await {
-        Some(bytes) => Manifest::parse(&pointer, &bytes).ok(),
-        None => None,
-    };
-    bytes_written += write_pointer(s3, target, &manifest).await?;
-
+    if previous.as_ref().map(|m| &m.version) != Some(&manifest.version) {
+        bytes_written += write_pointer(s3, target, &manifest).await?;
+    }
     let mut keep = referenced(s3, target, &manifest).await.unwrap_or_default();
     let mut objects_deleted = 0;
-    if let Some(prev) = previous {
-        match referenced(s3, target, &prev).await {
+    if let Some(prev) = &previous {
+        match referenced(s3, target, prev).await {
             Some(old) => keep.extend(old),
             None => {
                 warn!("the previous version could not be read; deleting nothing this time");
@@ -276,13 +445,20 @@ pub async fn publish_serving(
         objects_written,
         bytes_written,
         objects_deleted,
+        skipped,
         "serving snapshot published"
     );
+    crate::metrics::emit(&[
+        ("SnapshotPublishes", 1.0, "Count"),
+        ("SnapshotBytes", manifest.shard_bytes as f64, "Bytes"),
+    ]);
     Ok(Published {
         manifest,
         objects_written,
         bytes_written,
         objects_deleted,
+        drift,
+        skipped,
     })
 }
 
@@ -394,5 +570,7 @@ pub async fn apply_changes(
         objects_written: updated.objects_written,
         bytes_written,
         objects_deleted: 0,
+        drift: None,
+        skipped: 0,
     }))
 }

@@ -73,7 +73,12 @@ async fn snapshot_is_a_complete_dynamodb_export_published_last() {
         prefix: "edge".into(),
         table_arn: "arn:aws:dynamodb:us-east-1::table/media".into(),
     };
-    let pointer = write_snapshot(&store, &s3, &target).await.unwrap();
+    let (pointer, first) = write_snapshot(&store, &s3, &target).await.unwrap();
+    assert_eq!(
+        (first.drift, first.skipped),
+        (None, 0),
+        "nothing was published before"
+    );
 
     // Read it back as any reader of a native export would.
     let read: LatestPointer =
@@ -110,9 +115,9 @@ async fn snapshot_is_a_complete_dynamodb_export_published_last() {
     );
 
     // Two more exports: the previous one is kept for readers mid-switch, older ones go.
-    let second = write_snapshot(&store, &s3, &target).await.unwrap();
+    let (second, _) = write_snapshot(&store, &s3, &target).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    let third = write_snapshot(&store, &s3, &target).await.unwrap();
+    let (third, _) = write_snapshot(&store, &s3, &target).await.unwrap();
     let dir = |p: &LatestPointer| {
         p.manifest_summary_key
             .trim_end_matches("manifest-summary.json")
@@ -125,6 +130,36 @@ async fn snapshot_is_a_complete_dynamodb_export_published_last() {
     );
     assert!(all.iter().any(|k| k.starts_with(&dir(&second))));
     assert!(all.iter().any(|k| k.starts_with(&dir(&third))));
+
+    // Reconciliation: a served snapshot that drifted from the table (an
+    // item the table lacks, an item it misses, one served differently) is
+    // counted and replaced by the rebuild; then there is nothing to fix.
+    use media_query_lambda::handlers::serving::{apply_changes, Drift};
+    let mut relabelled = written[0].clone();
+    relabelled.labels = vec!["Owl".into()];
+    let drifted = std::collections::BTreeMap::from([
+        (
+            "ghost.jpg".to_string(),
+            Some(MediaRecord::ready("ghost.jpg", MediaType::Image, vec![])),
+        ),
+        (written[1].name.clone(), None),
+        (relabelled.name.clone(), Some(relabelled)),
+    ]);
+    apply_changes(&drifted, &s3, &target)
+        .await
+        .unwrap()
+        .unwrap();
+    let (_, fixed) = write_snapshot(&store, &s3, &target).await.unwrap();
+    let want = Drift {
+        missing: 1,
+        extra: 1,
+        changed: 1,
+    };
+    assert_eq!(fixed.drift, Some(want));
+    assert!(fixed.manifest.delta.is_none());
+    let (_, clean) = write_snapshot(&store, &s3, &target).await.unwrap();
+    assert_eq!(clean.drift, Some(Drift::default()));
+    assert_eq!(clean.manifest.version, fixed.manifest.version);
 }
 
 /// A native `ExportTableToPointInTime` export (several data files, items

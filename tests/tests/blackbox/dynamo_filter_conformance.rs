@@ -12,7 +12,8 @@ use serde_json::{json, Value};
 const TABLE: &str = "media";
 
 fn vectors() -> (Vec<Item>, Vec<String>) {
-    let v: Value = serde_json::from_str(include_str!("../../domain/vectors/filters.json")).unwrap();
+    let v: Value =
+        serde_json::from_str(include_str!("../../../domain/vectors/filters.json")).unwrap();
     let items = serde_json::from_value(v["items"].clone()).unwrap();
     let queries = v["cases"]
         .as_array()
