@@ -5,8 +5,8 @@
 #   2. clippy -D warnings, native and wasm32
 #   3. the native tests (nextest): unit, vectors, properties, black-box
 #      tests against real local servers
-#   4. the wasm32 build of the domain and the Worker
-#   5. the shared vectors again, compiled to wasm32, under Node
+#   4. the shared vectors again, compiled to wasm32, under Node
+# (the Worker's wasm32 release build is a build step, scripts/build.d/).
 # Parts of the system hook in with one file each in scripts/setup.d/
 # (installs), scripts/build.d/ (builds the black-box tests need) and
 # scripts/check.d/ (further checks); each must exit non-zero on failure.
@@ -42,9 +42,6 @@ done
 
 step "native tests"
 cargo nextest run "${NATIVE[@]}" --no-fail-fast 2>&1 | tee "$LOG_DIR/native.log"
-
-step "wasm32 build"
-cargo build "${WASM_CRATES[@]}" --target "$WASM"
 
 step "wasm32 vectors (wasm-bindgen-test-runner under Node)"
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
