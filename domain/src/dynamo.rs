@@ -107,3 +107,81 @@ pub fn parse_export_line(line: &str) -> Result<Item, CodecError> {
 pub fn export_line(item: &Item) -> String {
     serde_json::to_string(&ExportLine { item: item.clone() }).expect("items always serialise")
 }
+
+/// One line of a native `INCREMENTAL_EXPORT` data file: an item's change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncrementalChange {
+    /// When the change was written, for ordering changes of one item.
+    pub write_micros: u64,
+    pub keys: Item,
+    /// The item after the change; `None` when it was deleted.
+    pub new_image: Option<Item>,
+}
+
+#[derive(Deserialize)]
+struct IncrementalLine {
+    #[serde(rename = "Metadata")]
+    metadata: Metadata,
+    #[serde(rename = "Keys")]
+    keys: Item,
+    #[serde(rename = "NewImage", default)]
+    new_image: Option<Item>,
+}
+
+#[derive(Deserialize)]
+struct Metadata {
+    #[serde(rename = "WriteTimestampMicros")]
+    write_micros: Micros,
+}
+
+/// `WriteTimestampMicros` as DynamoDB writes it (`{"N": "..."}`) or as a
+/// plain number.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Micros {
+    Typed {
+        #[serde(rename = "N")]
+        n: String,
+    },
+    Plain(u64),
+}
+
+/// Parses one line of an incremental export (`Metadata`, `Keys`,
+/// `NewImage`, `OldImage`).
+pub fn parse_incremental_line(line: &str) -> Result<IncrementalChange, CodecError> {
+    let l: IncrementalLine =
+        serde_json::from_str(line).map_err(|e| CodecError::Json(e.to_string()))?;
+    let write_micros = match l.metadata.write_micros {
+        Micros::Plain(n) => n,
+        Micros::Typed { n } => n.parse().map_err(|_| CodecError::Invalid {
+            attr: "WriteTimestampMicros",
+            detail: format!("`{n}` is not a whole number"),
+        })?,
+    };
+    Ok(IncrementalChange {
+        write_micros,
+        keys: l.keys,
+        new_image: l.new_image,
+    })
+}
+
+#[cfg(test)]
+mod incremental_tests {
+    use super::*;
+
+    #[test]
+    fn incremental_lines_carry_keys_images_and_write_times() {
+        let line = r#"{"Metadata":{"WriteTimestampMicros":{"N":"1680109764000000"}},"Keys":{"name":{"S":"a.jpg"}},"NewImage":{"name":{"S":"a.jpg"},"type":{"S":"image"}},"OldImage":{"name":{"S":"a.jpg"}}}"#;
+        let c = parse_incremental_line(line).unwrap();
+        assert_eq!(c.write_micros, 1_680_109_764_000_000);
+        assert_eq!(c.keys["name"], AttributeValue::S("a.jpg".into()));
+        assert!(c.new_image.is_some());
+        let deleted = r#"{"Metadata":{"WriteTimestampMicros":5},"Keys":{"name":{"S":"a.jpg"}},"OldImage":{"name":{"S":"a.jpg"}}}"#;
+        assert_eq!(parse_incremental_line(deleted).unwrap().new_image, None);
+        assert!(parse_incremental_line(r#"{"Item":{}}"#).is_err());
+        assert!(parse_incremental_line(
+            r#"{"Metadata":{"WriteTimestampMicros":{"N":"x"}},"Keys":{}}"#
+        )
+        .is_err());
+    }
+}

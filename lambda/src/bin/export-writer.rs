@@ -12,13 +12,14 @@
 //!   (the drift is logged and counted).
 //! * `{"fromExport": "<key of a manifest-summary.json>"}`: the serving
 //!   snapshot built from that export (for example a native
-//!   `ExportTableToPointInTime` export in the export bucket).
+//!   `ExportTableToPointInTime` export in the export bucket); an
+//!   incremental export's changes are applied to the published snapshot.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use media_query_domain::stream::parse_batch;
 use media_query_lambda::handlers::export::{write_snapshot, ExportError, ExportTarget};
 use media_query_lambda::handlers::serving::{
-    apply_changes, current_states, export_items, publish_serving,
+    apply_changes, current_states, export_items, publish_serving, ExportContents,
 };
 use media_query_lambda::ColdStart;
 use serde_json::{json, Value};
@@ -37,8 +38,12 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let payload = event.payload;
         if let Some(summary_key) = payload.get("fromExport").and_then(Value::as_str) {
-            let items = export_items(s3, &target.bucket, summary_key).await?;
-            let published = publish_serving(&items, s3, target).await?;
+            let published = match export_items(s3, &target.bucket, summary_key).await? {
+                ExportContents::Full(items) => publish_serving(&items, s3, target).await?,
+                ExportContents::Incremental(changes) => apply_changes(&changes, s3, target)
+                    .await?
+                    .ok_or("an incremental export applies to a published snapshot, and there is none yet")?,
+            };
             return Ok::<_, Error>(json!({
                 "fromExport": summary_key,
                 "version": published.manifest.version,

@@ -19,7 +19,7 @@
 use super::export::{put, s3_err, ExportError, ExportTarget};
 use crate::snapshot_bucket::SnapshotBucket;
 use crate::store::{MediaStore, StoreError};
-use media_query_domain::dynamo::{export_line, parse_export_line, Item};
+use media_query_domain::dynamo::{export_line, parse_export_line, parse_incremental_line, Item};
 use media_query_domain::engine::{ReadEngine, VersionLoader};
 use media_query_domain::export::{parse_manifest_files, ManifestSummary};
 use media_query_domain::page::{PageRequest, MAX_LIMIT};
@@ -91,15 +91,26 @@ async fn referenced(
     Some(keys)
 }
 
-/// Every item of an export in DynamoDB's layout, given the key of its
+/// What an export in DynamoDB's layout holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExportContents {
+    /// A full export (ours, or a native `FULL_EXPORT`): every item.
+    Full(Vec<Item>),
+    /// A native `INCREMENTAL_EXPORT`: each changed item's latest state
+    /// (by `WriteTimestampMicros`), `None` when it was deleted or is not a
+    /// media record.
+    Incremental(BTreeMap<String, Option<MediaRecord>>),
+}
+
+/// Reads an export in DynamoDB's layout, given the key of its
 /// `manifest-summary.json`: the export writer's own, or a native
-/// `ExportTableToPointInTime` full export (DYNAMODB_JSON). Every data
-/// file's item count is checked against the manifest.
+/// `ExportTableToPointInTime` export (DYNAMODB_JSON), full or incremental.
+/// Every data file's item count is checked against the manifest.
 pub async fn export_items(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     summary_key: &str,
-) -> Result<Vec<Item>, ExportError> {
+) -> Result<ExportContents, ExportError> {
     let bad = |key: &str, detail: String| ExportError::S3 {
         operation: "read export",
         key: key.to_string(),
@@ -124,62 +135,91 @@ pub async fn export_items(
         &read(summary_key.to_string()).await?,
     ))
     .map_err(|e| bad(summary_key, e.to_string()))?;
+    let incremental = summary.export_type.as_deref() == Some("INCREMENTAL_EXPORT");
     let files_key = summary.manifest_files_s3_key.clone();
     let files = parse_manifest_files(&String::from_utf8_lossy(&read(files_key.clone()).await?))
         .map_err(|e| bad(&files_key, e.to_string()))?;
-    let mut items = Vec::with_capacity(summary.item_count as usize);
+    let mut items = Vec::new();
+    let mut latest: BTreeMap<String, (u64, Option<MediaRecord>)> = BTreeMap::new();
     for f in files {
         let gz = read(f.data_file_s3_key.clone()).await?;
         let mut text = String::new();
         std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text)
             .map_err(|e| bad(&f.data_file_s3_key, format!("not gzip'd UTF-8: {e}")))?;
-        let before = items.len();
+        let mut lines = 0u64;
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            items.push(
-                parse_export_line(line).map_err(|e| bad(&f.data_file_s3_key, e.to_string()))?,
-            );
+            lines += 1;
+            let key = &f.data_file_s3_key;
+            if !incremental {
+                items.push(parse_export_line(line).map_err(|e| bad(key, e.to_string()))?);
+                continue;
+            }
+            let change = parse_incremental_line(line).map_err(|e| bad(key, e.to_string()))?;
+            let Some(name) = change.keys.get(attr::NAME).and_then(|v| v.as_s()) else {
+                return Err(bad(key, "a change without a `name` key".into()));
+            };
+            let state = change.new_image.as_ref().and_then(|image| {
+                MediaRecord::from_item(image)
+                    .map_err(|e| warn!(name, error = %e, "not a media record; not served"))
+                    .ok()
+            });
+            match latest.get(name) {
+                Some((at, _)) if *at > change.write_micros => {}
+                _ => {
+                    latest.insert(name.to_string(), (change.write_micros, state));
+                }
+            }
         }
-        if (items.len() - before) as u64 != f.item_count {
+        if lines != f.item_count {
             return Err(bad(
                 &f.data_file_s3_key,
-                format!(
-                    "{} items, the manifest says {}",
-                    items.len() - before,
-                    f.item_count
-                ),
+                format!("{lines} items, the manifest says {}", f.item_count),
             ));
         }
     }
-    Ok(items)
+    Ok(if incremental {
+        ExportContents::Incremental(latest.into_iter().map(|(k, (_, r))| (k, r)).collect())
+    } else {
+        ExportContents::Full(items)
+    })
 }
 
+/// PUTs in flight at once when writing snapshot objects.
+const PUTS_AT_ONCE: usize = 32;
+
 /// Writes new snapshot objects (immutable, cacheable for a year), except
-/// those `existing` already holds; returns how many and how many bytes.
+/// those `existing` already holds, [`PUTS_AT_ONCE`] at a time; returns how
+/// many and how many bytes.
 async fn write_objects(
     s3: &aws_sdk_s3::Client,
     target: &ExportTarget,
     objects: Vec<(String, Vec<u8>)>,
     existing: &HashSet<String>,
 ) -> Result<(usize, u64), ExportError> {
-    let (mut count, mut bytes_written) = (0, 0);
-    for (hash, bytes) in objects {
-        let key = object_key(&target.prefix, &hash);
-        if existing.contains(&key) {
-            continue;
-        }
-        bytes_written += bytes.len() as u64;
-        count += 1;
-        let immutable = Some("public, max-age=31536000, immutable");
-        put(
-            s3,
-            &target.bucket,
-            &key,
-            bytes,
-            "application/octet-stream",
-            immutable,
-        )
+    use futures::stream::{self, StreamExt, TryStreamExt};
+    let new: Vec<(String, Vec<u8>)> = objects
+        .into_iter()
+        .map(|(hash, bytes)| (object_key(&target.prefix, &hash), bytes))
+        .filter(|(key, _)| !existing.contains(key))
+        .collect();
+    let count = new.len();
+    let bytes_written = new.iter().map(|(_, b)| b.len() as u64).sum();
+    stream::iter(new)
+        .map(|(key, bytes)| async move {
+            let immutable = Some("public, max-age=31536000, immutable");
+            put(
+                s3,
+                &target.bucket,
+                &key,
+                bytes,
+                "application/octet-stream",
+                immutable,
+            )
+            .await
+        })
+        .buffer_unordered(PUTS_AT_ONCE)
+        .try_collect::<Vec<_>>()
         .await?;
-    }
     Ok((count, bytes_written))
 }
 

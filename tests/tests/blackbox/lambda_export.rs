@@ -170,7 +170,9 @@ async fn snapshot_is_a_complete_dynamodb_export_published_last() {
 async fn the_serving_snapshot_builds_from_a_native_export_and_rewrites_only_changes() {
     use media_query_domain::serving::{objects_prefix, pointer_key};
     use media_query_lambda::handlers::api::ReadApi;
-    use media_query_lambda::handlers::serving::{export_items, publish_serving};
+    use media_query_lambda::handlers::serving::{
+        apply_changes, export_items, publish_serving, ExportContents,
+    };
     use media_query_lambda::snapshot_bucket::SnapshotBucket;
     use std::io::Write;
 
@@ -223,14 +225,16 @@ async fn the_serving_snapshot_builds_from_a_native_export_and_rewrites_only_chan
         r#"{{"version":"2020-06-30","exportArn":"arn:aws:dynamodb:us-east-1:123456789012:table/media/export/01700000000000-abcdef12","startTime":"2026-11-25T10:00:00.000Z","endTime":"2026-11-25T10:05:00.000Z","tableArn":"arn:aws:dynamodb:us-east-1:123456789012:table/media","tableId":"abc","exportTime":"2026-11-25T10:00:00.000Z","s3Bucket":"{BUCKET}","s3Prefix":"native","s3SseAlgorithm":"AES256","s3SseKmsKeyId":null,"manifestFilesS3Key":"{dir}manifest-files.json","billedSizeBytes":1234,"itemCount":60,"outputFormat":"DYNAMODB_JSON","exportType":"FULL_EXPORT"}}"#
     );
     let summary_key = format!("{dir}manifest-summary.json");
-    aws::put_object(&sdk, BUCKET, &summary_key, summary.into_bytes()).await;
+    aws::put_object(&sdk, BUCKET, &summary_key, summary.clone().into_bytes()).await;
 
     let target = ExportTarget {
         bucket: BUCKET.into(),
         prefix: "edge".into(),
         table_arn: "arn:aws:dynamodb:us-east-1::table/media".into(),
     };
-    let items = export_items(&s3, BUCKET, &summary_key).await.unwrap();
+    let ExportContents::Full(items) = export_items(&s3, BUCKET, &summary_key).await.unwrap() else {
+        panic!("a full export")
+    };
     assert_eq!(items.len(), 60);
     let first = publish_serving(&items, &s3, &target).await.unwrap();
     assert_eq!(first.manifest.item_count, 59, "the tombstone is not served");
@@ -303,6 +307,66 @@ async fn the_serving_snapshot_builds_from_a_native_export_and_rewrites_only_chan
         .await
         .iter()
         .any(|k| k.starts_with(&objects_prefix("edge"))));
+
+    // A native incremental export: n001 relabelled (twice; the later write
+    // wins, whatever the line order), n002 deleted (no NewImage).
+    let inc = "native/AWSDynamoDB/01700000999999-abcdef13/";
+    let owl = MediaRecord::ready("n001.jpg", MediaType::Image, vec!["Owl".into()]);
+    let bat = MediaRecord::ready("n001.jpg", MediaType::Image, vec!["Bat".into()]);
+    let image = |r: &MediaRecord| serde_json::to_string(&r.to_item()).unwrap();
+    let lines = [
+        format!(r#"{{"Metadata":{{"WriteTimestampMicros":{{"N":"1700000002000000"}}}},"Keys":{{"name":{{"S":"n001.jpg"}}}},"NewImage":{},"OldImage":{}}}"#, image(&owl), image(&bat)),
+        format!(r#"{{"Metadata":{{"WriteTimestampMicros":{{"N":"1700000001000000"}}}},"Keys":{{"name":{{"S":"n001.jpg"}}}},"NewImage":{}}}"#, image(&bat)),
+        r#"{"Metadata":{"WriteTimestampMicros":{"N":"1700000003000000"}},"Keys":{"name":{"S":"n002.jpg"}}}"#.to_string(),
+    ];
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    for l in &lines {
+        writeln!(gz, "{l}").unwrap();
+    }
+    let gz = gz.finish().unwrap();
+    let data_key = format!("{inc}data/inc.json.gz");
+    let files = format!(
+        "{{\"itemCount\":3,\"md5Checksum\":\"{}\",\"etag\":\"x\",\"dataFileS3Key\":\"{data_key}\"}}\n",
+        base64_md5(&gz)
+    );
+    aws::put_object(&sdk, BUCKET, &data_key, gz).await;
+    aws::put_object(
+        &sdk,
+        BUCKET,
+        &format!("{inc}manifest-files.json"),
+        files.into_bytes(),
+    )
+    .await;
+    let inc_summary = summary
+        .replace("FULL_EXPORT", "INCREMENTAL_EXPORT")
+        .replace(dir, inc)
+        .replace("\"itemCount\":60", "\"itemCount\":3");
+    let inc_key = format!("{inc}manifest-summary.json");
+    aws::put_object(&sdk, BUCKET, &inc_key, inc_summary.into_bytes()).await;
+    let ExportContents::Incremental(changes) = export_items(&s3, BUCKET, &inc_key).await.unwrap()
+    else {
+        panic!("an incremental export")
+    };
+    assert_eq!(changes.len(), 2);
+    apply_changes(&changes, &s3, &target)
+        .await
+        .unwrap()
+        .unwrap();
+    let api = ReadApi::new(
+        &store,
+        SnapshotBucket::new(s3.clone(), Some(BUCKET.into())),
+        "edge",
+        0,
+    );
+    let owls = api.respond("GET", "/", Some("label=Owl"), None).await;
+    assert_eq!(
+        owls.body,
+        r#"[{"name":"n001.jpg","type":"image","labels":["Owl"]}]"#
+    );
+    assert_eq!(
+        api.respond("GET", "/n002.jpg", None, None).await.status,
+        404
+    );
 }
 
 /// A stream batch (Lambda's DynamoDB Streams event) is applied to the
