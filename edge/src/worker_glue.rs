@@ -306,7 +306,10 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     };
     let started = now_ms();
     let url = req.url()?;
-    let method = req.method().to_string();
+    // The raw method: worker's `Method` maps every method it does not
+    // know (QUERY, PROPFIND...) to GET, which would answer them as GETs
+    // instead of the 405 the Lambda gives.
+    let method = req.inner().method();
     let if_none_match = req.headers().get("if-none-match")?;
     let api_request = ApiRequest {
         method: &method,

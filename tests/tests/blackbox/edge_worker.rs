@@ -208,6 +208,7 @@ async fn the_edge_answers_exactly_like_the_lambda_and_the_vectors() {
         ("HEAD", "/", None),
         ("OPTIONS", "/", None),
         ("DELETE", "/sample.jpg", None),
+        ("QUERY", "/sample.jpg", None),
         ("GET", "/?label=Dog", Some(etag.as_str())),
         ("GET", "/?label=Cat", Some(etag.as_str())),
     ] {
@@ -277,7 +278,9 @@ async fn caching_headers_methods_and_cors() {
     );
     assert_eq!(options.status, 204);
     assert_eq!(options.header("access-control-allow-origin"), Some("*"));
-    for method in ["POST", "PUT", "DELETE", "PATCH"] {
+    // QUERY and PROPFIND are methods the worker crate does not know (it
+    // once read them as GET).
+    for method in ["POST", "PUT", "DELETE", "PATCH", "QUERY", "PROPFIND"] {
         let a = edge.request(method, "/sample.jpg", &[]);
         assert_eq!(a.status, 405, "{method}");
         assert_eq!(a.json()["Code"], "MethodNotAllowedError");
