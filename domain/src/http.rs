@@ -104,6 +104,10 @@ pub struct Settings {
     pub miss_lookups_per_second: f64,
     /// Names remembered as missing.
     pub miss_capacity: usize,
+    /// Scans of the whole table when the snapshot cannot answer a list,
+    /// per second, with a burst of twice that; past it, a 503 with
+    /// `Retry-After` (no Scan storm when the snapshot is down).
+    pub scan_fallbacks_per_second: f64,
 }
 
 impl Default for Settings {
@@ -112,6 +116,43 @@ impl Default for Settings {
             max_age_seconds: 60,
             miss_lookups_per_second: 50.0,
             miss_capacity: 10_000,
+            scan_fallbacks_per_second: 1.0,
+        }
+    }
+}
+
+/// A token bucket: `rate` a second, bursts of twice that.
+#[derive(Debug)]
+struct TokenBucket {
+    tokens: f64,
+    refilled_at_ms: f64,
+}
+
+impl TokenBucket {
+    fn new() -> TokenBucket {
+        TokenBucket {
+            tokens: f64::NAN,
+            refilled_at_ms: 0.0,
+        }
+    }
+
+    fn take(&mut self, rate: f64, now_ms: f64) -> bool {
+        if rate.is_infinite() {
+            return true;
+        }
+        let burst = rate * 2.0;
+        if self.tokens.is_nan() {
+            self.tokens = burst;
+        } else {
+            let refill = (now_ms - self.refilled_at_ms).max(0.0) / 1000.0 * rate;
+            self.tokens = (self.tokens + refill).min(burst);
+        }
+        self.refilled_at_ms = now_ms;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
         }
     }
 }
@@ -121,16 +162,14 @@ impl Default for Settings {
 #[derive(Debug)]
 pub struct Misses {
     until_ms: HashMap<String, f64>,
-    tokens: f64,
-    refilled_at_ms: f64,
+    lookups: TokenBucket,
 }
 
 impl Misses {
     fn new() -> Misses {
         Misses {
             until_ms: HashMap::new(),
-            tokens: f64::NAN,
-            refilled_at_ms: 0.0,
+            lookups: TokenBucket::new(),
         }
     }
 
@@ -146,21 +185,7 @@ impl Misses {
     }
 
     fn take_token(&mut self, s: &Settings, now_ms: f64) -> bool {
-        let burst = s.miss_lookups_per_second * 2.0;
-        if self.tokens.is_nan() {
-            self.tokens = burst;
-        } else {
-            let refill =
-                (now_ms - self.refilled_at_ms).max(0.0) / 1000.0 * s.miss_lookups_per_second;
-            self.tokens = (self.tokens + refill).min(burst);
-        }
-        self.refilled_at_ms = now_ms;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
+        self.lookups.take(s.miss_lookups_per_second, now_ms)
     }
 
     fn remember(&mut self, s: &Settings, name: &str, until_ms: f64, now_ms: f64) {
@@ -198,6 +223,7 @@ pub struct Responder {
     pub engine: ReadEngine,
     pub settings: Settings,
     misses: Mutex<Misses>,
+    scans: Mutex<TokenBucket>,
 }
 
 fn base(status: u16, body: String) -> Reply {
@@ -224,8 +250,16 @@ fn error(e: &ApiError) -> Reply {
     if e.status == 405 {
         r.headers.push(("allow", ALLOWED.to_string()));
     }
+    if e.status == 503 {
+        r.headers
+            .push(("retry-after", RETRY_AFTER_SECONDS.to_string()));
+    }
     r
 }
+
+/// `Retry-After` of a 503: the snapshot is re-checked, and the Scan
+/// fallback refilled, within about this long.
+const RETRY_AFTER_SECONDS: u64 = 5;
 
 /// A 200, with its `ETag` and caching headers.
 fn ok(body: String, source: AnswerSource, etag: String, max_age: u64) -> Reply {
@@ -282,12 +316,28 @@ fn page_of(records: &[MediaRecord], query: &ListQuery, page: &PageRequest) -> Li
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl Responder {
+    /// A snapshot answer from a manifest whose refresh failed says how old
+    /// it is (`Age`), and the failure is logged.
+    fn mark_stale(&self, r: &mut Reply, now_ms: f64) {
+        if let Some(age) = self.engine.stale_age_seconds(now_ms) {
+            r.headers.push(("age", age.to_string()));
+            r.log.push(format!(
+                "the snapshot could not be re-checked; serving the last good version, {age} s old"
+            ));
+        }
+    }
+
     pub fn new(engine: ReadEngine, settings: Settings) -> Responder {
         Responder {
             engine,
             settings,
             misses: Mutex::new(Misses::new()),
+            scans: Mutex::new(TokenBucket::new()),
         }
     }
 
@@ -380,6 +430,7 @@ impl Responder {
                         let mut r = ok(page.body(), AnswerSource::Snapshot, etag, max_age);
                         link(&page, &mut r);
                         r.snapshot_version = Some(m.version.clone());
+                        self.mark_stale(&mut r, now_ms);
                         return Ok(r);
                     }
                     Err(e) => e,
@@ -390,6 +441,11 @@ impl Responder {
         let mut log = vec![format!(
             "snapshot unavailable, scanning DynamoDB: {snapshot_error}"
         )];
+        let rate = self.settings.scan_fallbacks_per_second;
+        if !lock(&self.scans).take(rate, now_ms) {
+            log.push("Scan fallbacks over their rate".into());
+            return Err((ApiError::service_unavailable(UNAVAILABLE), log));
+        }
         match table.scan(&list.query).await {
             Ok(records) => {
                 let page = page_of(&records, &list.query, &list.page);
@@ -433,6 +489,7 @@ impl Responder {
                     Ok(Some(json)) => {
                         let mut r = ok(json, AnswerSource::Snapshot, etag, max_age);
                         r.snapshot_version = Some(m.version.clone());
+                        self.mark_stale(&mut r, now_ms);
                         return Ok(r);
                     }
                     Ok(None) => snapshot_answered = true,
@@ -475,13 +532,10 @@ impl Responder {
                 Err((ApiError::not_found(name), log))
             }
             Err(e) => {
+                // Not a definitive 404: the item may be newer than the
+                // snapshot, and DynamoDB could not say.
                 log.push(format!("DynamoDB GetItem failed: {e}"));
-                if snapshot_answered {
-                    // The snapshot answered (without the item): its 404 stands.
-                    Err((ApiError::not_found(name), log))
-                } else {
-                    Err((ApiError::service_unavailable(UNAVAILABLE), log))
-                }
+                Err((ApiError::service_unavailable(UNAVAILABLE), log))
             }
         }
     }
@@ -578,6 +632,181 @@ mod tests {
         ))
     }
 
+    /// A bucket that can go down (every GET fails) and counts pointer GETs.
+    struct Flaky {
+        inner: Bucket,
+        down: Cell<bool>,
+        pointer_gets: Cell<usize>,
+    }
+
+    impl ObjectStore for Flaky {
+        async fn get(&self, key: &str, inm: Option<&str>) -> Result<Fetched, String> {
+            if key == pointer_key("p") {
+                self.pointer_gets.set(self.pointer_gets.get() + 1);
+            }
+            if self.down.get() {
+                return Err("connection reset".into());
+            }
+            self.inner.get(key, inm).await
+        }
+    }
+
+    /// A table whose every read fails.
+    struct DownTable;
+
+    impl Table for DownTable {
+        async fn get_item(&self, _: &str) -> Result<Option<MediaRecord>, String> {
+            Err("ProvisionedThroughputExceededException".into())
+        }
+        async fn scan(&self, _: &ListQuery) -> Result<Vec<MediaRecord>, String> {
+            Err("ProvisionedThroughputExceededException".into())
+        }
+    }
+
+    fn list<T: Table>(r: &Responder, b: &impl ObjectStore, t: &T, now_ms: f64) -> Reply {
+        ready(r.handle(
+            b,
+            t,
+            ApiRequest {
+                method: "GET",
+                raw_path: "/",
+                raw_query: Some("label=Dog&limit=2"),
+                if_none_match: None,
+            },
+            now_ms,
+        ))
+    }
+
+    #[test]
+    fn a_failed_refresh_keeps_the_last_good_snapshot_with_its_age() {
+        let b = Flaky {
+            inner: bucket(),
+            down: Cell::new(false),
+            pointer_gets: Cell::new(0),
+        };
+        let t = CountingTable::default();
+        let engine = ReadEngine::new("p", 60_000.0, 1 << 20).with_max_stale_ms(600_000.0);
+        let r = Responder::new(engine, Settings::default());
+        let fresh = list(&r, &b, &t, 0.0);
+        assert_eq!((fresh.status, fresh.header("age")), (200, None));
+        // S3 goes down: past the TTL, one check fails, and the last good
+        // snapshot answers, saying how old it is.
+        b.down.set(true);
+        let stale = list(&r, &b, &t, 61_000.0);
+        assert_eq!(stale.status, 200);
+        assert_eq!(stale.header("x-media-source"), Some("snapshot"));
+        assert_eq!(stale.header("age"), Some("61"));
+        assert_eq!(stale.body, fresh.body);
+        assert!(!stale.log.is_empty(), "the failure is logged");
+        // Retried at most once per TTL, not once per request (shards come
+        // from the cache).
+        for i in 0..20 {
+            assert_eq!(list(&r, &b, &t, 62_000.0 + f64::from(i)).status, 200);
+        }
+        assert_eq!(b.pointer_gets.get(), 2);
+        assert_eq!(t.scans.get(), 0, "no Scan storm");
+        // Back up: fresh again, no Age.
+        b.down.set(false);
+        let back = list(&r, &b, &t, 125_000.0);
+        assert_eq!((back.status, back.header("age")), (200, None));
+        // Down for longer than the maximum staleness: the fallback answers.
+        b.down.set(true);
+        list(&r, &b, &t, 200_000.0);
+        let too_old = list(&r, &b, &t, 800_000.0);
+        assert_eq!(too_old.header("x-media-source"), Some("dynamodb"));
+    }
+
+    #[test]
+    fn scan_fallbacks_are_rate_limited_with_retry_after() {
+        let b = Flaky {
+            inner: bucket(),
+            down: Cell::new(true),
+            pointer_gets: Cell::new(0),
+        };
+        let t = CountingTable::default();
+        let settings = Settings {
+            scan_fallbacks_per_second: 1.0,
+            ..Settings::default()
+        };
+        let r = Responder::new(ReadEngine::new("p", 60_000.0, 1 << 20), settings);
+        let statuses: Vec<u16> = (0..10).map(|_| list(&r, &b, &t, 0.0).status).collect();
+        assert_eq!(t.scans.get(), 2, "a burst of two Scans, then none");
+        assert_eq!(statuses.iter().filter(|s| **s == 503).count(), 8);
+        let refused = list(&r, &b, &t, 0.0);
+        assert_eq!(refused.header("retry-after"), Some("5"));
+        assert!(refused
+            .body
+            .starts_with("{\"Code\":\"ServiceUnavailableError\""));
+        // A second later, one more Scan is allowed.
+        assert_eq!(list(&r, &b, &t, 1_000.0).status, 200);
+    }
+
+    #[test]
+    fn a_failed_lookup_of_a_name_the_snapshot_lacks_is_a_503_not_a_404() {
+        let b = bucket();
+        let r = Responder::new(ReadEngine::new("p", 60_000.0, 1 << 20), Settings::default());
+        let reply = ready(r.handle(
+            &b,
+            &DownTable,
+            ApiRequest {
+                method: "GET",
+                raw_path: "/newer.jpg",
+                raw_query: None,
+                if_none_match: None,
+            },
+            0.0,
+        ));
+        assert_eq!(reply.status, 503, "{}", reply.body);
+        assert_eq!(reply.header("retry-after"), Some("5"));
+    }
+
+    #[test]
+    fn one_refresh_at_a_time_the_others_keep_the_manifest() {
+        use std::future::Future;
+        use std::task::{Context, Poll, Waker};
+        /// Parks every pointer GET until released.
+        struct Slow {
+            inner: Bucket,
+            open: Cell<bool>,
+            pointer_gets: Cell<usize>,
+        }
+        impl ObjectStore for Slow {
+            async fn get(&self, key: &str, inm: Option<&str>) -> Result<Fetched, String> {
+                if key == pointer_key("p") {
+                    self.pointer_gets.set(self.pointer_gets.get() + 1);
+                    std::future::poll_fn(|_| {
+                        if self.open.get() {
+                            Poll::Ready(())
+                        } else {
+                            Poll::Pending
+                        }
+                    })
+                    .await;
+                }
+                self.inner.get(key, inm).await
+            }
+        }
+        let b = Slow {
+            inner: bucket(),
+            open: Cell::new(true),
+            pointer_gets: Cell::new(0),
+        };
+        let engine = ReadEngine::new("p", 60_000.0, 1 << 20);
+        ready(engine.manifest(&b, 0.0)).unwrap();
+        // Past the TTL: the first request starts a check that hangs...
+        b.open.set(false);
+        let mut first = std::pin::pin!(engine.manifest(&b, 61_000.0));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(first.as_mut().poll(&mut cx).is_pending());
+        // ...and the others answer at once from the manifest they have.
+        for i in 0..5 {
+            assert!(ready(engine.manifest(&b, 61_001.0 + f64::from(i))).is_ok());
+        }
+        assert_eq!(b.pointer_gets.get(), 2, "one check in flight, not six");
+        b.open.set(true);
+        assert!(matches!(first.as_mut().poll(&mut cx), Poll::Ready(Ok(_))));
+    }
+
     #[test]
     fn missing_names_are_remembered_and_lookups_rate_limited() {
         let (b, t) = (bucket(), CountingTable::default());
@@ -585,6 +814,7 @@ mod tests {
             max_age_seconds: 60,
             miss_lookups_per_second: 10.0,
             miss_capacity: 100,
+            ..Settings::default()
         };
         let r = Responder::new(ReadEngine::new("p", 60_000.0, 1 << 20), settings);
         // The same missing name, again and again: one GetItem per TTL.

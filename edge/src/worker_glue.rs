@@ -12,8 +12,8 @@ use serde_json::{json, Value};
 use std::cell::OnceCell;
 use std::rc::Rc;
 use worker::{
-    console_error, console_log, event, wasm_bindgen::JsValue, Cache, Context, Date, Env, Fetch,
-    Headers, Method, Request, RequestInit, Response, Result,
+    console_error, console_log, console_warn, event, wasm_bindgen::JsValue, Cache, Context, Date,
+    Env, Fetch, Headers, Method, Request, RequestInit, Response, Result,
 };
 
 /// Decoded shards this isolate may keep (of its 128 MB).
@@ -31,6 +31,8 @@ struct Config {
     export_bucket: String,
     export_prefix: String,
     ttl_seconds: u64,
+    /// How long the last good snapshot is served when its refresh fails.
+    max_stale_seconds: u64,
 }
 
 fn setting(env: &Env, name: &str) -> Option<String> {
@@ -44,6 +46,15 @@ impl Config {
     fn from_env(env: &Env) -> std::result::Result<Config, String> {
         let need =
             |name: &str| setting(env, name).ok_or_else(|| format!("{name} is not configured"));
+        let seconds = |name: &str, default: u64| {
+            setting(env, name)
+                .map(|v| {
+                    v.parse()
+                        .map_err(|_| format!("{name} `{v}` is not a number"))
+                })
+                .transpose()
+                .map(|v| v.unwrap_or(default))
+        };
         Ok(Config {
             aws: AwsAccess {
                 region: need("AWS_REGION")?,
@@ -55,13 +66,8 @@ impl Config {
             table: need("MEDIA_TABLE_NAME")?,
             export_bucket: need("EXPORT_BUCKET")?,
             export_prefix: setting(env, "EXPORT_PREFIX").unwrap_or_default(),
-            ttl_seconds: setting(env, "EXPORT_TTL_SECONDS")
-                .map(|v| {
-                    v.parse()
-                        .map_err(|_| format!("EXPORT_TTL_SECONDS `{v}` is not a number"))
-                })
-                .transpose()?
-                .unwrap_or(60),
+            ttl_seconds: seconds("EXPORT_TTL_SECONDS", 60)?,
+            max_stale_seconds: seconds("MAX_STALE_SECONDS", 3600)?,
         })
     }
 
@@ -73,7 +79,8 @@ impl Config {
                         &self.export_prefix,
                         self.ttl_seconds as f64 * 1000.0,
                         CACHE_BYTES,
-                    ),
+                    )
+                    .with_max_stale_ms(self.max_stale_seconds as f64 * 1000.0),
                     Settings {
                         max_age_seconds: self.ttl_seconds,
                         ..Settings::default()
@@ -244,7 +251,12 @@ impl Table for MediaTable<'_> {
                 json!({"TableName": self.config.table, "Key": {"name": AttributeValue::S(name.to_string())}, "ConsistentRead": true}),
             )
             .await?;
-        out.get("Item").map(record).transpose()
+        // A bad row is not served, and is not an outage either.
+        Ok(out.get("Item").and_then(|item| {
+            record(item)
+                .map_err(|why| console_warn!("{name}: not a media record, not served: {why}"))
+                .ok()
+        }))
     }
 
     async fn scan(&self, query: &ListQuery) -> std::result::Result<Vec<MediaRecord>, String> {
@@ -264,7 +276,11 @@ impl Table for MediaTable<'_> {
                 body["ExclusiveStartKey"] = s;
             }
             let out = self.call("Scan", body).await?;
-            for item in out["Items"].as_array().into_iter().flatten() {
+            // An answer without `Items` is not an empty table.
+            let items = out["Items"]
+                .as_array()
+                .ok_or_else(|| format!("DynamoDB Scan answered without Items: {out}"))?;
+            for item in items {
                 records.push(record(item)?);
             }
             match out.get("LastEvaluatedKey") {

@@ -113,14 +113,32 @@ enum Decoded {
 struct Current {
     manifest: Option<Arc<Manifest>>,
     etag: Option<String>,
+    /// The last check of the pointer, successful or not: the next is due
+    /// a TTL later, so an outage costs one attempt per TTL, not one per
+    /// request.
     checked_at_ms: f64,
+    /// The last successful check: how old the answers of a stale manifest are.
+    validated_at_ms: f64,
+    /// Whether the last check failed (the manifest is being served stale).
+    stale: bool,
+    /// A check is under way (since then): other requests keep the
+    /// manifest they have. A check dropped midway (its request cancelled)
+    /// stops counting after [`REFRESH_TIMEOUT_MS`].
+    refreshing_since_ms: Option<f64>,
 }
+
+/// How long a pointer check may hold the others off.
+const REFRESH_TIMEOUT_MS: f64 = 10_000.0;
+
+/// How long a manifest whose refresh failed is still served, by default.
+pub const DEFAULT_MAX_STALE_MS: f64 = 3_600_000.0;
 
 /// The engine of one isolate or process.
 #[derive(Debug)]
 pub struct ReadEngine {
     prefix: String,
     ttl_ms: f64,
+    max_stale_ms: f64,
     current: Mutex<Current>,
     cache: Mutex<LruCache<Decoded>>,
     pub stats: Stats,
@@ -137,6 +155,7 @@ impl ReadEngine {
         ReadEngine {
             prefix: prefix.to_string(),
             ttl_ms,
+            max_stale_ms: DEFAULT_MAX_STALE_MS,
             current: Mutex::new(Current::default()),
             cache: Mutex::new(LruCache::new(cache_bytes)),
             stats: Stats::default(),
@@ -149,20 +168,42 @@ impl ReadEngine {
         (c.bytes(), c.budget())
     }
 
-    /// The current manifest, re-checked first if the TTL has passed. A
-    /// failed check drops the cached manifest, so callers fall back.
+    /// Serves a manifest whose refresh failed for at most `ms` after its
+    /// last successful check (then the responder falls back).
+    pub fn with_max_stale_ms(mut self, ms: f64) -> ReadEngine {
+        self.max_stale_ms = ms;
+        self
+    }
+
+    /// When the manifest is served stale (its last refresh failed): how
+    /// long ago it was last confirmed current, in seconds (`Age`).
+    pub fn stale_age_seconds(&self, now_ms: f64) -> Option<u64> {
+        let c = lock(&self.current);
+        (c.stale && c.manifest.is_some())
+            .then(|| ((now_ms - c.validated_at_ms).max(0.0) / 1000.0) as u64)
+    }
+
+    /// The current manifest, re-checked first if the TTL has passed (by one
+    /// request at a time: the others keep the manifest they have). When a
+    /// check fails, the last good manifest is kept and served, stale, for
+    /// up to the maximum staleness; past that, or with none, the error is
+    /// returned and callers fall back.
     pub async fn manifest<S: ObjectStore>(
         &self,
         store: &S,
         now_ms: f64,
     ) -> Result<Arc<Manifest>, ReadError> {
         let (current, etag) = {
-            let c = lock(&self.current);
+            let mut c = lock(&self.current);
             if let Some(m) = &c.manifest {
-                if now_ms - c.checked_at_ms < self.ttl_ms {
+                let in_flight = c
+                    .refreshing_since_ms
+                    .is_some_and(|t| now_ms - t < REFRESH_TIMEOUT_MS);
+                if now_ms - c.checked_at_ms < self.ttl_ms || in_flight {
                     return Ok(m.clone());
                 }
             }
+            c.refreshing_since_ms = Some(now_ms);
             (c.manifest.clone(), c.etag.clone())
         };
         let key = pointer_key(&self.prefix);
@@ -170,6 +211,7 @@ impl ReadEngine {
         let conditional = current.as_ref().and(etag.as_deref());
         let answer = store.get(&key, conditional).await;
         let mut c = lock(&self.current);
+        c.refreshing_since_ms = None;
         let result = match answer {
             Ok(Fetched::NotModified) => match current {
                 Some(m) => Ok((m, etag)),
@@ -193,12 +235,26 @@ impl ReadEngine {
                     manifest: Some(m.clone()),
                     etag,
                     checked_at_ms: now_ms,
+                    validated_at_ms: now_ms,
+                    stale: false,
+                    refreshing_since_ms: None,
                 };
                 Ok(m)
             }
             Err(e) => {
-                *c = Current::default();
-                Err(e)
+                let keep = !matches!(e, ReadError::Missing(_))
+                    && now_ms - c.validated_at_ms <= self.max_stale_ms;
+                match c.manifest.clone().filter(|_| keep) {
+                    Some(m) => {
+                        c.checked_at_ms = now_ms;
+                        c.stale = true;
+                        Ok(m)
+                    }
+                    None => {
+                        *c = Current::default();
+                        Err(e)
+                    }
+                }
             }
         }
     }

@@ -8,16 +8,16 @@ use media_query_lambda::ColdStart;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let cold = ColdStart::load().await?;
-    let bucket = SnapshotBucket::new(
-        aws_sdk_s3::Client::new(&cold.sdk),
-        cold.config.export_bucket.clone(),
-    );
-    let api = &ReadApi::new(
-        &cold.store,
-        bucket,
-        &cold.config.export_prefix,
-        cold.config.snapshot_ttl_seconds,
-    );
+    // Without a snapshot bucket the table is the only source.
+    let api = &match &cold.config.export_bucket {
+        Some(b) => ReadApi::new(
+            &cold.store,
+            SnapshotBucket::new(aws_sdk_s3::Client::new(&cold.sdk), Some(b.clone())),
+            &cold.config.export_prefix,
+            cold.config.snapshot_ttl_seconds,
+        ),
+        None => ReadApi::table_only(&cold.store),
+    };
     lambda_http::run(service_fn(move |req: Request| async move {
         let if_none_match = req
             .headers()

@@ -9,6 +9,7 @@
 
 use crate::snapshot_bucket::SnapshotBucket;
 use crate::store::MediaStore;
+use crate::store::StoreError;
 use media_query_domain::engine::ReadEngine;
 use media_query_domain::http::{ApiRequest, Reply, Responder, Settings, Table};
 use media_query_domain::{ListQuery, MediaRecord};
@@ -23,7 +24,14 @@ struct StoreTable<'a, S>(&'a S);
 
 impl<S: MediaStore> Table for StoreTable<'_, S> {
     async fn get_item(&self, name: &str) -> Result<Option<MediaRecord>, String> {
-        self.0.get(name).await.map_err(|e| e.to_string())
+        match self.0.get(name).await {
+            // A bad row is not served, and is not an outage either.
+            Err(StoreError::Corrupt(why)) => {
+                warn!(name, why, "not a media record; not served");
+                Ok(None)
+            }
+            other => other.map_err(|e| e.to_string()),
+        }
     }
 
     async fn scan(&self, query: &ListQuery) -> Result<Vec<MediaRecord>, String> {
@@ -55,10 +63,15 @@ impl<'s, S: MediaStore> ReadApi<'s, S> {
         }
     }
 
-    /// Serving from the table alone (no snapshot configured).
+    /// Serving from the table alone (no snapshot configured): the Scan is
+    /// then the way to answer, not a fallback, so it is not rate-limited.
     pub fn table_only(store: &'s S) -> Self {
+        let settings = Settings {
+            scan_fallbacks_per_second: f64::INFINITY,
+            ..Settings::default()
+        };
         ReadApi {
-            responder: Responder::new(ReadEngine::new("", 0.0, 0), Settings::default()),
+            responder: Responder::new(ReadEngine::new("", 0.0, 0), settings),
             bucket: None,
             store,
         }
