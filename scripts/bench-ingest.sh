@@ -49,14 +49,19 @@ start = time.time()
 with ThreadPoolExecutor(threads) as pool:
     list(pool.map(lambda i: s3.put_object(Bucket=bucket, Key=f"ingest/{i:06}.png", Body=body), range(n)))
 uploaded = time.time() - start
-seen = 0
+seen, errors = 0, 0
 while time.time() - start < 600:
-    seen = listed()
+    try:
+        seen = listed()
+    except OSError as e:  # a 5xx or a dropped connection: count it, ask again
+        errors += 1
+        print(f"read API: {e}", file=sys.stderr)
     if seen >= n:
         break
     time.sleep(0.5)
 took = time.time() - start
 print(f"{n} uploads ({threads} client threads): all PUT in {uploaded:.1f} s; "
-      f"{seen} listed after {took:.1f} s: {seen / took:.1f} uploads/s end to end")
+      f"{seen} listed after {took:.1f} s: {seen / took:.1f} uploads/s end to end "
+      f"({errors} failed list requests on the way)")
 sys.exit(0 if seen >= n else 1)
 PY
