@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The deploy wiring (scripts/deploy_wiring.py), without an account:
+#  1. its tests against a recorded `describe-stacks` answer
+#     (scripts/fixtures/describe-stacks.json), held to template.yaml,
+#     wrangler.toml and the Worker's source;
+#  2. `wrangler deploy --dry-run` with the configuration it generates from
+#     that answer, as scripts/deploy.sh would deploy it (the bundle is
+#     prebuilt by scripts/build.d/edge.sh, so wrangler's build step is left out).
+# PyYAML (to read template.yaml) lives in a venv under .local/.
+set -euo pipefail
+export PYTHONDONTWRITEBYTECODE=1   # no __pycache__ in scripts/
+VENV=.local/tools/deploy
+PINS="PyYAML==6.0.4"
+if [ "$(cat "$VENV/.pins" 2>/dev/null)" != "$PINS" ] || ! "$VENV/bin/python" -c "import yaml" 2>/dev/null; then
+  python3 -m venv "$VENV"
+  # shellcheck disable=SC2086 # one argument per pin
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check $PINS
+  echo "$PINS" > "$VENV/.pins"
+fi
+"$VENV/bin/python" -m unittest discover -s scripts -p test_deploy_wiring.py -v
+
+[ -f edge/build/worker/shim.mjs ] \
+  || { echo "no Worker bundle: run scripts/build.d/edge.sh first" >&2; exit 1; }
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+config=$out/wrangler.production.jsonc
+"$VENV/bin/python" scripts/deploy_wiring.py worker-config --no-build \
+  --describe scripts/fixtures/describe-stacks.json --wrangler-toml wrangler.toml \
+  --repo-root "$PWD" --out "$config"
+WRANGLER_SEND_METRICS=false node_modules/.bin/wrangler deploy --dry-run \
+  --config "$config" --env production --outdir "$out/dist" 2>&1 | tee "$out/dry-run.log"
+# The bindings wrangler would upload are the stack's, not the committed placeholders.
+for expect in media-query-MediaTable-1RQ9X4T6PZ0K3 media-query-exportbucket-8wq3kx2m5n1z eu-west-1; do
+  grep -q "$expect" "$out/dry-run.log" || { echo "dry run: no $expect among the bindings" >&2; exit 1; }
+done
+if grep -qF '"media-query-media"' "$out/dry-run.log"; then
+  echo "dry run: the committed placeholder MEDIA_TABLE_NAME would be deployed" >&2; exit 1
+fi
+echo "deploy wiring: dry run of Worker media-query-edge with the stack's vars: ok"

@@ -1,0 +1,374 @@
+"""Tests of scripts/deploy_wiring.py against a recorded describe-stacks
+answer (scripts/fixtures/describe-stacks.json), with the fixture, the
+wiring and the scripts held to what template.yaml, wrangler.toml and the
+Worker's source (edge/src/worker_glue.rs) say, so none of them can drift
+from the others unnoticed.
+
+Run by scripts/check.d/deploy.sh:
+  python -m unittest discover -s scripts -p test_deploy_wiring.py -v
+Needs PyYAML (to read template.yaml); everything else is the standard library.
+"""
+import copy
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import tomllib
+import unittest
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+import deploy_wiring as w  # noqa: E402
+
+FIXTURE = HERE / "fixtures" / "describe-stacks.json"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """template.yaml with its short-form intrinsics: `!Ref X` -> {"Ref": "X"}."""
+
+
+def _intrinsic(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {suffix: value}
+
+
+_CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
+def load_template():
+    return yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)
+
+
+def load_fixture():
+    return json.loads(FIXTURE.read_text())
+
+
+def load_wrangler():
+    return tomllib.loads((ROOT / "wrangler.toml").read_text())
+
+
+def parse_jsonc(text):
+    return json.loads("\n".join(line for line in text.splitlines() if not line.startswith("//")))
+
+
+def worker_settings_source():
+    return (ROOT / "edge" / "src" / "worker_glue.rs").read_text()
+
+
+class FixtureMatchesTemplate(unittest.TestCase):
+    """The recorded answer is the answer this template.yaml gives."""
+
+    def setUp(self):
+        self.template = load_template()
+        self.stack = load_fixture()["Stacks"][0]
+
+    def test_output_keys_are_exactly_the_templates(self):
+        fixture = [o["OutputKey"] for o in self.stack["Outputs"]]
+        self.assertEqual(len(fixture), len(set(fixture)), "an output key twice")
+        self.assertEqual(set(fixture), set(self.template["Outputs"]))
+
+    def test_output_descriptions_are_the_templates(self):
+        for o in self.stack["Outputs"]:
+            self.assertEqual(o.get("Description"),
+                             self.template["Outputs"][o["OutputKey"]].get("Description"), o["OutputKey"])
+
+    def test_parameters_are_the_templates(self):
+        self.assertEqual({p["ParameterKey"] for p in self.stack["Parameters"]},
+                         set(self.template["Parameters"]))
+
+    def test_every_output_the_wiring_needs_is_in_the_template(self):
+        for key in w.REQUIRED_OUTPUTS:
+            self.assertIn(key, self.template["Outputs"], f"deploy_wiring needs output {key}")
+
+    def test_every_output_deploy_reads_is_in_the_template(self):
+        used = set(re.findall(r"\boutput ([A-Z][A-Za-z]+)\b", (HERE / "deploy.sh").read_text()))
+        self.assertTrue(used, "deploy.sh reads no output?")
+        for key in used:
+            self.assertIn(key, self.template["Outputs"], f"deploy.sh reads output {key}")
+
+    def test_outputs_name_the_resources_the_wiring_assumes(self):
+        outs = self.template["Outputs"]
+        self.assertEqual(outs["MediaTableName"]["Value"], {"Ref": "MediaTable"})
+        self.assertEqual(outs["ExportBucket"]["Value"], {"Ref": "ExportBucket"})
+        self.assertEqual(outs["ExportPrefix"]["Value"], {"Ref": "ExportPrefix"})
+        self.assertEqual(outs["EdgeReaderUserName"]["Value"], {"Ref": "EdgeReaderUser"})
+        self.assertEqual(self.template["Resources"]["EdgeReaderUser"]["Type"], "AWS::IAM::User")
+
+    def test_teardown_resources_are_the_templates(self):
+        resources = self.template["Resources"]
+
+        def of_type(t):
+            return {n for n, r in resources.items() if r["Type"] == t}
+        # CloudFormation cannot delete a bucket that holds objects: teardown
+        # empties every bucket the stack deletes (none is retained today).
+        deleted_buckets = {n for n in of_type("AWS::S3::Bucket")
+                           if resources[n].get("DeletionPolicy", "Delete") == "Delete"}
+        self.assertEqual(set(w.TEARDOWN_RESOURCES["buckets"]), deleted_buckets)
+        self.assertEqual(set(w.TEARDOWN_RESOURCES["edge-user"]), of_type("AWS::IAM::User"))
+        self.assertEqual(set(w.TEARDOWN_RESOURCES["functions"]), of_type("AWS::Serverless::Function"))
+        self.assertIn(w.TEARDOWN_RESOURCES["export-writer"][0], of_type("AWS::Serverless::Function"))
+        # Each function's log group is the one the template creates.
+        groups = {r["Properties"]["LogGroupName"]["Sub"] for r in resources.values()
+                  if r["Type"] == "AWS::Logs::LogGroup"}
+        for fn in w.TEARDOWN_RESOURCES["functions"]:
+            self.assertIn(f"/aws/lambda/${{{fn}}}", groups)
+        # The logical ids teardown.sh names itself exist too.
+        for logical in re.findall(r"\bresource ([A-Z][A-Za-z]+)\b", (HERE / "teardown.sh").read_text()):
+            self.assertIn(logical, resources, f"teardown.sh reads resource {logical}")
+
+
+class EdgeKeyReachesOnlyWhatTheWorkerReads(unittest.TestCase):
+    """README (Deploy: key rotation) states exactly what the long-lived key can reach."""
+
+    def test_edge_reader_policy_is_exactly_read_only(self):
+        user = load_template()["Resources"]["EdgeReaderUser"]["Properties"]
+        self.assertEqual(set(user), {"Policies"}, "no groups, managed policies or login profile")
+        statements = [s for p in user["Policies"] for s in p["PolicyDocument"]["Statement"]]
+        got = sorted(
+            (s["Effect"], tuple(sorted([s["Action"]] if isinstance(s["Action"], str) else s["Action"])),
+             json.dumps(s["Resource"], sort_keys=True))
+            for s in statements)
+        want = sorted([
+            ("Allow", ("dynamodb:GetItem", "dynamodb:Scan"),
+             json.dumps({"GetAtt": "MediaTable.Arn"})),
+            ("Allow", ("s3:GetObject",),
+             json.dumps({"Sub": "${ExportBucket.Arn}/${ExportPrefix}/serving/*"})),
+        ])
+        self.assertEqual(got, want)
+        self.assertFalse(any("Condition" in s or "NotAction" in s or "NotResource" in s for s in statements))
+
+
+class WorkerConfigFromFixture(unittest.TestCase):
+    def setUp(self):
+        self.describe = load_fixture()
+        self.committed = load_wrangler()
+        self.config = w.worker_config(self.describe, self.committed, "media-query", str(ROOT))
+        self.env = self.config["env"]["production"]
+
+    def test_vars_come_from_the_stack(self):
+        v = self.env["vars"]
+        self.assertEqual(v["AWS_REGION"], "eu-west-1")  # from the StackId, not the committed us-east-1
+        self.assertEqual(v["MEDIA_TABLE_NAME"], "media-query-MediaTable-1RQ9X4T6PZ0K3")
+        self.assertEqual(v["EXPORT_BUCKET"], "media-query-exportbucket-8wq3kx2m5n1z")
+        self.assertEqual(v["EXPORT_PREFIX"], "edge-snapshot")
+        self.assertNotEqual(v["MEDIA_TABLE_NAME"], self.committed["vars"]["MEDIA_TABLE_NAME"])
+
+    def test_tuning_vars_are_kept_as_committed(self):
+        wired = set(w.VAR_FROM_OUTPUT) | {"AWS_REGION"}
+        for k, value in self.committed["vars"].items():
+            if k not in wired:
+                self.assertEqual(self.env["vars"][k], str(value), k)
+
+    def test_export_prefix_follows_the_output(self):
+        d = copy.deepcopy(self.describe)
+        for o in d["Stacks"][0]["Outputs"]:
+            if o["OutputKey"] == "ExportPrefix":
+                o["OutputValue"] = "snapshots/edge"
+        self.assertEqual(w.worker_vars(d, {})["EXPORT_PREFIX"], "snapshots/edge")
+
+    def test_no_secret_and_no_local_endpoint_in_the_file(self):
+        committed = copy.deepcopy(self.committed)
+        committed["vars"]["AWS_ENDPOINT_URL"] = "http://127.0.0.1:5000"
+        text = w.render_jsonc(w.worker_config(self.describe, committed, "media-query", str(ROOT)), "x")
+        for name in w.SECRETS + w.LOCAL_ONLY_VARS:
+            self.assertNotIn(name, text)
+
+    def test_worker_reads_every_var_it_needs_and_nothing_else(self):
+        src = worker_settings_source()
+        required = set(re.findall(r'\bneed\("([A-Z][A-Z0-9_]*)"\)', src)) - set(w.SECRETS)
+        known = set(re.findall(r'"([A-Z][A-Z0-9_]+)"', src))
+        self.assertTrue(required, "found no need(...) in worker_glue.rs: did Config::from_env move?")
+        vars_ = set(self.env["vars"])
+        self.assertLessEqual(required, vars_, "a var the Worker needs is not wired")
+        self.assertLessEqual(vars_, known, "a generated var the Worker never reads")
+        self.assertLessEqual(set(w.SECRETS), known)
+
+    def test_environment_name_and_top_level(self):
+        self.assertEqual(self.env["name"], "media-query-edge")
+        self.assertNotEqual(self.env["name"], self.committed["name"])
+        self.assertNotIn("vars", self.config, "the committed placeholders must not deploy anywhere")
+        self.assertEqual(self.config["name"], self.committed["name"])
+        self.assertEqual(self.config["compatibility_date"], self.committed["compatibility_date"])
+
+    def test_paths_are_absolute_and_right(self):
+        self.assertEqual(Path(self.config["main"]), ROOT / self.committed["main"])
+        self.assertEqual(Path(self.config["build"]["cwd"]), ROOT)
+        self.assertEqual(self.config["build"]["command"], self.committed["build"]["command"])
+        for d in self.config["build"]["watch_dir"]:
+            self.assertTrue(Path(d).is_absolute() and Path(d).is_dir(), d)
+
+    def test_no_build_leaves_the_build_step_out(self):
+        config = w.worker_config(self.describe, self.committed, "media-query", str(ROOT), build=False)
+        self.assertNotIn("build", config)
+
+    def test_bindings_environments_do_not_inherit_are_refused(self):
+        committed = dict(self.committed, kv_namespaces=[{"binding": "K", "id": "x"}])
+        with self.assertRaisesRegex(w.WiringError, "kv_namespaces"):
+            w.worker_config(self.describe, committed, "media-query", str(ROOT))
+
+    def test_committed_toml_is_inheritable_only(self):
+        self.assertLessEqual(set(self.committed) - {"vars"}, w.INHERITABLE)
+
+
+class DescribeStacksErrors(unittest.TestCase):
+    def test_failed_stack(self):
+        d = load_fixture()
+        d["Stacks"][0]["StackStatus"] = "ROLLBACK_COMPLETE"
+        with self.assertRaisesRegex(w.WiringError, "ROLLBACK_COMPLETE"):
+            w.worker_vars(d, {})
+
+    def test_missing_output_is_named(self):
+        d = load_fixture()
+        d["Stacks"][0]["Outputs"] = [o for o in d["Stacks"][0]["Outputs"] if o["OutputKey"] != "ExportBucket"]
+        with self.assertRaisesRegex(w.WiringError, "ExportBucket"):
+            w.worker_vars(d, {})
+
+    def test_bad_stack_id(self):
+        d = load_fixture()
+        d["Stacks"][0]["StackId"] = "media-query"
+        with self.assertRaises(w.WiringError):
+            w.stack_region(d)
+
+
+class Cli(unittest.TestCase):
+    def run_cli(self, *args, stdin=""):
+        return subprocess.run([sys.executable, str(HERE / "deploy_wiring.py"), *args],
+                              input=stdin, capture_output=True, text=True, cwd=ROOT)
+
+    def test_worker_config_writes_what_the_function_builds(self):
+        before = (ROOT / "wrangler.toml").read_bytes()
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "deploy" / "wrangler.production.jsonc"
+            r = self.run_cli("worker-config", "--describe", str(FIXTURE), "--wrangler-toml", "wrangler.toml",
+                             "--repo-root", str(ROOT), "--out", str(out))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            got = parse_jsonc(out.read_text())
+        want = w.worker_config(load_fixture(), load_wrangler(), "media-query", str(ROOT))
+        self.assertEqual(got, want)
+        self.assertEqual((ROOT / "wrangler.toml").read_bytes(), before)
+        self.assertIn("MEDIA_TABLE_NAME = media-query-MediaTable-1RQ9X4T6PZ0K3", r.stderr)
+
+    def test_output(self):
+        r = self.run_cli("output", "EdgeReaderUserName", stdin=FIXTURE.read_text())
+        self.assertEqual((r.returncode, r.stdout), (0, "media-query-EdgeReaderUser-4FZ8QW2LX7NK\n"))
+        r = self.run_cli("output", "NoSuchOutput", stdin=FIXTURE.read_text())
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("NoSuchOutput", r.stderr)
+
+    def test_resources(self):
+        r = self.run_cli("resources", "buckets")
+        self.assertEqual(r.stdout.split(), ["MediaBucket", "ExportBucket"])
+
+    def test_secrets_and_key_id(self):
+        created = json.dumps({"AccessKey": {
+            "UserName": "media-query-EdgeReaderUser-4FZ8QW2LX7NK", "AccessKeyId": "AKIAEXAMPLENEWKEY01",
+            "Status": "Active", "SecretAccessKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "CreateDate": "2026-11-01T17:00:00+00:00"}})
+        r = self.run_cli("secrets", stdin=created)
+        self.assertEqual(json.loads(r.stdout), {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLENEWKEY01",
+                                                "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"})
+        self.assertEqual(r.stderr, "")
+        r = self.run_cli("access-key-id", stdin=created)
+        self.assertEqual(r.stdout, "AKIAEXAMPLENEWKEY01\n")
+
+    def test_samconfig(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            missing = self.run_cli("samconfig", str(Path(tmp) / "samconfig.toml"))
+            self.assertEqual(missing.stdout, "\t\n")
+
+
+class Keys(unittest.TestCase):
+    def key(self, key_id, created, last_used=None, status="Active"):
+        return {"UserName": "u", "AccessKeyId": key_id, "Status": status,
+                "CreateDate": created, "LastUsedDate": last_used}
+
+    def test_room_for_a_new_key(self):
+        self.assertEqual(w.keys_to_delete_first([]), [])
+        self.assertEqual(w.keys_to_delete_first([self.key("A", "2026-01-01T00:00:00Z")]), [])
+
+    def test_a_never_used_key_goes_first(self):
+        # A key from an interrupted deploy that never reached the Worker.
+        keys = [self.key("LIVE", "2026-01-01T00:00:00Z", "2026-11-01T10:00:00Z"),
+                self.key("STRAY", "2026-10-01T00:00:00Z")]
+        self.assertEqual(w.keys_to_delete_first(keys), ["STRAY"])
+
+    def test_the_key_used_longest_ago_goes(self):
+        keys = [self.key("NEW", "2026-10-01T00:00:00Z", "2026-11-01T10:00:00Z"),
+                self.key("OLD", "2026-01-01T00:00:00Z", "2026-10-01T09:00:00Z")]
+        self.assertEqual(w.keys_to_delete_first(keys), ["OLD"])
+
+    def test_the_recorded_key_in_use_is_kept(self):
+        keys = [self.key("IN_WORKER", "2026-10-01T00:00:00Z"),
+                self.key("OLD", "2026-01-01T00:00:00Z", "2026-10-01T09:00:00Z")]
+        self.assertEqual(w.keys_to_delete_first(keys, in_use="IN_WORKER"), ["OLD"])
+        # A record of a key that no longer exists is ignored.
+        self.assertEqual(w.keys_to_delete_first(keys, in_use="GONE"), ["IN_WORKER"])
+
+    def test_cli_reads_the_scripts_table(self):
+        tsv = ("AKIAOLDKEY000000001\tActive\t2026-01-01T00:00:00Z\t2026-10-01T09:00:00Z\n"
+               "AKIANEWKEY000000002\tActive\t2026-10-01T00:00:00Z\tNone\n")
+        r = subprocess.run([sys.executable, str(HERE / "deploy_wiring.py"), "keys-to-delete-first"],
+                           input=tsv, capture_output=True, text=True)
+        self.assertEqual((r.returncode, r.stdout), (0, "AKIANEWKEY000000002\n"), r.stderr)
+
+    def test_an_inactive_key_goes_first(self):
+        keys = [self.key("OFF", "2026-10-01T00:00:00Z", "2026-11-01T11:00:00Z", status="Inactive"),
+                self.key("ON", "2026-01-01T00:00:00Z", "2026-11-01T10:00:00Z")]
+        self.assertEqual(w.keys_to_delete_first(keys), ["OFF"])
+
+
+class StackNameAndSamconfig(unittest.TestCase):
+    def test_valid(self):
+        w.check_stack_name("media-query", "123456789012", "ap-southeast-2")
+
+    def test_upper_case_is_refused(self):
+        with self.assertRaisesRegex(w.WiringError, "lower-case"):
+            w.check_stack_name("MediaQuery", "123456789012", "us-east-1")
+
+    def test_too_long_for_the_bucket_name(self):
+        with self.assertRaisesRegex(w.WiringError, "63"):
+            w.check_stack_name("media-query-staging-for-the-team", "123456789012", "ap-southeast-2")
+
+    def test_samconfig_written_by_guided_deploy(self):
+        text = '''version = 0.1
+[default.deploy.parameters]
+stack_name = "media-query"
+resolve_s3 = true
+s3_prefix = "media-query"
+region = "eu-west-1"
+confirm_changeset = true
+capabilities = "CAPABILITY_IAM"
+parameter_overrides = "ExportPrefix=\\"edge-snapshot\\" MinConfidence=\\"50\\""
+image_repositories = []
+'''
+        self.assertEqual(w.samconfig_settings(text), {"stack_name": "media-query", "region": "eu-west-1"})
+
+    def test_region_in_global_parameters(self):
+        text = '[default.global.parameters]\nstack_name = "mq"\nregion = "us-west-2"\n'
+        self.assertEqual(w.samconfig_settings(text), {"stack_name": "mq", "region": "us-west-2"})
+
+
+class EmptyingBuckets(unittest.TestCase):
+    def test_versions_and_delete_markers(self):
+        listing = {"Versions": [{"Key": "a.png", "VersionId": "v1", "IsLatest": True}],
+                   "DeleteMarkers": [{"Key": "b.png", "VersionId": "v2", "IsLatest": True}]}
+        self.assertEqual(w.delete_objects_payload(listing), {
+            "Objects": [{"Key": "a.png", "VersionId": "v1"}, {"Key": "b.png", "VersionId": "v2"}],
+            "Quiet": True})
+
+    def test_nothing_left(self):
+        self.assertIsNone(w.delete_objects_payload({}))
+
+
+if __name__ == "__main__":
+    unittest.main()
