@@ -19,6 +19,7 @@ async fn main() -> Result<(), Error> {
             &event.payload,
         )
         .await?;
+        outcome.emit_metrics();
         Ok::<_, Error>(serde_json::to_value(outcome)?)
     }))
     .await

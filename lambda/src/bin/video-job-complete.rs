@@ -12,6 +12,7 @@ async fn main() -> Result<(), Error> {
     let (cold, labeler) = (&cold, &labeler);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let outcome = handle_job_event(&cold.config, &cold.store, labeler, &event.payload).await?;
+        outcome.emit_metrics();
         Ok::<_, Error>(serde_json::to_value(outcome)?)
     }))
     .await

@@ -27,6 +27,20 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// CloudWatch metrics of this invocation (Embedded Metric Format, with
+    /// the function's name as dimension): `RecordsWritten` (labels stored by
+    /// `object-created` and `video-job-complete`, tombstones by
+    /// `object-removed`), `StaleEventsIgnored`, `MediaFailed`,
+    /// `VideoJobsStarted`.
+    pub fn emit_metrics(&self) {
+        crate::metrics::emit(&[
+            ("RecordsWritten", self.applied as f64, "Count"),
+            ("StaleEventsIgnored", self.stale as f64, "Count"),
+            ("MediaFailed", self.unprocessable as f64, "Count"),
+            ("VideoJobsStarted", self.jobs_started as f64, "Count"),
+        ]);
+    }
+
     pub(crate) fn count(&mut self, w: crate::store::Write) {
         match w {
             crate::store::Write::Applied => self.applied += 1,
