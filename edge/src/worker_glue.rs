@@ -96,6 +96,45 @@ fn now_ms() -> u64 {
     Date::now().as_millis()
 }
 
+/// One line per request, for Workers Logs.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RequestLog<'a> {
+    method: &'a str,
+    route: &'static str,
+    path: &'a str,
+    status: u16,
+    source: Option<&'a str>,
+    snapshot_version: Option<&'a str>,
+    latency_ms: u64,
+    /// Failures met on the way (a fallback answered, or nothing did).
+    errors: &'a [String],
+}
+
+/// Logs the request as a JS object (built with `serde-wasm-bindgen`), not
+/// a string, so that Workers Logs indexes its fields.
+fn log_request(method: &str, path: &str, reply: &Reply, latency_ms: u64) {
+    let line = RequestLog {
+        method,
+        route: if path.is_empty() || path == "/" {
+            "list"
+        } else {
+            "item"
+        },
+        path,
+        status: reply.status,
+        source: reply.header("x-media-source"),
+        snapshot_version: reply.snapshot_version.as_deref(),
+        latency_ms,
+        errors: &reply.log,
+    };
+    match serde_wasm_bindgen::to_value(&line) {
+        Ok(object) if reply.log.is_empty() => worker::web_sys::console::log_1(&object),
+        Ok(object) => worker::web_sys::console::error_1(&object),
+        Err(e) => console_error!("request log: {e}"),
+    }
+}
+
 struct HttpAnswer {
     status: u16,
     etag: Option<String>,
@@ -346,9 +385,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             started as f64,
         )
         .await;
-    for line in &reply.log {
-        console_error!("{line}");
-    }
+    log_request(&method, url.path(), &reply, now_ms() - started);
     if setting(&env, "DEBUG_MEMORY").is_some() {
         // For the memory benchmark: the wasm heap and the shard cache.
         let heap = core::arch::wasm32::memory_size(0) * 65536;
