@@ -19,6 +19,15 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
+/// How long a tombstone is kept before DynamoDB's TTL deletes it: longer
+/// than any redelivery of the events it must outrank. S3 retries its
+/// notifications for minutes to hours, Lambda retries asynchronous events
+/// for up to 6 hours, and a dead-letter queue keeps a failed event for up
+/// to 14 days, from where it may be redriven. 30 days covers all three
+/// with room; a create event older than that can only come from a manual
+/// replay of an archive.
+pub const TOMBSTONE_TTL_SECONDS: u64 = 30 * 24 * 3600;
+
 /// Attribute names in the media table.
 pub mod attr {
     pub const NAME: &str = "name";
@@ -29,6 +38,8 @@ pub mod attr {
     pub const EVENT_ORDER: &str = "event_order";
     pub const ERROR: &str = "error";
     pub const JOB_ID: &str = "job_id";
+    /// Epoch seconds after which DynamoDB's TTL deletes a tombstone.
+    pub const EXPIRES_AT: &str = "expires_at";
 }
 
 /// What the API serves: the workshop's `{name, type, labels}`.
@@ -227,6 +238,20 @@ impl MediaRecord {
             media_type: self.media_type,
             labels: self.labels.clone(),
         }
+    }
+
+    /// The item as the table stores it at `now_secs`: a tombstone also
+    /// carries [`attr::EXPIRES_AT`], [`TOMBSTONE_TTL_SECONDS`] ahead, for
+    /// DynamoDB's TTL.
+    pub fn to_stored_item(&self, now_secs: u64) -> Item {
+        let mut item = self.to_item();
+        if self.status == RecordStatus::Deleted {
+            item.insert(
+                attr::EXPIRES_AT.into(),
+                AttributeValue::N((now_secs + TOMBSTONE_TTL_SECONDS).to_string()),
+            );
+        }
+        item
     }
 
     /// Encodes the record as a DynamoDB item.

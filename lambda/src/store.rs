@@ -106,7 +106,7 @@ impl DynamoStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item_to_sdk(&record.to_item())))
+            .set_item(Some(item_to_sdk(&record.to_stored_item(now_secs()))))
             .condition_expression(condition)
             .set_expression_attribute_names(Some(
                 [("#name", attr::NAME), ("#order", attr::EVENT_ORDER)]
@@ -125,6 +125,13 @@ impl DynamoStore {
             Err(e) => Err(dynamo("PutItem", e)),
         }
     }
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
 }
 
 fn dynamo<E: std::error::Error + Send + Sync + 'static>(

@@ -176,6 +176,29 @@ async fn a_late_created_event_does_not_bring_back_a_deleted_object() {
     assert_eq!((late.applied, late.stale), (0, 1));
     let stored = e.store.get("dog.jpg").await.unwrap().unwrap();
     assert_eq!(stored.status, RecordStatus::Deleted);
+    // The tombstone expires (DynamoDB TTL) long after any redelivery.
+    let raw = aws_sdk_dynamodb::Client::new(&e.sdk)
+        .get_item()
+        .table_name(TABLE)
+        .key(
+            "name",
+            aws_sdk_dynamodb::types::AttributeValue::S("dog.jpg".into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let expires: u64 = raw["expires_at"].as_n().unwrap().parse().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let ttl = media_query_domain::record::TOMBSTONE_TTL_SECONDS;
+    assert!(
+        expires > now + ttl - 600 && expires <= now + ttl,
+        "{expires}"
+    );
     let r = respond(&e.store, "GET", "/dog.jpg", None).await;
     assert_eq!(r.status, 404);
     assert_eq!(
