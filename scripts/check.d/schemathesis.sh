@@ -21,7 +21,10 @@ export MAX_EXAMPLES=${MAX_EXAMPLES:-100}
 export SEED=${SEED:-20260401}
 export TIME_LIMIT=${TIME_LIMIT:-300}
 
-cargo build -q -p media-query-stack --bin media-query-stack
+# --workspace, as the native tests built: with `-p media-query-stack`
+# cargo would resolve the dependencies' features for that package alone
+# and compile tract and the AWS SDKs again (minutes); this only links.
+cargo build -q --workspace --bins
 
 # The stack keeps its state (stack.env, logs, wrangler's state) in
 # <cwd>/.local and finds lambda/, the Worker bundle and wrangler under
