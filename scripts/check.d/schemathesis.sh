@@ -21,10 +21,12 @@ export MAX_EXAMPLES=${MAX_EXAMPLES:-100}
 export SEED=${SEED:-20260401}
 export TIME_LIMIT=${TIME_LIMIT:-300}
 
-# --workspace, as the native tests built: with `-p media-query-stack`
-# cargo would resolve the dependencies' features for that package alone
-# and compile tract and the AWS SDKs again (minutes); this only links.
-cargo build -q --workspace --bins
+# The same selection as the native tests (the whole workspace, tests
+# included), so the dependencies resolve to the same features and are
+# reused: with `-p media-query-stack`, or without `--tests` (dev-dependency
+# features then drop out), cargo compiles tract and the AWS SDKs again,
+# which took minutes. This only builds and links the binaries.
+cargo build -q --workspace --bins --tests
 
 # The stack keeps its state (stack.env, logs, wrangler's state) in
 # <cwd>/.local and finds lambda/, the Worker bundle and wrangler under
