@@ -33,11 +33,9 @@ impl Table for NoTable {
 }
 
 fn sizes() -> Vec<u64> {
-    std::env::var("BENCH_ITEMS")
-        .unwrap_or_else(|_| "10000,100000".into())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect()
+    media_query_bench::parse_sizes(
+        &std::env::var("BENCH_ITEMS").unwrap_or_else(|_| "10000,100000".into()),
+    )
 }
 
 fn responder() -> Responder {

@@ -23,6 +23,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// stale generated snapshots are rebuilt.
 const LAYOUT: &str = "content-defined-cuts/1";
 
+/// Table sizes from a comma-separated list (`1000000,10000000`), as the
+/// benchmarks take them from their argument or `BENCH_ITEMS`.
+pub fn parse_sizes(list: &str) -> Vec<u64> {
+    list.split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect()
+}
+
 /// The snapshot prefix the benchmarks use.
 pub const PREFIX: &str = "bench";
 

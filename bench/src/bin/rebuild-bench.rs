@@ -16,12 +16,11 @@ use media_query_lambda::spill::SpillSorter;
 use std::time::Instant;
 
 fn main() {
-    let sizes: Vec<u64> = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "1000000,10000000".into())
-        .split(',')
-        .filter_map(|s| s.parse().ok())
-        .collect();
+    let sizes = media_query_bench::parse_sizes(
+        &std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "1000000,10000000".into()),
+    );
     let spill_dir =
         std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-spill");
     println!("| items | scan + sort (spill) | merge + build | total | spilled | shards | shard bytes (gzip) |");

@@ -97,12 +97,11 @@ fn run(
 }
 
 fn main() {
-    let sizes: Vec<u64> = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "1000000,10000000".into())
-        .split(',')
-        .filter_map(|s| s.parse().ok())
-        .collect();
+    let sizes = media_query_bench::parse_sizes(
+        &std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "1000000,10000000".into()),
+    );
     let root =
         std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-snapshots");
     let compact_now = Policy {
