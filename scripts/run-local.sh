@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 echo "==> building the functions, the stack and the Worker"
-# Built alone, as `cargo lambda watch` builds them, so it finds them fresh.
+# Built alone, as `cargo lambda watch` builds them, so it finds them fresh
+# (the same features as the workspace: see lambda/Cargo.toml).
 cargo build -p media-query-lambda --bins
 cargo build -p media-query-stack
 bash scripts/build-worker.sh
