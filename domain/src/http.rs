@@ -29,6 +29,7 @@ use crate::page::{next_link, PageRequest};
 use crate::query::{ListQuery, ListRequest};
 use crate::record::MediaRecord;
 use crate::serving::content_hash;
+use crate::serving::manifest::Manifest;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -321,6 +322,19 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Responder {
+    /// What a snapshot answer says of its snapshot: `Last-Modified`, when
+    /// the version was published (with `Date`, the snapshot's age; the
+    /// same bytes from the edge and the Lambda), and, from a manifest whose
+    /// refresh failed, how long it has been served stale (`Age`).
+    fn describe_snapshot(&self, r: &mut Reply, m: &Manifest, now_ms: f64) {
+        r.snapshot_version = Some(m.version.clone());
+        if let Some(ms) = crate::time::parse_iso8601_millis(&m.created_at) {
+            r.headers
+                .push(("last-modified", crate::time::http_date(ms)));
+        }
+        self.mark_stale(r, now_ms);
+    }
+
     /// A snapshot answer from a manifest whose refresh failed says how old
     /// it is (`Age`), and the failure is logged.
     fn mark_stale(&self, r: &mut Reply, now_ms: f64) {
@@ -429,8 +443,7 @@ impl Responder {
                     Ok(page) => {
                         let mut r = ok(page.body(), AnswerSource::Snapshot, etag, max_age);
                         link(&page, &mut r);
-                        r.snapshot_version = Some(m.version.clone());
-                        self.mark_stale(&mut r, now_ms);
+                        self.describe_snapshot(&mut r, &m, now_ms);
                         return Ok(r);
                     }
                     Err(e) => e,
@@ -488,8 +501,7 @@ impl Responder {
                 match self.engine.get(store, &m, name).await {
                     Ok(Some(json)) => {
                         let mut r = ok(json, AnswerSource::Snapshot, etag, max_age);
-                        r.snapshot_version = Some(m.version.clone());
-                        self.mark_stale(&mut r, now_ms);
+                        self.describe_snapshot(&mut r, &m, now_ms);
                         return Ok(r);
                     }
                     Ok(None) => snapshot_answered = true,
@@ -602,7 +614,7 @@ mod tests {
             ))
             .unwrap();
         }
-        let (m, objects) = b.finish("t");
+        let (m, objects) = b.finish("2026-11-24T10:00:00.000Z");
         let mut map: HashMap<String, Vec<u8>> = objects
             .into_iter()
             .map(|(h, b)| (object_key("p", &h), b))
@@ -689,6 +701,9 @@ mod tests {
         let r = Responder::new(engine, Settings::default());
         let fresh = list(&r, &b, &t, 0.0);
         assert_eq!((fresh.status, fresh.header("age")), (200, None));
+        // When the version was published: with `Date`, the snapshot's age.
+        let published = Some("Tue, 24 Nov 2026 10:00:00 GMT");
+        assert_eq!(fresh.header("last-modified"), published);
         // S3 goes down: past the TTL, one check fails, and the last good
         // snapshot answers, saying how old it is.
         b.down.set(true);
@@ -696,6 +711,7 @@ mod tests {
         assert_eq!(stale.status, 200);
         assert_eq!(stale.header("x-media-source"), Some("snapshot"));
         assert_eq!(stale.header("age"), Some("61"));
+        assert_eq!(stale.header("last-modified"), published);
         assert_eq!(stale.body, fresh.body);
         assert!(!stale.log.is_empty(), "the failure is logged");
         // Retried at most once per TTL, not once per request (shards come
@@ -714,6 +730,7 @@ mod tests {
         list(&r, &b, &t, 200_000.0);
         let too_old = list(&r, &b, &t, 800_000.0);
         assert_eq!(too_old.header("x-media-source"), Some("dynamodb"));
+        assert_eq!(too_old.header("last-modified"), None, "no snapshot, no date");
     }
 
     #[test]
