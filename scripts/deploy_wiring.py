@@ -82,7 +82,7 @@ TEARDOWN_RESOURCES = {
     "edge-user": ("EdgeReaderUser",),
     "export-writer": ("ExportWriterFunction",),
     "functions": ("ObjectCreatedFunction", "ObjectRemovedFunction", "VideoJobCompleteFunction",
-                  "ReadApiFunction", "ExportWriterFunction"),
+                  "ReadApiFunction", "ExportWriterFunction", "PendingSweeperFunction"),
 }
 # Never in production: it would send the Worker's requests to a local AWS.
 LOCAL_ONLY_VARS = ("AWS_ENDPOINT_URL",)

@@ -412,6 +412,9 @@ async fn start_label_detection(
             ));
         }
     }
+    if let Some(channel) = &req.notification_channel {
+        check_channel(channel)?;
+    }
     // Rekognition checks the object exists when the job starts.
     let (head, _) = read_object(state, &req.video.s3_object, Some("bytes=0-15")).await?;
     let job = Job {
@@ -434,6 +437,42 @@ async fn start_label_detection(
         tokio::spawn(async move { run_job(state, id, head).await });
     }
     Ok(json!({"JobId": job_id}))
+}
+
+/// Rekognition refuses a job whose notification channel is not an SNS
+/// topic ARN and an IAM role ARN, with `InvalidParameterException`: what a
+/// misconfigured deployment gets.
+fn check_channel(channel: &protocol::NotificationChannel) -> Result<(), ApiError> {
+    let arn_of = |arn: &str, service: &str, resource: &str| {
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        parts.len() == 6
+            && parts[0] == "arn"
+            && parts[1].starts_with("aws")
+            && parts[2] == service
+            && parts[4].len() == 12
+            && parts[4].bytes().all(|b| b.is_ascii_digit())
+            && parts[5].starts_with(resource)
+            && parts[5].len() > resource.len()
+    };
+    if !arn_of(&channel.sns_topic_arn, "sns", "") {
+        return Err(ApiError::new(
+            "InvalidParameterException",
+            format!(
+                "NotificationChannel.SNSTopicArn {:?} is not an SNS topic ARN",
+                channel.sns_topic_arn
+            ),
+        ));
+    }
+    if !arn_of(&channel.role_arn, "iam", "role/") {
+        return Err(ApiError::new(
+            "InvalidParameterException",
+            format!(
+                "NotificationChannel.RoleArn {:?} is not an IAM role ARN",
+                channel.role_arn
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A finished video's labels, `(timestamp ms, label)`, and metadata.

@@ -40,7 +40,15 @@ pub mod attr {
     pub const JOB_ID: &str = "job_id";
     /// Epoch seconds after which DynamoDB's TTL deletes a tombstone.
     pub const EXPIRES_AT: &str = "expires_at";
+    /// Epoch seconds at which a video became `pending`; only pending
+    /// records carry it, so the [`PENDING_INDEX`] holds only them.
+    pub const PENDING_SINCE: &str = "pending_since";
 }
+
+/// The table's sparse global secondary index on [`attr::PENDING_SINCE`]:
+/// the pending sweeper reads the pending videos from it, at a cost that
+/// follows their number, not the table's size.
+pub const PENDING_INDEX: &str = "pending";
 
 /// What the API serves: the workshop's `{name, type, labels}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,7 +74,7 @@ pub enum RecordStatus {
 
 impl RecordStatus {
     /// The stored spelling, or `None` for `Ready` (no attribute).
-    pub fn stored(self) -> Option<&'static str> {
+    pub const fn stored(self) -> Option<&'static str> {
         match self {
             RecordStatus::Ready => None,
             RecordStatus::Pending => Some("pending"),
@@ -242,14 +250,25 @@ impl MediaRecord {
 
     /// The item as the table stores it at `now_secs`: a tombstone also
     /// carries [`attr::EXPIRES_AT`], [`TOMBSTONE_TTL_SECONDS`] ahead, for
-    /// DynamoDB's TTL.
+    /// DynamoDB's TTL, and a pending video [`attr::PENDING_SINCE`], for the
+    /// [`PENDING_INDEX`]. Any other write replaces the whole item, so the
+    /// record leaves the index as soon as it stops being pending.
     pub fn to_stored_item(&self, now_secs: u64) -> Item {
         let mut item = self.to_item();
-        if self.status == RecordStatus::Deleted {
-            item.insert(
-                attr::EXPIRES_AT.into(),
-                AttributeValue::N((now_secs + TOMBSTONE_TTL_SECONDS).to_string()),
-            );
+        match self.status {
+            RecordStatus::Deleted => {
+                item.insert(
+                    attr::EXPIRES_AT.into(),
+                    AttributeValue::N((now_secs + TOMBSTONE_TTL_SECONDS).to_string()),
+                );
+            }
+            RecordStatus::Pending => {
+                item.insert(
+                    attr::PENDING_SINCE.into(),
+                    AttributeValue::N(now_secs.to_string()),
+                );
+            }
+            RecordStatus::Ready | RecordStatus::Failed => {}
         }
         item
     }

@@ -27,7 +27,18 @@ pub struct Config {
     /// API serves a snapshot version before re-checking the pointer, and
     /// the `max-age` of its answers.
     pub snapshot_ttl_seconds: u64,
+    /// `MEDIA_BUCKET_NAME`: the uploads' bucket. The pending sweeper needs
+    /// it to start a job that was never started.
+    pub media_bucket: Option<String>,
+    /// `PENDING_TIMEOUT_SECONDS` (default 3600): a video pending longer is
+    /// looked at by the sweeper.
+    pub pending_timeout_seconds: u64,
 }
+
+/// How long a video may stay `pending` before the sweeper looks at it:
+/// Rekognition labels a video in minutes, so an hour means the notice was
+/// lost or the job never started.
+pub const DEFAULT_PENDING_TIMEOUT_SECONDS: u64 = 3600;
 
 #[derive(Debug, Error, PartialEq)]
 pub enum ConfigError {
@@ -67,13 +78,16 @@ impl Config {
                     detail: format!("`{v}` is not a positive integer"),
                 })?,
         };
-        let snapshot_ttl_seconds = match nonempty("EXPORT_TTL_SECONDS") {
-            None => 60,
+        let seconds = |name: &'static str, default: u64| match nonempty(name) {
+            None => Ok(default),
             Some(v) => v.parse::<u64>().map_err(|_| ConfigError::Invalid {
-                name: "EXPORT_TTL_SECONDS",
+                name,
                 detail: format!("`{v}` is not a whole number of seconds"),
-            })?,
+            }),
         };
+        let snapshot_ttl_seconds = seconds("EXPORT_TTL_SECONDS", 60)?;
+        let pending_timeout_seconds =
+            seconds("PENDING_TIMEOUT_SECONDS", DEFAULT_PENDING_TIMEOUT_SECONDS)?;
         Ok(Config {
             snapshot_ttl_seconds,
             table: nonempty("MEDIA_TABLE_NAME").ok_or(ConfigError::Missing("MEDIA_TABLE_NAME"))?,
@@ -83,6 +97,8 @@ impl Config {
             max_labels,
             export_bucket: nonempty("EXPORT_BUCKET"),
             export_prefix: nonempty("EXPORT_PREFIX").unwrap_or_else(|| "edge-snapshot".into()),
+            media_bucket: nonempty("MEDIA_BUCKET_NAME"),
+            pending_timeout_seconds,
         })
     }
 

@@ -18,14 +18,32 @@ use media_query_domain::labels::DetectedLabel;
 use std::future::Future;
 use thiserror::Error;
 
-/// Rekognition error codes that mean "this object cannot be labelled".
-pub const REJECTION_CODES: &[&str] = &[
+/// DetectLabels error codes that mean "this image cannot be labelled"
+/// (`InvalidParameterException` is what an image too small gets).
+pub const IMAGE_REJECTION_CODES: &[&str] = &[
     "InvalidImageFormatException",
     "ImageTooLargeException",
     "InvalidS3ObjectException",
     "InvalidParameterException",
-    "VideoTooLargeException",
 ];
+
+/// StartLabelDetection error codes that mean "this video cannot be
+/// labelled". Not `InvalidParameterException`: there it means a bad
+/// notification topic or role, a misconfiguration that must fail loudly
+/// and be retried once fixed, not mark the upload failed for good. A video
+/// Rekognition cannot decode fails later, in its job.
+pub const VIDEO_REJECTION_CODES: &[&str] = &["InvalidS3ObjectException", "VideoTooLargeException"];
+
+/// Where a video label job stands, from `GetLabelDetection`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobState {
+    InProgress,
+    Succeeded,
+    /// Failed, with Rekognition's status message.
+    Failed(String),
+    /// Rekognition does not know the job (its results are kept 7 days).
+    Unknown,
+}
 
 #[derive(Debug, Error)]
 pub enum DetectError {
@@ -59,6 +77,11 @@ pub trait Labeler: Send + Sync {
         &self,
         job: VideoJob<'_>,
     ) -> impl Future<Output = Result<String, DetectError>> + Send;
+    /// Where a job stands.
+    fn video_job_state(
+        &self,
+        job_id: &str,
+    ) -> impl Future<Output = Result<JobState, DetectError>> + Send;
     /// Every label of a finished job, over all pages, in answer order.
     fn video_labels(
         &self,
@@ -66,9 +89,9 @@ pub trait Labeler: Send + Sync {
     ) -> impl Future<Output = Result<Vec<DetectedLabel>, DetectError>> + Send;
 }
 
-fn classify<E: ProvideErrorMetadata + std::fmt::Debug>(e: E) -> DetectError {
+fn classify<E: ProvideErrorMetadata + std::fmt::Debug>(rejections: &[&str], e: E) -> DetectError {
     match e.code() {
-        Some(code) if REJECTION_CODES.contains(&code) => DetectError::Rejected {
+        Some(code) if rejections.contains(&code) => DetectError::Rejected {
             code: code.to_string(),
             message: e.message().unwrap_or("").to_string(),
         },
@@ -114,7 +137,7 @@ impl Labeler for Rekognition {
             .min_confidence(min_confidence)
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(|e| classify(IMAGE_REJECTION_CODES, e))?;
         Ok(out
             .labels()
             .iter()
@@ -142,9 +165,34 @@ impl Labeler for Rekognition {
             )
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(|e| classify(VIDEO_REJECTION_CODES, e))?;
         out.job_id
             .ok_or_else(|| DetectError::Other("StartLabelDetection returned no JobId".into()))
+    }
+
+    async fn video_job_state(&self, job_id: &str) -> Result<JobState, DetectError> {
+        use aws_sdk_rekognition::types::VideoJobStatus;
+        let out = match self
+            .client
+            .get_label_detection()
+            .job_id(job_id)
+            .max_results(1)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if e.code() == Some("ResourceNotFoundException") => {
+                return Ok(JobState::Unknown)
+            }
+            Err(e) => return Err(classify(&[], e)),
+        };
+        Ok(match out.job_status {
+            Some(VideoJobStatus::Succeeded) => JobState::Succeeded,
+            Some(VideoJobStatus::Failed) => {
+                JobState::Failed(out.status_message.unwrap_or_else(|| "FAILED".into()))
+            }
+            _ => JobState::InProgress,
+        })
     }
 
     async fn video_labels(&self, job_id: &str) -> Result<Vec<DetectedLabel>, DetectError> {
@@ -160,7 +208,7 @@ impl Labeler for Rekognition {
                 .set_next_token(token.take())
                 .send()
                 .await
-                .map_err(classify)?;
+                .map_err(|e| classify(&[], e))?;
             labels.extend(out.labels().iter().filter_map(|d| {
                 let l = d.label()?;
                 Some(DetectedLabel::new(l.name()?, l.confidence().unwrap_or(0.0)))
@@ -217,6 +265,10 @@ impl Labeler for FixedLabeler {
     async fn start_video(&self, job: VideoJob<'_>) -> Result<String, DetectError> {
         self.answer()
             .map(|_| format!("job-{}", job.client_request_token))
+    }
+
+    async fn video_job_state(&self, _: &str) -> Result<JobState, DetectError> {
+        self.answer().map(|_| JobState::Succeeded)
     }
 
     async fn video_labels(&self, _: &str) -> Result<Vec<DetectedLabel>, DetectError> {

@@ -16,8 +16,8 @@ use aws_sdk_dynamodb::types::AttributeValue as Sdk;
 use futures::stream::{BoxStream, StreamExt};
 use media_query_domain::dynamo::{AttributeValue, Item};
 use media_query_domain::query::ScanFilter;
-use media_query_domain::record::attr;
-use media_query_domain::{ListQuery, MediaRecord, OrderKey};
+use media_query_domain::record::{attr, PENDING_INDEX};
+use media_query_domain::{ListQuery, MediaRecord, OrderKey, RecordStatus};
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Mutex;
@@ -70,7 +70,48 @@ pub trait MediaStore: Send + Sync {
     /// Every stored item, as is (for the export), page by page: a Scan in
     /// `segments` parallel segments, so memory holds pages, not the table.
     fn scan_pages(&self, segments: u32) -> BoxStream<'_, Result<Vec<Item>, StoreError>>;
+    /// Notes the Rekognition job of a pending video, if the record is still
+    /// that upload's and still pending (a fast job may already have ended).
+    fn record_job(
+        &self,
+        name: &str,
+        order: &OrderKey,
+        job_id: &str,
+    ) -> impl Future<Output = Result<Write, StoreError>> + Send;
+    /// The videos pending since before `before_secs` (epoch seconds), read
+    /// from the sparse [`PENDING_INDEX`]: their number, not the table's,
+    /// sets the cost.
+    fn pending_before(
+        &self,
+        before_secs: u64,
+    ) -> impl Future<Output = Result<Vec<PendingVideo>, StoreError>> + Send;
 }
+
+/// A record in `pending`, and since when (epoch seconds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingVideo {
+    pub record: MediaRecord,
+    pub since: u64,
+}
+
+impl PendingVideo {
+    fn from_item(item: &Item) -> Result<PendingVideo, StoreError> {
+        let record =
+            MediaRecord::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let since = match item.get(attr::PENDING_SINCE) {
+            Some(AttributeValue::N(n)) => n.parse().ok(),
+            _ => None,
+        }
+        .ok_or_else(|| StoreError::Corrupt(format!("{}: no numeric pending_since", record.name)))?;
+        Ok(PendingVideo { record, since })
+    }
+}
+
+/// How `status` spells pending.
+const PENDING: &str = match RecordStatus::Pending.stored() {
+    Some(s) => s,
+    None => "pending",
+};
 
 fn order_of(record: &MediaRecord) -> Result<&OrderKey, StoreError> {
     record
@@ -219,6 +260,59 @@ impl MediaStore for DynamoStore {
         });
         futures::stream::select_all(streams).boxed()
     }
+
+    async fn record_job(
+        &self,
+        name: &str,
+        order: &OrderKey,
+        job_id: &str,
+    ) -> Result<Write, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::NAME, Sdk::S(name.to_string()))
+            .update_expression("SET #job = :job")
+            .condition_expression("#order = :order AND #status = :pending")
+            .expression_attribute_names("#job", attr::JOB_ID)
+            .expression_attribute_names("#order", attr::EVENT_ORDER)
+            .expression_attribute_names("#status", attr::STATUS)
+            .expression_attribute_values(":job", Sdk::S(job_id.to_string()))
+            .expression_attribute_values(":order", Sdk::S(order.as_str().to_string()))
+            .expression_attribute_values(":pending", Sdk::S(PENDING.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Write::Applied),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(Write::Stale),
+            Err(e) => Err(dynamo("UpdateItem", e)),
+        }
+    }
+
+    async fn pending_before(&self, before_secs: u64) -> Result<Vec<PendingVideo>, StoreError> {
+        let items = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .index_name(PENDING_INDEX)
+            .filter_expression("#since < :before")
+            .expression_attribute_names("#since", attr::PENDING_SINCE)
+            .expression_attribute_values(":before", Sdk::N(before_secs.to_string()))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| dynamo("Scan", e))?;
+        items
+            .iter()
+            .map(|i| {
+                let item = item_from_sdk(i)
+                    .ok_or_else(|| StoreError::Corrupt("unknown attribute type".into()))?;
+                PendingVideo::from_item(&item)
+            })
+            .collect()
+    }
 }
 
 impl DynamoStore {
@@ -286,7 +380,7 @@ impl MediaStore for MemoryStore {
         if newer_exists {
             return Ok(Write::Stale);
         }
-        items.insert(record.name.clone(), record.to_item());
+        items.insert(record.name.clone(), record.to_stored_item(now_secs()));
         Ok(Write::Applied)
     }
 
@@ -300,7 +394,7 @@ impl MediaStore for MemoryStore {
         if current.as_deref() != Some(order.as_str()) {
             return Ok(Write::Stale);
         }
-        items.insert(record.name.clone(), record.to_item());
+        items.insert(record.name.clone(), record.to_stored_item(now_secs()));
         Ok(Write::Applied)
     }
 
@@ -327,5 +421,35 @@ impl MediaStore for MemoryStore {
     fn scan_pages(&self, _segments: u32) -> BoxStream<'_, Result<Vec<Item>, StoreError>> {
         let items: Vec<Item> = self.items.lock().unwrap().values().cloned().collect();
         futures::stream::once(async move { Ok(items) }).boxed()
+    }
+
+    async fn record_job(
+        &self,
+        name: &str,
+        order: &OrderKey,
+        job_id: &str,
+    ) -> Result<Write, StoreError> {
+        let mut items = self.items.lock().unwrap();
+        let Some(item) = items.get_mut(name) else {
+            return Ok(Write::Stale);
+        };
+        let pending = item.get(attr::STATUS) == Some(&AttributeValue::S(PENDING.into()));
+        if !pending || Self::stored_order(item).as_deref() != Some(order.as_str()) {
+            return Ok(Write::Stale);
+        }
+        item.insert(attr::JOB_ID.into(), AttributeValue::S(job_id.into()));
+        Ok(Write::Applied)
+    }
+
+    async fn pending_before(&self, before_secs: u64) -> Result<Vec<PendingVideo>, StoreError> {
+        let items = self.items.lock().unwrap();
+        items
+            .values()
+            .filter(|i| match i.get(attr::PENDING_SINCE) {
+                Some(AttributeValue::N(n)) => n.parse::<u64>().is_ok_and(|n| n < before_secs),
+                _ => false,
+            })
+            .map(PendingVideo::from_item)
+            .collect()
     }
 }

@@ -16,7 +16,8 @@
 //! then creates the bucket, table, topic and queues ([`resources`]), polls
 //! the queues to invoke the functions ([`poller`]) and reads the table's
 //! stream to invoke the export writer ([`table_stream`]), the way Lambda's
-//! event sources would. A file uploaded with any S3 client is labelled and
+//! event sources would, and runs the scheduled functions on their
+//! template.yaml schedules ([`poller::on_schedule`]). A file uploaded with any S3 client is labelled and
 //! shows up at the edge; deleting it removes it.
 
 pub mod poller;
@@ -117,6 +118,13 @@ pub struct Stack {
 
 const REGION: &str = "us-east-1";
 
+/// The pending sweeper's schedule, as in template.yaml (`rate(15 minutes)`).
+pub const SWEEP_EVERY: Duration = Duration::from_secs(15 * 60);
+/// The export writer's reconciliation, as in template.yaml (`rate(1 hour)`).
+pub const RECONCILE_EVERY: Duration = Duration::from_secs(3600);
+/// As template.yaml's `PENDING_TIMEOUT_SECONDS`.
+pub const PENDING_TIMEOUT_SECONDS: u64 = 3600;
+
 impl Stack {
     pub async fn start(opts: &StackOptions) -> Result<Stack> {
         let logs = opts.state_dir.join("logs");
@@ -202,6 +210,7 @@ impl Stack {
             format!("EXPORT_PREFIX={}", names.export_prefix),
             // The read API re-checks the snapshot as often as the edge does.
             "EXPORT_TTL_SECONDS=1".into(),
+            format!("PENDING_TIMEOUT_SECONDS={PENDING_TIMEOUT_SECONDS}"),
             "RUST_LOG=info".into(),
         ];
         if let Some(r) = &stack.env.rekognition_url {
@@ -306,6 +315,17 @@ impl Stack {
                     invoker.clone(),
                 )));
             }
+        }
+        // The Schedule events of template.yaml.
+        for (function, period) in [
+            ("pending-sweeper", SWEEP_EVERY),
+            ("export-writer", RECONCILE_EVERY),
+        ] {
+            stack.tasks.push(tokio::spawn(poller::on_schedule(
+                invoker.clone(),
+                function,
+                period,
+            )));
         }
         let mapping = table_stream::StreamMapping {
             function: "export-writer",

@@ -165,3 +165,29 @@ pub async fn poll_queue(
         while running.join_next().await.is_some() {}
     }
 }
+
+/// Invokes `function` every `period` with an EventBridge scheduled event,
+/// as a `Schedule` event source in template.yaml does (the first time
+/// after one period). A failed run is logged; the next one comes anyway.
+pub async fn on_schedule(invoker: Invoker, function: &'static str, period: Duration) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    loop {
+        ticks.tick().await;
+        let event = json!({
+            "version": "0",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "time": media_query_domain::time::iso8601_millis(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_millis() as u64,
+            ),
+            "detail": {},
+        });
+        match invoker.invoke(function, &event).await {
+            Ok(result) => tracing::info!(function, %result, "scheduled run done"),
+            Err(e) => tracing::error!(function, error = %format!("{e:#}"), "scheduled run failed"),
+        }
+    }
+}

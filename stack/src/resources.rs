@@ -9,11 +9,12 @@
 use anyhow::{Context, Result};
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    StreamSpecification, StreamViewType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
 };
 use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
 use aws_sdk_sqs::types::QueueAttributeName;
+use media_query_domain::record::{attr, PENDING_INDEX};
 
 /// Names of everything the stack creates.
 #[derive(Debug, Clone)]
@@ -57,6 +58,51 @@ pub struct Created {
     pub dead_letter_queue_url: String,
 }
 
+/// The media table as template.yaml declares it: key `name`, on demand,
+/// the stream the export writer reads, and the sparse `pending` index the
+/// pending sweeper reads.
+pub async fn create_media_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result<()> {
+    let attribute = |name: &str, kind| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(kind)
+            .build()
+    };
+    let hash_key = |name: &str| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(KeyType::Hash)
+            .build()
+    };
+    ddb.create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute(attr::NAME, ScalarAttributeType::S)?)
+        .attribute_definitions(attribute(attr::PENDING_SINCE, ScalarAttributeType::N)?)
+        .key_schema(hash_key(attr::NAME)?)
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(PENDING_INDEX)
+                .key_schema(hash_key(attr::PENDING_SINCE)?)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()?,
+        )
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
+                .build()?,
+        )
+        .send()
+        .await
+        .context("create the media table")?;
+    Ok(())
+}
+
 pub async fn create(sdk: &SdkConfig, n: &Names) -> Result<Created> {
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(sdk)
@@ -67,31 +113,7 @@ pub async fn create(sdk: &SdkConfig, n: &Names) -> Result<Created> {
     let sns = aws_sdk_sns::Client::new(sdk);
     let ddb = aws_sdk_dynamodb::Client::new(sdk);
 
-    ddb.create_table()
-        .table_name(&n.table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("name")
-                .attribute_type(ScalarAttributeType::S)
-                .build()?,
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("name")
-                .key_type(KeyType::Hash)
-                .build()?,
-        )
-        // As in template.yaml: the export writer reads the table's stream.
-        .stream_specification(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::NewAndOldImages)
-                .build()?,
-        )
-        .send()
-        .await
-        .context("create the media table")?;
+    create_media_table(&ddb, &n.table).await?;
     for bucket in [&n.bucket, &n.export_bucket] {
         s3.create_bucket()
             .bucket(bucket)

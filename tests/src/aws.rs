@@ -2,9 +2,6 @@
 //! needs, created through the real APIs.
 
 use crate::moto::MotoServer;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 
 /// SDK configuration for moto: its endpoint, a region, dummy credentials.
 pub async fn sdk_config(moto: &MotoServer) -> aws_config::SdkConfig {
@@ -27,27 +24,9 @@ pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     )
 }
 
-/// Creates the media table (key `name`, on-demand).
+/// Creates the media table as the local stack does (see template.yaml).
 pub async fn create_media_table(sdk: &aws_config::SdkConfig, table: &str) {
-    aws_sdk_dynamodb::Client::new(sdk)
-        .create_table()
-        .table_name(table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("name")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("name")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .send()
+    media_query_stack::resources::create_media_table(&aws_sdk_dynamodb::Client::new(sdk), table)
         .await
         .expect("create the media table in moto");
 }

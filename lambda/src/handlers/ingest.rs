@@ -6,12 +6,12 @@
 //! tombstone). Events may arrive straight from S3, or wrapped in SQS
 //! messages or SNS notifications (fan-out setups, the local stack).
 
-use super::Outcome;
+use super::{BatchItemFailure, Outcome};
 use crate::config::{Config, MAX_IMAGE_BYTES, MAX_VIDEO_BYTES};
 use crate::rekognition::{DetectError, Labeler, VideoJob};
 use crate::store::{MediaStore, StoreError, Write};
 use media_query_domain::labels::aggregate_image;
-use media_query_domain::s3_event::{parse_s3_event_value, ChangeKind, S3Change, S3EventError};
+use media_query_domain::s3_event::{parse_s3_event_value, ChangeKind, S3Change};
 use media_query_domain::{MediaRecord, MediaType, OrderKey, RecordStatus};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -29,8 +29,8 @@ pub enum Role {
 pub enum IngestError {
     #[error("malformed event: {0}")]
     Malformed(String),
-    #[error("{count} malformed record(s), other records were processed: {details}")]
-    MalformedRecords { count: usize, details: String },
+    #[error("{count} of the event's records failed, the others were processed: {details}")]
+    RecordsFailed { count: usize, details: String },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("labelling {key} failed: {source}")]
@@ -41,10 +41,20 @@ pub enum IngestError {
     },
     #[error("cannot start a video job: {0} is not set")]
     NotConfigured(&'static str),
+    #[error("every message of the SQS batch failed: {0}")]
+    BatchFailed(String),
 }
 
-/// Unwraps SQS and SNS envelopes down to the S3 notifications inside.
-pub fn s3_notifications(event: &Value) -> Result<Vec<Value>, IngestError> {
+/// One S3 notification to handle, and the SQS message it came in, if any.
+pub struct Notification {
+    pub message_id: Option<String>,
+    pub body: Result<Value, IngestError>,
+}
+
+/// Unwraps SQS and SNS envelopes down to the S3 notifications inside. A
+/// message that cannot be unwrapped is returned as an error in its place,
+/// so that it fails alone.
+pub fn s3_notifications(event: &Value) -> Vec<Notification> {
     let records = event.get("Records").and_then(Value::as_array);
     let first_source = records
         .and_then(|r| r.first())
@@ -61,23 +71,33 @@ pub fn s3_notifications(event: &Value) -> Result<Vec<Value>, IngestError> {
             _ => Ok(v),
         }
     };
-    match first_source {
-        Some("aws:sqs") => records
-            .unwrap()
+    match (first_source, records) {
+        (Some("aws:sqs"), Some(records)) => records
             .iter()
-            .map(|r| inner(r.get("body").and_then(Value::as_str), "SQS message"))
-            .collect(),
-        Some("aws:sns") => records
-            .unwrap()
-            .iter()
-            .map(|r| {
-                inner(
-                    r.pointer("/Sns/Message").and_then(Value::as_str),
-                    "SNS record",
-                )
+            .map(|r| Notification {
+                message_id: Some(
+                    r.get("messageId")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
+                ),
+                body: inner(r.get("body").and_then(Value::as_str), "SQS message"),
             })
             .collect(),
-        _ => Ok(vec![event.clone()]),
+        (Some("aws:sns"), Some(records)) => records
+            .iter()
+            .map(|r| Notification {
+                message_id: None,
+                body: inner(
+                    r.pointer("/Sns/Message").and_then(Value::as_str),
+                    "SNS record",
+                ),
+            })
+            .collect(),
+        _ => vec![Notification {
+            message_id: None,
+            body: Ok(event.clone()),
+        }],
     }
 }
 
@@ -93,6 +113,17 @@ pub fn client_request_token(bucket: &str, key: &str, order: &OrderKey) -> String
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Handles an S3 event (straight from S3, or in SNS or SQS envelopes).
+///
+/// Each record is handled on its own: a malformed record, a bad order key
+/// or a failed write fails only itself. From S3 or SNS, the invocation then
+/// fails after the other records were stored, so that Lambda retries it
+/// (the stored ones are replays then, and change nothing) and finally
+/// dead-letters it. From SQS, the failed messages are listed in
+/// `batchItemFailures`, the partial batch response of an event source
+/// mapping with `ReportBatchItemFailures`: only they return to the queue.
+/// If every message failed, the invocation fails, as AWS's own batch
+/// processors do, so that a source without partial responses retries all.
 pub async fn handle_s3_event<S: MediaStore, L: Labeler>(
     role: Role,
     config: &Config,
@@ -101,38 +132,89 @@ pub async fn handle_s3_event<S: MediaStore, L: Labeler>(
     event: &Value,
 ) -> Result<Outcome, IngestError> {
     let mut outcome = Outcome::default();
-    let mut malformed = Vec::new();
-    for notification in s3_notifications(event)? {
-        let parsed = parse_s3_event_value(&notification)
-            .map_err(|e| IngestError::Malformed(e.to_string()))?;
-        if parsed.is_test_event {
-            info!("s3:TestEvent ignored");
-            outcome.skipped += 1;
-        }
-        for record in parsed.records {
-            match record {
-                Ok(change) => {
-                    handle_change(role, config, store, labeler, &change, &mut outcome).await?
-                }
-                Err(e) => {
-                    error!(error = %e, "malformed S3 event record");
-                    malformed.push(e);
-                }
+    let mut failed = Vec::new();
+    let mut records = 0;
+    let notifications = s3_notifications(event);
+    let total = notifications.len();
+    for n in notifications {
+        let errors = match n.body {
+            Ok(body) => {
+                let (o, r) = (&mut outcome, &mut records);
+                handle_notification(role, config, store, labeler, &body, o, r).await
             }
+            Err(e) => {
+                records += 1;
+                vec![e]
+            }
+        };
+        if errors.is_empty() {
+            continue;
+        }
+        for e in &errors {
+            error!(error = %e, message_id = n.message_id, "S3 event record failed");
+        }
+        match n.message_id {
+            Some(id) => outcome.batch_item_failures.push(BatchItemFailure {
+                item_identifier: id,
+            }),
+            None => failed.extend(errors),
         }
     }
     info!(?outcome, "S3 event handled");
-    if !malformed.is_empty() {
-        return Err(IngestError::MalformedRecords {
-            count: malformed.len(),
-            details: malformed
+    if total > 0 && outcome.batch_item_failures.len() == total {
+        return Err(IngestError::BatchFailed(format!(
+            "{total} message(s); see the log for each"
+        )));
+    }
+    match failed.len() {
+        0 => Ok(outcome),
+        // The event's only record: its own error.
+        1 if records == 1 => Err(failed.remove(0)),
+        count => Err(IngestError::RecordsFailed {
+            count,
+            details: failed
                 .iter()
-                .map(S3EventError::to_string)
+                .map(IngestError::to_string)
                 .collect::<Vec<_>>()
                 .join("; "),
-        });
+        }),
     }
-    Ok(outcome)
+}
+
+/// The records of one S3 notification, counted in `records`; returns the
+/// errors of those that failed.
+async fn handle_notification<S: MediaStore, L: Labeler>(
+    role: Role,
+    config: &Config,
+    store: &S,
+    labeler: &L,
+    notification: &Value,
+    outcome: &mut Outcome,
+    records: &mut usize,
+) -> Vec<IngestError> {
+    let parsed = match parse_s3_event_value(notification) {
+        Ok(p) => p,
+        Err(e) => {
+            *records += 1;
+            return vec![IngestError::Malformed(e.to_string())];
+        }
+    };
+    if parsed.is_test_event {
+        info!("s3:TestEvent ignored");
+        outcome.skipped += 1;
+    }
+    let mut errors = Vec::new();
+    for record in parsed.records {
+        *records += 1;
+        let result = match record {
+            Ok(change) => handle_change(role, config, store, labeler, &change, outcome).await,
+            Err(e) => Err(IngestError::Malformed(e.to_string())),
+        };
+        if let Err(e) = result {
+            errors.push(e);
+        }
+    }
+    errors
 }
 
 async fn handle_change<S: MediaStore, L: Labeler>(
@@ -176,6 +258,21 @@ async fn handle_change<S: MediaStore, L: Labeler>(
         MediaType::Image => MAX_IMAGE_BYTES,
         MediaType::Video => MAX_VIDEO_BYTES,
     };
+    // A replayed or late event must not pay for labels again: the table
+    // already holds this upload, or a newer one (the conditional write
+    // below would drop it anyway). The one exception is this upload's own
+    // `pending` video, whose job may not have started: the retry starts it
+    // (the client request token makes that a no-op if it had).
+    if let Some(current) = store.get(key).await? {
+        let own_pending =
+            current.status == RecordStatus::Pending && current.event_order.as_ref() == Some(&order);
+        if !own_pending && current.event_order.as_ref().is_some_and(|o| *o >= order) {
+            info!(key, order = %order, current = ?current.event_order, "stale or replayed event; Rekognition not called");
+            outcome.stale += 1;
+            return Ok(());
+        }
+    }
+
     if let Some(size) = change.size.filter(|s| *s > limit) {
         let code = match media_type {
             MediaType::Image => "ImageTooLargeException",
@@ -286,7 +383,9 @@ async fn start_video_job<S: MediaStore, L: Labeler>(
     };
     match labeler.start_video(job).await {
         Ok(job_id) => {
-            info!(key = record.name, job_id, "video label job started");
+            // For the sweeper, should the job's notice never arrive.
+            let noted = store.record_job(&record.name, &order, &job_id).await?;
+            info!(key = record.name, job_id, noted = ?noted, "video label job started");
             outcome.jobs_started += 1;
             outcome.applied += 1;
             Ok(())
@@ -309,5 +408,110 @@ async fn start_video_job<S: MediaStore, L: Labeler>(
             key: record.name.clone(),
             source,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rekognition::FixedLabeler;
+    use crate::store::MemoryStore;
+    use media_query_domain::labels::DetectedLabel;
+    use serde_json::json;
+    use std::sync::atomic::Ordering;
+
+    fn image(key: &str, sequencer: &str) -> Value {
+        json!({"Records": [{"eventTime": "2026-11-24T10:00:00.000Z", "eventName": "ObjectCreated:Put",
+            "s3": {"bucket": {"name": "b"}, "object": {"key": key, "size": 10, "sequencer": sequencer}}}]})
+    }
+
+    fn sqs(messages: &[(&str, String)]) -> Value {
+        let records: Vec<Value> = messages
+            .iter()
+            .map(|(id, body)| json!({"eventSource": "aws:sqs", "messageId": id, "body": body}))
+            .collect();
+        json!({ "Records": records })
+    }
+
+    fn world() -> (Config, MemoryStore, FixedLabeler) {
+        let labeler = FixedLabeler::new(vec![DetectedLabel::new("Dog", 90.0)]);
+        (Config::for_table("media"), MemoryStore::new(), labeler)
+    }
+
+    #[tokio::test]
+    async fn a_replayed_or_late_event_does_not_call_rekognition_again() {
+        let (config, store, labeler) = world();
+        let created = |ev: Value| {
+            let (config, store, labeler) = (&config, &store, &labeler);
+            async move { handle_s3_event(Role::Created, config, store, labeler, &ev).await }
+        };
+        assert_eq!(created(image("a.jpg", "0B")).await.unwrap().applied, 1);
+        assert_eq!(labeler.calls.load(Ordering::Relaxed), 1);
+        // The same event again, then an older one: both stale, no labels paid for.
+        for sequencer in ["0B", "0A"] {
+            let out = created(image("a.jpg", sequencer)).await.unwrap();
+            assert_eq!((out.applied, out.stale), (0, 1));
+        }
+        assert_eq!(labeler.calls.load(Ordering::Relaxed), 1);
+        // A newer upload is labelled.
+        assert_eq!(created(image("a.jpg", "0C")).await.unwrap().applied, 1);
+        assert_eq!(labeler.calls.load(Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test]
+    async fn one_bad_sqs_message_fails_only_itself() {
+        let (config, store, labeler) = world();
+        let event = sqs(&[
+            ("good", image("good.jpg", "0A").to_string()),
+            ("not-s3", "hello".to_string()),
+            ("bad-order", image("bad.jpg", "not-hex").to_string()),
+        ]);
+        let out = handle_s3_event(Role::Created, &config, &store, &labeler, &event)
+            .await
+            .unwrap();
+        assert_eq!(out.applied, 1);
+        assert!(store.get("good.jpg").await.unwrap().unwrap().is_visible());
+        assert!(store.get("bad.jpg").await.unwrap().is_none());
+        // Lambda's partial batch response: only the two failed messages return.
+        assert_eq!(
+            serde_json::to_value(&out).unwrap()["batchItemFailures"],
+            json!([{"itemIdentifier": "not-s3"}, {"itemIdentifier": "bad-order"}])
+        );
+        // A batch where everything failed fails the invocation.
+        let all_bad = sqs(&[("x", "{}".to_string())]);
+        let err = handle_s3_event(Role::Created, &config, &store, &labeler, &all_bad)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, IngestError::BatchFailed(_)), "{err}");
+        // Without failures the response has no batchItemFailures at all.
+        let fine = sqs(&[("ok", image("fine.jpg", "0A").to_string())]);
+        let out = handle_s3_event(Role::Created, &config, &store, &labeler, &fine)
+            .await
+            .unwrap();
+        assert!(serde_json::to_value(&out)
+            .unwrap()
+            .get("batchItemFailures")
+            .is_none());
+    }
+
+    #[tokio::test]
+    async fn a_bad_order_key_fails_only_its_record() {
+        let (config, store, labeler) = world();
+        let mut event = image("first.jpg", "0A");
+        let bad = image("second.jpg", "xyz")["Records"][0].clone();
+        let third = image("third.jpg", "0A")["Records"][0].clone();
+        event["Records"]
+            .as_array_mut()
+            .unwrap()
+            .extend([bad, third]);
+        let err = handle_s3_event(Role::Created, &config, &store, &labeler, &event)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, IngestError::RecordsFailed { count: 1, .. }),
+            "{err}"
+        );
+        assert!(store.get("first.jpg").await.unwrap().is_some());
+        assert!(store.get("third.jpg").await.unwrap().is_some());
     }
 }

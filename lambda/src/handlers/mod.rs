@@ -6,6 +6,7 @@ pub mod api;
 pub mod export;
 pub mod ingest;
 pub mod serving;
+pub mod sweeper;
 pub mod video;
 
 use serde::Serialize;
@@ -24,6 +25,18 @@ pub struct Outcome {
     pub unprocessable: usize,
     /// Video jobs started.
     pub jobs_started: usize,
+    /// SQS messages that failed, to be received again: the partial batch
+    /// response (`ReportBatchItemFailures`). Only for events from SQS.
+    #[serde(rename = "batchItemFailures", skip_serializing_if = "Vec::is_empty")]
+    pub batch_item_failures: Vec<BatchItemFailure>,
+}
+
+/// One failed message of an SQS batch, as Lambda's partial batch response
+/// names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BatchItemFailure {
+    #[serde(rename = "itemIdentifier")]
+    pub item_identifier: String,
 }
 
 impl Outcome {

@@ -60,7 +60,7 @@ pub async fn handle_job_event<S: MediaStore, L: Labeler>(
     Ok(outcome)
 }
 
-async fn handle_job<S: MediaStore, L: Labeler>(
+pub(crate) async fn handle_job<S: MediaStore, L: Labeler>(
     config: &Config,
     store: &S,
     labeler: &L,

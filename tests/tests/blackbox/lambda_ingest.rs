@@ -297,7 +297,7 @@ async fn malformed_records_fail_the_invocation_after_the_good_ones_are_stored() 
     ]);
     let err = created(&e, &ev).await.unwrap_err();
     assert!(
-        matches!(err, IngestError::MalformedRecords { count: 1, .. }),
+        matches!(err, IngestError::RecordsFailed { count: 1, .. }),
         "{err}"
     );
     assert!(e.store.get("good.jpg").await.unwrap().is_some());

@@ -8,6 +8,7 @@ use media_query_domain::labels::DetectedLabel;
 use media_query_domain::RecordStatus;
 use media_query_lambda::config::Config;
 use media_query_lambda::handlers::ingest::{handle_s3_event, Role};
+use media_query_lambda::handlers::sweeper::sweep_pending;
 use media_query_lambda::handlers::video::handle_job_event;
 use media_query_lambda::rekognition::Rekognition;
 use media_query_lambda::store::{DynamoStore, MediaStore};
@@ -171,4 +172,80 @@ async fn a_failed_job_is_recorded_as_failed() {
     let r = w.store.get("broken.mov").await.unwrap().unwrap();
     assert_eq!(r.status, RecordStatus::Failed);
     assert!(r.error.unwrap().contains("FAILED"));
+}
+
+#[tokio::test]
+async fn a_misconfigured_video_job_fails_loudly_and_succeeds_once_fixed() {
+    let mut w = world().await;
+    w.upload("clip.mp4", media::MP4).await;
+    let ev = json!({"Records": [{"eventTime": "2026-11-24T10:00:00.000Z", "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": "media"}, "object": {"key": "clip.mp4", "size": 20}}}]});
+    // A role name where an ARN belongs: Rekognition answers
+    // InvalidParameterException. That is the deployment's fault, not the
+    // video's: the invocation fails (Lambda retries, then dead-letters),
+    // and the upload stays pending instead of failed for good.
+    let fixed_role = w.config.video_role_arn.replace("media-query-video".into());
+    let err = handle_s3_event(Role::Created, &w.config, &w.store, &w.labeler, &ev)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("InvalidParameterException"),
+        "{err}"
+    );
+    let stored = w.store.get("clip.mp4").await.unwrap().unwrap();
+    assert_eq!(stored.status, RecordStatus::Pending);
+    assert_eq!(stored.job_id, None);
+
+    // Fixed, the retried (or redriven) event starts the job.
+    w.config.video_role_arn = fixed_role;
+    let out = handle_s3_event(Role::Created, &w.config, &w.store, &w.labeler, &ev)
+        .await
+        .unwrap();
+    assert_eq!(out.jobs_started, 1);
+    assert_eq!(w.deliver_job_notice().await.applied, 1);
+    assert!(w.store.get("clip.mp4").await.unwrap().unwrap().is_visible());
+}
+
+#[tokio::test]
+async fn a_video_whose_notice_was_lost_is_finished_by_the_sweeper() {
+    let mut w = world().await;
+    w.config.media_bucket = Some("media".into());
+    w.upload("lost.mp4", media::MP4).await;
+    w.s3_event(
+        Role::Created,
+        "ObjectCreated:Put",
+        "lost.mp4",
+        "2026-11-24T10:00:00.000Z",
+    )
+    .await;
+    let pending = w.store.get("lost.mp4").await.unwrap().unwrap();
+    assert_eq!(pending.status, RecordStatus::Pending);
+    let job_id = pending
+        .job_id
+        .expect("the job id is stored with the pending record");
+    // The job finishes, and its notice is lost.
+    let notice = w.probe.next_message().await;
+    assert_eq!(notice["JobId"], json!(job_id));
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let early = sweep_pending(&w.config, &w.store, &w.labeler, now)
+        .await
+        .unwrap();
+    assert_eq!(early.overdue, 0, "not pending for long yet");
+    let later = now + w.config.pending_timeout_seconds + 1;
+    let sweep = sweep_pending(&w.config, &w.store, &w.labeler, later)
+        .await
+        .unwrap();
+    assert_eq!((sweep.overdue, sweep.labelled, sweep.stuck), (1, 1, 0));
+    let r = w.store.get("lost.mp4").await.unwrap().unwrap();
+    assert!(r.is_visible());
+    assert_eq!(r.labels, ["Dog", "Animal", "Husky", "Snow"]);
+    // Nothing is left pending, so the next sweep reads nothing.
+    let again = sweep_pending(&w.config, &w.store, &w.labeler, later)
+        .await
+        .unwrap();
+    assert_eq!(again.overdue, 0);
 }
