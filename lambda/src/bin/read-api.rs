@@ -1,7 +1,7 @@
 //! Lambda: the read API behind API Gateway (HTTP API) or a function URL.
 
-use lambda_http::{service_fn, Body, Error, Request, Response};
-use media_query_lambda::handlers::api::ReadApi;
+use lambda_http::{service_fn, Error, Request};
+use media_query_lambda::handlers::api::{http_response, ReadApi};
 use media_query_lambda::snapshot_bucket::SnapshotBucket;
 use media_query_lambda::ColdStart;
 
@@ -19,24 +19,7 @@ async fn main() -> Result<(), Error> {
         None => ReadApi::table_only(&cold.store),
     };
     lambda_http::run(service_fn(move |req: Request| async move {
-        let if_none_match = req
-            .headers()
-            .get("if-none-match")
-            .and_then(|v| v.to_str().ok());
-        // The path as sent, still URL-encoded: names may contain `/` and `%2F`.
-        let r = api
-            .respond(
-                req.method().as_str(),
-                req.uri().path(),
-                req.uri().query(),
-                if_none_match,
-            )
-            .await;
-        let mut builder = Response::builder().status(r.status);
-        for (name, value) in r.headers {
-            builder = builder.header(name, value);
-        }
-        Ok::<_, Error>(builder.body(Body::from(r.body))?)
+        Ok::<_, Error>(http_response(api.respond_to(&req).await)?)
     }))
     .await
 }

@@ -10,9 +10,12 @@
 use crate::snapshot_bucket::SnapshotBucket;
 use crate::store::MediaStore;
 use crate::store::StoreError;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
 use media_query_domain::engine::ReadEngine;
 use media_query_domain::http::{ApiRequest, Reply, Responder, Settings, Table};
 use media_query_domain::{ListQuery, MediaRecord};
+use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::warn;
 
@@ -81,6 +84,22 @@ impl<'s, S: MediaStore> ReadApi<'s, S> {
         &self.responder
     }
 
+    /// The answer to one request as `lambda_http` hands it over, from
+    /// API Gateway (REST or HTTP API) or a function URL.
+    pub async fn respond_to(&self, req: &Request) -> Reply {
+        let if_none_match = req
+            .headers()
+            .get("if-none-match")
+            .and_then(|v| v.to_str().ok());
+        self.respond(
+            req.method().as_str(),
+            &request_path(req),
+            req.uri().query(),
+            if_none_match,
+        )
+        .await
+    }
+
     pub async fn respond(
         &self,
         method: &str,
@@ -114,6 +133,62 @@ impl<'s, S: MediaStore> ReadApi<'s, S> {
     }
 }
 
+/// The request's path, URL-encoded once, as the responder decodes it (with
+/// `api::name_from_path`, exactly once).
+///
+/// What the event holds depends on what invoked the function:
+/// * API Gateway's HTTP API (payload 2.0, `template.yaml`) hands the path
+///   over already decoded, in `rawPath` and in the `{name+}` route's
+///   `pathParameters`. `lambda_http` re-encodes `rawPath` for the URI, but
+///   only the characters a URL cannot hold (space, non-ASCII): a decoded
+///   `%`, `#` or `?` stays, so decoding the URI's path would answer
+///   `100%.jpg` with a 400, find `50%off.png` for `50%25off.png`, and cut
+///   `hash#tag.jpg` and `what?.jpg` short. So the name is taken from
+///   `pathParameters` and encoded here.
+/// * A function URL, or `cargo lambda watch`, passes `rawPath` on as sent,
+///   still encoded; the URI's path is that path.
+/// * The REST API passes `path` on as sent too, but `lambda_http` puts the
+///   stage in front of it in the URI, so it is read from the event as is.
+pub fn request_path(req: &Request) -> Cow<'_, str> {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(_)) => {
+            match req.path_parameters_ref().and_then(|p| p.first("name")) {
+                Some(name) if !name.is_empty() => Cow::Owned(path_of_name(name)),
+                _ => Cow::Borrowed(req.uri().path()),
+            }
+        }
+        Some(RequestContext::ApiGatewayV1(_)) => Cow::Borrowed(req.raw_http_path()),
+        _ => Cow::Borrowed(req.uri().path()),
+    }
+}
+
+/// Everything but the unreserved characters and `/` is encoded (a space
+/// too, since `+` in a path is a plus).
+const PATH_ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+/// The path `/{name}` for a decoded `name`, so that `api::name_from_path`
+/// gives `name` back.
+fn path_of_name(name: &str) -> String {
+    format!(
+        "/{}",
+        percent_encoding::utf8_percent_encode(name, PATH_ESCAPED)
+    )
+}
+
+/// The Lambda response of a reply.
+pub fn http_response(reply: Reply) -> Result<Response<Body>, lambda_http::http::Error> {
+    let mut builder = Response::builder().status(reply.status);
+    for (name, value) in reply.headers {
+        builder = builder.header(name, value);
+    }
+    builder.body(Body::from(reply.body))
+}
+
 /// The object store when no snapshot is configured.
 struct NoSnapshot;
 
@@ -138,4 +213,28 @@ pub async fn respond<S: MediaStore>(
     ReadApi::table_only(store)
         .respond(method, raw_path, raw_query, None)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_of_name;
+    use media_query_domain::api::name_from_path;
+
+    #[test]
+    fn names_come_back_from_their_paths() {
+        for name in [
+            "sample.jpg",
+            "dog photo.jpg",
+            "holiday/2024/beach.jpeg",
+            "café.png",
+            "a+b.png",
+            "100%.jpg",
+            "50%25off.png",
+            "hash#tag?.jpg",
+            "日本🐶.jpg",
+        ] {
+            assert_eq!(name_from_path(&path_of_name(name)).unwrap(), name);
+        }
+        assert_eq!(path_of_name("dog photo+1.jpg"), "/dog%20photo%2B1.jpg");
+    }
 }
