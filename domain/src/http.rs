@@ -730,7 +730,11 @@ mod tests {
         list(&r, &b, &t, 200_000.0);
         let too_old = list(&r, &b, &t, 800_000.0);
         assert_eq!(too_old.header("x-media-source"), Some("dynamodb"));
-        assert_eq!(too_old.header("last-modified"), None, "no snapshot, no date");
+        assert_eq!(
+            too_old.header("last-modified"),
+            None,
+            "no snapshot, no date"
+        );
     }
 
     #[test]
