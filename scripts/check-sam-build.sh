@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs `sam build` for real and says how long it took: the five Rust
+# Runs `sam build` for real and says how long it took: the six Rust
 # functions of template.yaml, each `cargo lambda build --release --arm64
 # --bin <name>` (BuildMethod rust-cargolambda, Architectures arm64),
 # cross-compiled with Zig. Not part of scripts/test.sh: a cold build is
@@ -58,7 +58,7 @@ label=$([ "$warm" = 1 ] && echo warm || echo cold)
 second=$(run build-2)
 
 # Every function built, for arm64.
-for fn in ObjectCreatedFunction ObjectRemovedFunction VideoJobCompleteFunction ReadApiFunction ExportWriterFunction; do
+for fn in ObjectCreatedFunction ObjectRemovedFunction VideoJobCompleteFunction ReadApiFunction ExportWriterFunction PendingSweeperFunction; do
   bin=$DIR/build/$fn/bootstrap
   [ -x "$bin" ] || die "no $bin"
   arch=$(file -b "$bin" 2>/dev/null | grep -o 'ARM aarch64' || true)
@@ -67,7 +67,7 @@ for fn in ObjectCreatedFunction ObjectRemovedFunction VideoJobCompleteFunction R
 done
 
 {
-  echo "$(date -u +%FT%TZ) sam build, 5 functions, arm64, $(nproc) cores:"
+  echo "$(date -u +%FT%TZ) sam build, 6 functions, arm64, $(nproc) cores:"
   echo "  $label: ${first} s"
   echo "  again, nothing changed: ${second} s"
 } | tee -a "$DIR/times.txt"

@@ -80,6 +80,10 @@ pub struct StackEnv {
     pub edge_url: Option<String>,
     pub api_url: String,
     pub rekognition_url: Option<String>,
+    /// The functions' Lambda Invoke API (`cargo lambda watch`).
+    pub lambda_url: String,
+    /// The dead-letter queue: failed events' invocation records.
+    pub failed_events_queue_url: String,
     pub logs: PathBuf,
 }
 
@@ -97,6 +101,8 @@ impl StackEnv {
             format!("EXPORT_BUCKET={}", self.export_bucket),
             format!("EXPORT_PREFIX={}", self.export_prefix),
             format!("API_URL={}", self.api_url),
+            format!("AWS_ENDPOINT_URL_LAMBDA={}", self.lambda_url),
+            format!("FAILED_EVENTS_QUEUE_URL={}", self.failed_events_queue_url),
         ];
         if let Some(edge) = &self.edge_url {
             lines.push(format!("EDGE_URL={edge}"));
@@ -140,6 +146,8 @@ impl Stack {
                 edge_url: None,
                 api_url: String::new(),
                 rekognition_url: None,
+                lambda_url: String::new(),
+                failed_events_queue_url: String::new(),
                 logs: logs.clone(),
             },
             services: Vec::new(),
@@ -170,6 +178,7 @@ impl Stack {
             .await;
         let names = resources::Names::default();
         let created = resources::create(&sdk, &names).await?;
+        stack.env.failed_events_queue_url = created.dead_letter_queue_url.clone();
         stack.env.media_bucket = names.bucket.clone();
         stack.env.media_table = names.table.clone();
         stack.env.export_bucket = names.export_bucket.clone();
@@ -237,6 +246,7 @@ impl Stack {
             )
             .await?;
         stack.env.api_url = format!("http://127.0.0.1:{invoke_port}/lambda-url/read-api/");
+        stack.env.lambda_url = format!("http://127.0.0.1:{invoke_port}");
         let invoker = poller::Invoker::new(invoke_port);
         // The first export makes an (empty) snapshot for the edge, and
         // proves the functions run before we report the stack ready.
@@ -306,14 +316,19 @@ impl Stack {
                 poller::Source::SnsEnvelope("video-job-complete"),
             ),
         ];
-        for (url, source) in feeds {
+        for (queue_url, source) in feeds {
+            let feed = poller::QueueFeed {
+                sqs: sqs.clone(),
+                queue_url,
+                source,
+                invoker: invoker.clone(),
+                dead_letter_queue_url: created.dead_letter_queue_url.clone(),
+                region: REGION.to_string(),
+            };
             for _ in 0..poller::POLLERS_PER_QUEUE {
-                stack.tasks.push(tokio::spawn(poller::poll_queue(
-                    sqs.clone(),
-                    url.clone(),
-                    source,
-                    invoker.clone(),
-                )));
+                stack
+                    .tasks
+                    .push(tokio::spawn(poller::poll_queue(feed.clone())));
             }
         }
         // The Schedule events of template.yaml.
@@ -333,6 +348,7 @@ impl Stack {
             batching_window: Duration::from_secs(table_stream::BATCHING_WINDOW_SECONDS),
             max_retries: table_stream::MAX_RETRIES,
             on_failure_queue: created.dead_letter_queue_url.clone(),
+            region: REGION.to_string(),
         };
         stack
             .tasks

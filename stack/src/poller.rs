@@ -1,8 +1,10 @@
 //! Locally, this is what S3's and SNS's asynchronous invocations do in
 //! AWS: read the queues, invoke the function with the event, delete the
-//! message only when the function succeeded. A failed message becomes
-//! visible again after the queue's visibility timeout and, after three
-//! receives, moves to the dead-letter queue.
+//! message once the function succeeded. A failed event is retried
+//! [`ASYNC_RETRIES`] times (template.yaml's `MaximumRetryAttempts`), after
+//! [`RETRY_DELAYS`]; then, as Lambda's on-failure destination does, an
+//! invocation record (the event, the function and its error) goes to the
+//! dead-letter queue, from where `scripts/redrive.sh` redrives it.
 //!
 //! AWS runs asynchronous invocations side by side, so each queue has
 //! [`POLLERS_PER_QUEUE`] pollers, each invoking the function for the (up
@@ -12,11 +14,33 @@
 //! [`crate::table_stream`].
 
 use anyhow::{bail, Context, Result};
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use serde_json::{json, Value};
 use std::time::Duration;
 
 /// Pollers per queue.
 pub const POLLERS_PER_QUEUE: usize = 2;
+/// Retries of a failed asynchronous invocation (template.yaml's
+/// `EventInvokeConfig.MaximumRetryAttempts`).
+pub const ASYNC_RETRIES: i32 = 2;
+/// Before each retry. Lambda waits about a minute, then two; locally,
+/// seconds, so a failure reaches the dead-letter queue while you watch.
+pub const RETRY_DELAYS: [i32; 2] = [1, 2];
+/// The account the local ARNs name (moto's default).
+const ACCOUNT: &str = "123456789012";
+
+/// The ARN an invocation record names a local function by.
+pub fn function_arn(region: &str, function: &str) -> String {
+    format!("arn:aws:lambda:{region}:{ACCOUNT}:function:{function}")
+}
+
+/// What an invocation answered.
+pub struct Invocation {
+    /// Whether the function failed (an error result, or no answer).
+    pub failed: bool,
+    /// Its result, or its error (`errorType`, `errorMessage`).
+    pub body: Value,
+}
 /// Invocations of one function at once: every message of every poller.
 pub const MAX_IN_FLIGHT: usize = POLLERS_PER_QUEUE * 10;
 
@@ -37,6 +61,15 @@ impl Invoker {
 
     /// Invokes `function` synchronously; an error if the function failed.
     pub async fn invoke(&self, function: &str, payload: &Value) -> Result<Value> {
+        let answer = self.call(function, payload).await?;
+        if answer.failed {
+            bail!("{function} failed: {}", answer.body);
+        }
+        Ok(answer.body)
+    }
+
+    /// Invokes `function` synchronously; its answer, failed or not.
+    pub async fn call(&self, function: &str, payload: &Value) -> Result<Invocation> {
         let url = format!("{}/2015-03-31/functions/{function}/invocations", self.base);
         let resp = self
             .http
@@ -49,10 +82,10 @@ impl Invoker {
         let status = resp.status();
         let failed = resp.headers().contains_key("x-amz-function-error");
         let body: Value = resp.json().await.unwrap_or(Value::Null);
-        if !status.is_success() || failed || body.get("errorType").is_some() {
-            bail!("{function} failed ({status}): {body}");
-        }
-        Ok(body)
+        Ok(Invocation {
+            failed: !status.is_success() || failed || body.get("errorType").is_some(),
+            body,
+        })
     }
 }
 
@@ -109,61 +142,138 @@ pub fn sns_event(envelope: &Value) -> Value {
     }]})
 }
 
+/// One queue and what its messages go to.
+#[derive(Clone)]
+pub struct QueueFeed {
+    pub sqs: aws_sdk_sqs::Client,
+    pub queue_url: String,
+    pub source: Source,
+    pub invoker: Invoker,
+    /// The on-failure destination.
+    pub dead_letter_queue_url: String,
+    pub region: String,
+}
+
 /// Polls one queue forever, invoking the function for the messages of a
 /// receive concurrently.
-pub async fn poll_queue(
-    sqs: aws_sdk_sqs::Client,
-    queue_url: String,
-    source: Source,
-    invoker: Invoker,
-) {
+pub async fn poll_queue(feed: QueueFeed) {
     loop {
-        let received = sqs
+        let received = feed
+            .sqs
             .receive_message()
-            .queue_url(&queue_url)
+            .queue_url(&feed.queue_url)
             .max_number_of_messages(10)
             .wait_time_seconds(1)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .send()
             .await;
         let messages = match received {
             Ok(r) => r.messages.unwrap_or_default(),
             Err(e) => {
-                tracing::warn!(queue = %queue_url, error = %e, "receive failed; retrying");
+                tracing::warn!(queue = %feed.queue_url, error = %e, "receive failed; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
         };
         let mut running = tokio::task::JoinSet::new();
         for m in messages {
-            let (sqs, queue_url, invoker) = (sqs.clone(), queue_url.clone(), invoker.clone());
-            running.spawn(async move {
-                let body = m.body.as_deref().unwrap_or("");
-                let outcome = match source.event(body) {
-                    Ok(event) => invoker.invoke(source.function(), &event).await,
-                    Err(e) => Err(e),
-                };
-                match outcome {
-                    Ok(_) => {
-                        tracing::info!(function = source.function(), "event processed");
-                        if let Some(handle) = m.receipt_handle {
-                            let _ = sqs
-                                .delete_message()
-                                .queue_url(&queue_url)
-                                .receipt_handle(handle)
-                                .send()
-                                .await;
-                        }
-                    }
-                    Err(e) => tracing::error!(
-                        function = source.function(),
-                        error = %format!("{e:#}"),
-                        "event failed; it will be retried, then dead-lettered"
-                    ),
-                }
-            });
+            let feed = feed.clone();
+            running.spawn(async move { deliver(&feed, m).await });
         }
         while running.join_next().await.is_some() {}
     }
+}
+
+/// One message: invoked; deleted on success; on failure left for a retry
+/// after a delay, or, retries spent, recorded on the dead-letter queue.
+async fn deliver(feed: &QueueFeed, m: Message) {
+    let function = feed.source.function();
+    let body = m.body.as_deref().unwrap_or("");
+    let (event, answer) = match feed.source.event(body) {
+        Ok(event) => {
+            let answer = feed.invoker.call(function, &event).await;
+            (event, answer)
+        }
+        Err(e) => (Value::String(body.to_string()), Err(e)),
+    };
+    let error = match answer {
+        Ok(a) if !a.failed => {
+            tracing::info!(function, "event processed");
+            return delete(feed, &m).await;
+        }
+        Ok(a) => a.body,
+        Err(e) => json!({"errorType": "InvokeError", "errorMessage": format!("{e:#}")}),
+    };
+    let attempts: i32 = m
+        .attributes
+        .as_ref()
+        .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    if attempts <= ASYNC_RETRIES {
+        let delay = RETRY_DELAYS[(attempts - 1).clamp(0, 1) as usize];
+        tracing::warn!(function, attempts, %error, "event failed; retrying in {delay} s");
+        if let Some(handle) = &m.receipt_handle {
+            let _ = feed
+                .sqs
+                .change_message_visibility()
+                .queue_url(&feed.queue_url)
+                .receipt_handle(handle)
+                .visibility_timeout(delay)
+                .send()
+                .await;
+        }
+        return;
+    }
+    // Lambda's invocation record for an on-failure destination.
+    let record = json!({
+        "version": "1.0",
+        "timestamp": media_query_domain::time::iso8601_millis(now_ms()),
+        "requestContext": {
+            "requestId": m.message_id.clone().unwrap_or_default(),
+            "functionArn": function_arn(&feed.region, function),
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": attempts,
+        },
+        "requestPayload": event,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": error,
+    });
+    tracing::error!(
+        function,
+        attempts,
+        "event failed for good; recorded on the dead-letter queue"
+    );
+    let sent = feed
+        .sqs
+        .send_message()
+        .queue_url(&feed.dead_letter_queue_url)
+        .message_body(record.to_string())
+        .send()
+        .await;
+    match sent {
+        Ok(_) => delete(feed, &m).await,
+        Err(e) => tracing::error!(error = %e, "could not record the failed event; it stays queued"),
+    }
+}
+
+async fn delete(feed: &QueueFeed, m: &Message) {
+    if let Some(handle) = &m.receipt_handle {
+        let _ = feed
+            .sqs
+            .delete_message()
+            .queue_url(&feed.queue_url)
+            .receipt_handle(handle)
+            .send()
+            .await;
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
 }
 
 /// Invokes `function` every `period` with an EventBridge scheduled event,
@@ -177,12 +287,7 @@ pub async fn on_schedule(invoker: Invoker, function: &'static str, period: Durat
             "version": "0",
             "detail-type": "Scheduled Event",
             "source": "aws.events",
-            "time": media_query_domain::time::iso8601_millis(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_millis() as u64,
-            ),
+            "time": media_query_domain::time::iso8601_millis(now_ms()),
             "detail": {},
         });
         match invoker.invoke(function, &event).await {

@@ -124,8 +124,11 @@ pub async fn create(sdk: &SdkConfig, n: &Names) -> Result<Created> {
 
     let dlq_url = queue(&sqs, &n.dead_letter_queue, None).await?;
     let dlq_arn = queue_arn(&sqs, &dlq_url).await?;
+    // The pollers record a failed event on the dead-letter queue after its
+    // retries (crate::poller); this redrive policy is only the backstop
+    // should a poller be unable to, and moves the raw message.
     let redrive =
-        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3}).to_string();
+        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 10}).to_string();
     let created_url = queue(&sqs, &n.created_queue, Some(&redrive)).await?;
     let removed_url = queue(&sqs, &n.removed_queue, Some(&redrive)).await?;
     let video_url = queue(&sqs, &n.video_queue, Some(&redrive)).await?;

@@ -32,6 +32,8 @@ pub struct StreamMapping {
     pub max_retries: u32,
     /// The on-failure destination (an SQS queue URL).
     pub on_failure_queue: String,
+    /// The region the failure records' ARNs name.
+    pub region: String,
 }
 
 /// The template's `BatchSize`, `MaximumBatchingWindowInSeconds` and
@@ -177,7 +179,7 @@ async fn deliver(
                     "requestContext": {
                         "condition": "RetryAttemptsExhausted",
                         "approximateInvokeCount": attempt + 1,
-                        "functionArn": mapping.function,
+                        "functionArn": crate::poller::function_arn(&mapping.region, mapping.function),
                     },
                     "responseContext": { "functionError": format!("{e:#}") },
                     "DDBStreamBatchInfo": {

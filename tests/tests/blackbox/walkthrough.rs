@@ -140,6 +140,7 @@ async fn workshop_walkthrough_on_the_local_stack() {
         s3,
         http: reqwest::Client::new(),
     };
+    let sdk = &sdk;
 
     // Part 4: an uploaded image is labelled automatically: a cat photo.
     walk.upload("sample.jpg", photos::jpeg("chelsea.png")).await;
@@ -221,5 +222,133 @@ async fn workshop_walkthrough_on_the_local_stack() {
     })
     .await;
 
+    dead_letters_are_recorded_and_redriven(&walk, sdk).await;
     walk.stack.stop().await;
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// An event that keeps failing ends on the dead-letter queue as Lambda's
+/// invocation record, with its error; `scripts/redrive.sh` gives a
+/// recorded event back to its function, keeping what fails again.
+async fn dead_letters_are_recorded_and_redriven(walk: &Walk, sdk: &aws_config::SdkConfig) {
+    let env = &walk.stack.env;
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    // A message object-created cannot handle, on its queue as S3 would put it.
+    let created_queue = sqs
+        .get_queue_url()
+        .queue_name(media_query_stack::resources::Names::default().created_queue)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    sqs.send_message()
+        .queue_url(&created_queue)
+        .message_body(json!({"not": "an S3 event"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    // Tried three times (1 + MaximumRetryAttempts), then recorded.
+    let start = Instant::now();
+    let record = loop {
+        let got = sqs
+            .receive_message()
+            .queue_url(&env.failed_events_queue_url)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap();
+        if let Some(m) = got.messages().first() {
+            break serde_json::from_str::<Value>(m.body().unwrap()).unwrap();
+        }
+        assert!(start.elapsed() < WAIT, "no dead letter after {WAIT:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(record["requestContext"]["condition"], "RetriesExhausted");
+    assert_eq!(record["requestContext"]["approximateInvokeCount"], 3);
+    assert!(record["requestContext"]["functionArn"]
+        .as_str()
+        .unwrap()
+        .ends_with(":function:object-created"));
+    assert_eq!(record["requestPayload"], json!({"not": "an S3 event"}));
+    let reason = record["responsePayload"]["errorMessage"].as_str().unwrap();
+    assert!(
+        reason.contains("malformed"),
+        "the reason is recorded: {reason}"
+    );
+
+    // An upload whose event was lost: S3's notifications are off while it
+    // is uploaded; its record then lands on the queue as Lambda writes it.
+    let bucket = &env.media_bucket;
+    let notifications = walk
+        .s3
+        .get_bucket_notification_configuration()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    let restore = aws_sdk_s3::types::NotificationConfiguration::builder()
+        .set_queue_configurations(notifications.queue_configurations)
+        .build();
+    walk.s3
+        .put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(aws_sdk_s3::types::NotificationConfiguration::builder().build())
+        .send()
+        .await
+        .unwrap();
+    walk.upload("redriven.jpg", photos::jpeg("chelsea.png"))
+        .await;
+    walk.s3
+        .put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(restore)
+        .send()
+        .await
+        .unwrap();
+    walk.eventually("a lost upload is not listed", "/redriven.jpg", |s, _| {
+        s == 404
+    })
+    .await;
+    let mut lost = record.clone();
+    lost["requestPayload"] = json!({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": env.region,
+        "eventTime": media_query_domain::time::iso8601_millis(now_ms()), "eventName": "ObjectCreated:Put",
+        "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": env.media_bucket},
+               "object": {"key": "redriven.jpg", "size": 1}}}]});
+    sqs.send_message()
+        .queue_url(&env.failed_events_queue_url)
+        .message_body(lost.to_string())
+        .send()
+        .await
+        .unwrap();
+
+    let out = std::process::Command::new("bash")
+        .arg(repo_root().join("scripts/redrive.sh"))
+        .envs(
+            env.to_env_file()
+                .lines()
+                .filter_map(|l| l.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+        .output()
+        .expect("run scripts/redrive.sh");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        stdout.contains("2 message(s), 1 redriven, 1 kept") && out.status.code() == Some(1),
+        "one message fails again and is kept: {stdout}{stderr}"
+    );
+    walk.eventually("redriven.jpg labelled again", "/redriven.jpg", |s, b| {
+        s == 200 && has_labels(b, &["Cat"])
+    })
+    .await;
 }
