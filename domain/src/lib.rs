@@ -36,6 +36,7 @@ pub mod media;
 pub mod page;
 pub mod query;
 pub mod record;
+pub mod retry;
 pub mod s3_event;
 pub mod serving;
 pub mod stream;

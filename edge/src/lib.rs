@@ -8,12 +8,15 @@
 //!
 //! * [`aws`]: SigV4-signed S3 and DynamoDB requests (`aws-sigv4`), built
 //!   without I/O so they are unit-tested natively.
+//! * [`subrequests`]: the timeouts and retries of the Worker's calls to
+//!   AWS (the rules are `media_query_domain::retry`).
 //! * `worker_glue` (wasm32 only): the `fetch` entry point, configuration
 //!   from `wrangler.toml`, the fetches behind the domain's `ObjectStore`
 //!   and `Table`, the Cache API for immutable snapshot objects, and the
 //!   per-isolate responder.
 
 pub mod aws;
+pub mod subrequests;
 
 #[cfg(target_arch = "wasm32")]
 mod worker_glue;

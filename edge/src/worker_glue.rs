@@ -3,17 +3,22 @@
 //! responder (read engine, bounded shard cache, negative cache).
 
 use crate::aws::{AwsAccess, SignedRequest};
+use crate::subrequests::{DYNAMODB_CALL_BUDGET_MS, RETRY, S3_BUDGET_MS};
+use futures_util::future::{select, Either};
 use media_query_domain::dynamo::{AttributeValue, Item};
 use media_query_domain::engine::{Fetched, ObjectStore, ReadEngine};
 use media_query_domain::http::{ApiRequest, Reply, Responder, Settings, Table};
+use media_query_domain::retry::{transient_aws_answer, Failure, RetryEnv};
 use media_query_domain::serving::objects_prefix;
 use media_query_domain::{ListQuery, MediaRecord};
 use serde_json::{json, Value};
 use std::cell::OnceCell;
+use std::pin::pin;
 use std::rc::Rc;
+use std::time::Duration;
 use worker::{
-    console_error, console_log, console_warn, event, wasm_bindgen::JsValue, Cache, Context, Date,
-    Env, Fetch, Headers, Method, Request, RequestInit, Response, Result,
+    console_error, console_log, console_warn, event, wasm_bindgen::JsValue, AbortController, Cache,
+    Context, Date, Delay, Env, Fetch, Headers, Method, Request, RequestInit, Response, Result,
 };
 
 /// Decoded shards this isolate may keep (of its 128 MB).
@@ -141,33 +146,97 @@ struct HttpAnswer {
     body: Vec<u8>,
 }
 
-async fn send(req: SignedRequest) -> std::result::Result<HttpAnswer, String> {
-    let headers = Headers::new();
-    for (k, v) in &req.headers {
-        headers.set(k, v).map_err(|e| e.to_string())?;
+/// One attempt: the request, aborted if it has not answered (body
+/// included) within `timeout_ms`.
+async fn send_once(
+    req: &SignedRequest,
+    timeout_ms: f64,
+) -> std::result::Result<HttpAnswer, String> {
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let exchange = async move {
+        let headers = Headers::new();
+        for (k, v) in &req.headers {
+            headers.set(k, v).map_err(|e| e.to_string())?;
+        }
+        let mut init = RequestInit::new();
+        init.with_method(if req.method == "POST" {
+            Method::Post
+        } else {
+            Method::Get
+        })
+        .with_headers(headers);
+        if !req.body.is_empty() {
+            init.with_body(Some(JsValue::from_str(&req.body)));
+        }
+        let request = Request::new_with_init(&req.url, &init).map_err(|e| e.to_string())?;
+        let mut resp = Fetch::Request(request)
+            .send_with_signal(&signal)
+            .await
+            .map_err(|e| e.to_string())?;
+        let etag = resp.headers().get("etag").ok().flatten();
+        let body = resp.bytes().await.map_err(|e| e.to_string())?;
+        Ok(HttpAnswer {
+            status: resp.status_code(),
+            etag,
+            body,
+        })
+    };
+    let timer = Delay::from(Duration::from_millis(timeout_ms as u64));
+    match select(pin!(exchange), pin!(timer)).await {
+        Either::Left((answer, _)) => answer,
+        Either::Right(_) => {
+            // Dropping the future would leave the fetch running.
+            controller.abort();
+            Err(format!("no answer within {timeout_ms} ms"))
+        }
     }
-    let mut init = RequestInit::new();
-    init.with_method(if req.method == "POST" {
-        Method::Post
-    } else {
-        Method::Get
-    })
-    .with_headers(headers);
-    if !req.body.is_empty() {
-        init.with_body(Some(JsValue::from_str(&req.body)));
+}
+
+/// The Worker's clock, randomness and timers, for the retry loop.
+struct WorkerTime;
+
+impl RetryEnv for WorkerTime {
+    fn now_ms(&self) -> f64 {
+        Date::now().as_millis() as f64
     }
-    let request = Request::new_with_init(&req.url, &init).map_err(|e| e.to_string())?;
-    let mut resp = Fetch::Request(request)
-        .send()
+
+    fn random(&self) -> f64 {
+        worker::js_sys::Math::random()
+    }
+
+    async fn sleep(&self, ms: f64) {
+        Delay::from(Duration::from_millis(ms as u64)).await
+    }
+}
+
+/// A call to AWS, signed afresh for each attempt, with the timeouts and
+/// bounded retries of [`RETRY`] until `deadline_ms`: network errors,
+/// timeouts, 5xx and throttles are retried; other answers (200, 304,
+/// 403, 404...) are returned as they came.
+async fn send(
+    sign: impl Fn() -> std::result::Result<SignedRequest, String>,
+    deadline_ms: f64,
+) -> std::result::Result<HttpAnswer, String> {
+    RETRY
+        .run(&WorkerTime, deadline_ms, |timeout_ms| {
+            let req = sign();
+            async move {
+                let req = req.map_err(Failure::permanent)?;
+                let answer = send_once(&req, timeout_ms)
+                    .await
+                    .map_err(Failure::transient)?;
+                if transient_aws_answer(answer.status, &answer.body) {
+                    return Err(Failure::transient(format!(
+                        "answered {}: {}",
+                        answer.status,
+                        String::from_utf8_lossy(&answer.body)
+                    )));
+                }
+                Ok(answer)
+            }
+        })
         .await
-        .map_err(|e| e.to_string())?;
-    let etag = resp.headers().get("etag").ok().flatten();
-    let body = resp.bytes().await.map_err(|e| e.to_string())?;
-    Ok(HttpAnswer {
-        status: resp.status_code(),
-        etag,
-        body,
-    })
 }
 
 /// The export bucket, read with SigV4-signed GETs. Snapshot objects are
@@ -176,6 +245,8 @@ async fn send(req: SignedRequest) -> std::result::Result<HttpAnswer, String> {
 struct SnapshotBucket<'a> {
     config: &'a Config,
     cache_origin: String,
+    /// When this request stops waiting for S3 ([`S3_BUDGET_MS`]).
+    deadline_ms: f64,
 }
 
 impl SnapshotBucket<'_> {
@@ -226,13 +297,9 @@ impl ObjectStore for SnapshotBucket<'_> {
                 .s3_get(&self.config.export_bucket, key, if_none_match, now_ms())
                 .map_err(|e| e.to_string())
         };
-        // A GET is idempotent: a dropped connection is retried once.
-        let r = match send(signed()?).await {
-            Ok(r) => r,
-            Err(first) => send(signed()?)
-                .await
-                .map_err(|second| format!("{first}; retried: {second}"))?,
-        };
+        let r = send(signed, self.deadline_ms)
+            .await
+            .map_err(|e| format!("S3: {e}"))?;
         match r.status {
             200 => {
                 if let Some(url) = &cache_url {
@@ -260,12 +327,16 @@ struct MediaTable<'a> {
 
 impl MediaTable<'_> {
     async fn call(&self, operation: &str, body: Value) -> std::result::Result<Value, String> {
-        let req = self
-            .config
-            .aws
-            .dynamodb(operation, &body, now_ms())
-            .map_err(|e| e.to_string())?;
-        let r = send(req).await?;
+        let signed = || {
+            self.config
+                .aws
+                .dynamodb(operation, &body, now_ms())
+                .map_err(|e| e.to_string())
+        };
+        let deadline_ms = now_ms() as f64 + DYNAMODB_CALL_BUDGET_MS;
+        let r = send(signed, deadline_ms)
+            .await
+            .map_err(|e| format!("DynamoDB {operation}: {e}"))?;
         let text = String::from_utf8_lossy(&r.body).to_string();
         if r.status != 200 {
             return Err(format!(
@@ -376,6 +447,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let bucket = SnapshotBucket {
         config: &config,
         cache_origin: url.origin().ascii_serialization(),
+        deadline_ms: started as f64 + S3_BUDGET_MS,
     };
     let reply = responder
         .handle(

@@ -6,9 +6,11 @@
 //! executable fails the test loudly instead of skipping it.
 
 pub mod aws;
+pub mod fault_proxy;
 pub mod lambda_watch;
 pub mod moto;
 pub mod photos;
+pub mod replay;
 pub mod wrangler;
 
 use std::net::{TcpListener, TcpStream};

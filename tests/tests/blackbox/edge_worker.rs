@@ -17,18 +17,18 @@ use serde_json::Value;
 use std::time::Duration;
 
 const TABLE: &str = "media";
-const BUCKET: &str = "exports";
-const PREFIX: &str = "edge";
+pub(super) const BUCKET: &str = "exports";
+pub(super) const PREFIX: &str = "edge";
 
-struct World {
-    moto: Option<MotoServer>,
+pub(super) struct World {
+    pub(super) moto: Option<MotoServer>,
     sdk: aws_config::SdkConfig,
     store: DynamoStore,
     target: ExportTarget,
 }
 
 impl World {
-    async fn new() -> World {
+    pub(super) async fn new() -> World {
         let moto = MotoServer::start();
         let sdk = aws::sdk_config(&moto).await;
         aws::create_media_table(&sdk, TABLE).await;
@@ -50,7 +50,7 @@ impl World {
         world
     }
 
-    async fn put_raw(&self, item: &Item) {
+    pub(super) async fn put_raw(&self, item: &Item) {
         aws_sdk_dynamodb::Client::new(&self.sdk)
             .put_item()
             .table_name(TABLE)
@@ -66,7 +66,7 @@ impl World {
             .unwrap();
     }
 
-    fn vars(&self, secret: &str) -> Vec<(&'static str, String)> {
+    pub(super) fn vars(&self, secret: &str) -> Vec<(&'static str, String)> {
         vec![
             ("AWS_REGION", "us-east-1".into()),
             ("AWS_ENDPOINT_URL", self.moto.as_ref().unwrap().endpoint()),

@@ -9,6 +9,7 @@
 mod detector_model;
 mod detector_protocol;
 mod dynamo_filter_conformance;
+mod edge_faults;
 mod edge_signing;
 mod edge_worker;
 mod lambda_export;
@@ -16,4 +17,5 @@ mod lambda_ingest;
 mod lambda_read_api;
 mod lambda_runtime_api;
 mod lambda_video;
+mod replay;
 mod walkthrough;

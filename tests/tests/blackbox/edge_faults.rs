@@ -1,0 +1,197 @@
+//! The Worker under `wrangler dev` with a fault proxy between it and moto:
+//! an S3 outage is answered from the last good snapshot, a transient fault
+//! (one 500, one reset, one throttle) is retried and answered normally,
+//! and a hanging S3 is cut off by the subrequest timeout.
+
+use super::edge_worker::{World, BUCKET, PREFIX};
+use media_query_domain::dynamo::Item;
+use media_query_tests::fault_proxy::{Fault, FaultProxy, Match, Rule};
+use media_query_tests::wrangler::WranglerDev;
+use std::time::{Duration, Instant};
+
+/// The snapshot's shards and directory pages.
+fn objects() -> Match {
+    Match::s3_get(&format!("{BUCKET}/{PREFIX}/serving/objects/"))
+}
+
+/// Everything the Worker reads from the export bucket.
+fn s3() -> Match {
+    Match::s3_get(&format!("{BUCKET}/"))
+}
+
+/// The EXPORT_TTL_SECONDS of [`World::vars`], and then some: the next
+/// request re-checks the pointer.
+const PAST_TTL: Duration = Duration::from_millis(1500);
+
+/// The vector table and its snapshot in moto, and the Worker reading them
+/// through a fault proxy (passing everything through, for now).
+async fn edge_behind_proxy() -> (World, FaultProxy, WranglerDev) {
+    let world = World::new().await;
+    let proxy = FaultProxy::start(&world.moto.as_ref().unwrap().endpoint());
+    let mut vars = world.vars("testing");
+    for (k, v) in &mut vars {
+        if *k == "AWS_ENDPOINT_URL" {
+            *v = proxy.endpoint();
+        }
+    }
+    let edge = WranglerDev::start(&vars);
+    (world, proxy, edge)
+}
+
+/// An item in the table only, newer than the snapshot: `GET /{name}`
+/// reads it with a GetItem.
+async fn put_unexported(world: &World, name: &str) {
+    let item: Item = serde_json::from_value(serde_json::json!({
+        "name": {"S": name}, "type": {"S": "image"}, "labels": {"L": [{"S": "Owl"}]}
+    }))
+    .unwrap();
+    world.put_raw(&item).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edge_faults_an_s3_outage_is_answered_from_the_last_good_snapshot() {
+    let (_world, proxy, edge) = edge_behind_proxy().await;
+    let good = edge.get("/?label=Dog");
+    assert_eq!(
+        (
+            good.status,
+            good.header("x-media-source"),
+            good.header("age")
+        ),
+        (200, Some("snapshot"), None),
+        "{}",
+        good.body
+    );
+    for fault in [Fault::ServerError, Fault::SlowDown, Fault::Reset] {
+        proxy.inject(Rule::always(fault.clone(), s3()));
+        let before = proxy.faulted(&s3());
+        tokio::time::sleep(PAST_TTL).await;
+        for path in ["/?label=Dog", "/"] {
+            let a = edge.get(path);
+            assert_eq!(
+                (a.status, a.header("x-media-source")),
+                (200, Some("snapshot")),
+                "{fault:?}: GET {path}: {}",
+                a.body
+            );
+            let age: u64 = a
+                .header("age")
+                .unwrap_or_else(|| panic!("{fault:?}: GET {path}: a stale answer has an Age"))
+                .parse()
+                .unwrap();
+            assert!(age >= 1, "{fault:?}: Age {age}");
+            if path == "/?label=Dog" {
+                assert_eq!(a.body, good.body, "{fault:?}");
+            }
+        }
+        // The refresh was attempted, a bounded number of times.
+        let attempts = proxy.faulted(&s3()) - before;
+        assert!(
+            (1..=3).contains(&attempts),
+            "{fault:?}: {attempts} attempts: {:?}",
+            proxy.log()
+        );
+        proxy.pass_through();
+    }
+    // S3 back: fresh answers again, once the pointer is re-checked.
+    tokio::time::sleep(PAST_TTL).await;
+    let a = edge.get("/?label=Dog");
+    assert_eq!(
+        (a.status, a.header("x-media-source"), a.header("age")),
+        (200, Some("snapshot"), None)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edge_faults_a_transient_fault_is_retried_and_answered_normally() {
+    let (world, proxy, edge) = edge_behind_proxy().await;
+    // Every case is tried, and the test lists those that failed.
+    let mut failed = Vec::new();
+    // One fault on the first GET of a shard no request has read yet (each
+    // query reads its own run's shard): without the retry, the list comes
+    // from a DynamoDB Scan.
+    for (fault, query) in [
+        (Fault::ServerError, "label=Dog"),
+        (Fault::SlowDown, "label=Person"),
+        (Fault::Reset, "label=Husky"),
+    ] {
+        let (before, faulted_before) = (proxy.seen(&objects()), proxy.faulted(&objects()));
+        proxy.inject(Rule::times(1, fault.clone(), objects()));
+        let a = edge.get(&format!("/?{query}"));
+        let faulted = proxy.faulted(&objects()) - faulted_before;
+        proxy.pass_through();
+        assert_eq!(
+            faulted,
+            1,
+            "{fault:?}: the fault was met: {:?}",
+            proxy.log()
+        );
+        let got = (a.status, a.header("x-media-source"), a.header("age"));
+        let attempts = proxy.seen(&objects()) - before;
+        if got != (200, Some("snapshot"), None) || attempts < 2 {
+            failed.push(format!(
+                "{fault:?} on a shard: {got:?} after {attempts} GETs"
+            ));
+        }
+    }
+    // One fault on a GetItem of a name the snapshot lacks: without the
+    // retry, a 503.
+    let get_item = Match::dynamodb("GetItem");
+    for (fault, name) in [
+        (Fault::Throttle, "throttled.jpg"),
+        (Fault::Reset, "reset.jpg"),
+        (Fault::ServerError, "server-error.jpg"),
+    ] {
+        put_unexported(&world, name).await;
+        let before = proxy.seen(&get_item);
+        proxy.inject(Rule::times(1, fault.clone(), get_item.clone()));
+        let a = edge.get(&format!("/{name}"));
+        proxy.pass_through();
+        let got = (a.status, a.header("x-media-source"));
+        let attempts = proxy.seen(&get_item) - before;
+        if got != (200, Some("dynamodb")) || attempts != 2 || a.json()["name"] != name {
+            failed.push(format!(
+                "{fault:?} on GetItem: {got:?} after {attempts} calls"
+            ));
+        }
+    }
+    assert!(failed.is_empty(), "{failed:#?}\n{:#?}", proxy.log());
+}
+
+/// A GET that gives up after `limit`: the status and the headers a test
+/// looks at, and how long the answer took.
+fn timed_get(edge: &WranglerDev, path: &str, limit: Duration) -> (u16, String, String, Duration) {
+    let started = Instant::now();
+    let resp = match ureq::get(&edge.url(path)).timeout(limit).call() {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => {
+            panic!("GET {path}: no answer within {limit:?} ({e}): a hanging S3 hangs the Worker")
+        }
+    };
+    let header = |name| resp.header(name).unwrap_or("").to_string();
+    (
+        resp.status(),
+        header("x-media-source"),
+        header("age"),
+        started.elapsed(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edge_faults_a_hanging_s3_is_cut_off_by_the_timeout() {
+    let (_world, proxy, edge) = edge_behind_proxy().await;
+    assert_eq!(edge.get("/?label=Dog").status, 200);
+    proxy.inject(Rule::always(Fault::Hang, s3()));
+    tokio::time::sleep(PAST_TTL).await;
+    // The pointer re-check hangs: the last good snapshot answers, stale.
+    let bound = Duration::from_secs(8);
+    let (status, source, age, took) = timed_get(&edge, "/?label=Dog", Duration::from_secs(20));
+    assert_eq!((status, source.as_str()), (200, "snapshot"));
+    assert!(!age.is_empty(), "a stale answer has an Age");
+    assert!(took < bound, "took {took:?}");
+    // A shard never read before hangs too: DynamoDB answers instead.
+    let (status, source, _, took) = timed_get(&edge, "/?label=Person", Duration::from_secs(20));
+    assert_eq!((status, source.as_str()), (200, "dynamodb"));
+    assert!(took < bound, "took {took:?}");
+    assert!(proxy.faulted(&s3()) >= 2, "{:?}", proxy.log());
+}
