@@ -37,9 +37,12 @@ pub enum StoreError {
     NoOrder(String),
     #[error("stored item is not a media record: {0}")]
     Corrupt(String),
-    #[error("DynamoDB {operation} failed: {source}")]
+    /// `detail` is the whole chain (the SDK's own `Display` of a service
+    /// error says only "service error", not which one).
+    #[error("DynamoDB {operation} failed: {detail}")]
     Dynamo {
         operation: &'static str,
+        detail: String,
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
@@ -181,6 +184,7 @@ fn dynamo<E: std::error::Error + Send + Sync + 'static>(
 ) -> StoreError {
     StoreError::Dynamo {
         operation,
+        detail: aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string(),
         source: Box::new(e),
     }
 }

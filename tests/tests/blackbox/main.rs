@@ -13,6 +13,7 @@ mod edge_faults;
 mod edge_signing;
 mod edge_worker;
 mod lambda_export;
+mod lambda_faults;
 mod lambda_ingest;
 mod lambda_read_api;
 mod lambda_runtime_api;
