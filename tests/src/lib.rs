@@ -7,6 +7,7 @@
 
 pub mod aws;
 pub mod fault_proxy;
+pub mod iam;
 pub mod lambda_watch;
 pub mod moto;
 pub mod photos;

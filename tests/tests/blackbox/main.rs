@@ -12,6 +12,7 @@ mod dynamo_filter_conformance;
 mod edge_faults;
 mod edge_signing;
 mod edge_worker;
+mod iam;
 mod lambda_export;
 mod lambda_faults;
 mod lambda_ingest;
