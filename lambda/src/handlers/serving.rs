@@ -20,7 +20,7 @@ use super::export::{put, s3_err, ExportError, ExportTarget};
 use crate::snapshot_bucket::SnapshotBucket;
 use crate::store::{MediaStore, StoreError};
 use media_query_domain::dynamo::{export_line, parse_export_line, parse_incremental_line, Item};
-use media_query_domain::engine::{ReadEngine, VersionLoader};
+use media_query_domain::engine::{Fetched, ObjectStore, ReadEngine, VersionLoader};
 use media_query_domain::export::{parse_manifest_files, ManifestSummary};
 use media_query_domain::page::{PageRequest, MAX_LIMIT};
 use media_query_domain::record::{attr, MediaItem};
@@ -35,9 +35,26 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::{info, warn};
 
-async fn get(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Option<Vec<u8>> {
-    let out = s3.get_object().bucket(bucket).key(key).send().await.ok()?;
-    Some(out.body.collect().await.ok()?.into_bytes().to_vec())
+/// An object of the export bucket, `None` if there is none. Any other
+/// failure (a refused or failed read) is an error: taken for "no snapshot
+/// yet", it would turn a stream batch into a full rebuild.
+async fn get(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<Vec<u8>>, ExportError> {
+    let fetched = SnapshotBucket::new(s3.clone(), Some(bucket.to_string()))
+        .get(key, None)
+        .await
+        .map_err(|detail| ExportError::S3 {
+            operation: "GetObject",
+            key: key.to_string(),
+            detail,
+        })?;
+    Ok(match fetched {
+        Fetched::Object { body, .. } => Some(body),
+        Fetched::Missing | Fetched::NotModified => None,
+    })
 }
 
 /// Every object key under `prefix`.
@@ -371,7 +388,7 @@ pub async fn publish_sorted(
     target: &ExportTarget,
 ) -> Result<Published, ExportError> {
     let pointer = pointer_key(&target.prefix);
-    let previous = match get(s3, &target.bucket, &pointer).await {
+    let previous = match get(s3, &target.bucket, &pointer).await? {
         Some(bytes) => Manifest::parse(&pointer, &bytes).ok(),
         None => None,
     };
@@ -561,7 +578,7 @@ pub async fn apply_changes(
     target: &ExportTarget,
 ) -> Result<Option<Published>, ExportError> {
     let pointer = pointer_key(&target.prefix);
-    let Some(bytes) = get(s3, &target.bucket, &pointer).await else {
+    let Some(bytes) = get(s3, &target.bucket, &pointer).await? else {
         return Ok(None);
     };
     let update_error = |detail: String| ExportError::S3 {

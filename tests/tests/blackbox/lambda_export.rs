@@ -514,3 +514,37 @@ async fn a_stream_batch_updates_the_serving_snapshot_incrementally() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_pointer_that_cannot_be_read_fails_the_batch_instead_of_rebuilding() {
+    use media_query_domain::serving::pointer_key;
+    use media_query_lambda::handlers::serving::apply_changes;
+    use media_query_tests::fault_proxy::{Fault, FaultProxy, Match, Rule};
+
+    let moto = MotoServer::start();
+    let sdk = aws::sdk_config(&moto).await;
+    aws::create_media_table(&sdk, TABLE).await;
+    aws::create_bucket(&sdk, BUCKET).await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), TABLE);
+    let target = ExportTarget {
+        bucket: BUCKET.into(),
+        prefix: "edge".into(),
+        table_arn: "arn:aws:dynamodb:us-east-1::table/media".into(),
+    };
+    write_snapshot(&store, &aws::s3_client(&sdk), &target)
+        .await
+        .unwrap();
+    // The pointer exists, but reading it fails (a 500 past the SDK's
+    // retries, or a 403 from a wrong policy): the batch must fail and be
+    // retried, not be taken for "no snapshot yet" and rebuild everything.
+    let proxy = FaultProxy::start(&moto.endpoint());
+    let pointer = Match::s3_get(&format!("{BUCKET}/{}", pointer_key("edge")));
+    proxy.inject(Rule::always(Fault::ServerError, pointer.clone()));
+    let through_proxy = aws::s3_client(&sdk.to_builder().endpoint_url(proxy.endpoint()).build());
+    let err = apply_changes(&Default::default(), &through_proxy, &target)
+        .await
+        .map(|p| p.is_some())
+        .unwrap_err();
+    assert!(err.to_string().contains("GetObject"), "{err}");
+    assert!(proxy.seen(&pointer) >= 1);
+}
