@@ -102,6 +102,28 @@ pub fn parse_manifest_files(text: &str) -> Result<Vec<ManifestFile>, ManifestErr
         .collect()
 }
 
+/// Where a key named in an export's manifests may be, most likely first.
+/// DynamoDB writes keys from the bucket's root
+/// (`<prefix>/AWSDynamoDB/<id>/data/<file>.json.gz`); other tools write
+/// them relative to the export's folder (`data/<file>.json.gz`, the folder
+/// of `manifest-summary.json`) or to the export's prefix
+/// (`AWSDynamoDB/<id>/data/...`, the folder above `AWSDynamoDB/`).
+pub fn key_candidates(summary_key: &str, key: &str) -> Vec<String> {
+    let key = key.trim_start_matches('/');
+    let folder = summary_key.rsplit_once('/').map_or("", |(dir, _)| dir);
+    let mut out = vec![key.to_string()];
+    let mut add = |k: String| {
+        if !out.contains(&k) {
+            out.push(k);
+        }
+    };
+    add(join_key(folder, key));
+    if let Some((root, _)) = folder.rsplit_once("AWSDynamoDB/") {
+        add(join_key(root, key));
+    }
+    out
+}
+
 /// Joins a prefix and a relative key with exactly one `/`.
 pub fn join_key(prefix: &str, rest: &str) -> String {
     let prefix = prefix.trim_end_matches('/');
@@ -120,4 +142,25 @@ pub fn latest_pointer_key(prefix: &str) -> String {
 /// `<prefix>/AWSDynamoDB/<export-id>/`, DynamoDB's export directory.
 pub fn export_dir(prefix: &str, export_id: &str) -> String {
     join_key(prefix, &format!("AWSDynamoDB/{export_id}/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_candidates;
+
+    #[test]
+    fn manifest_keys_from_the_root_the_folder_or_the_prefix() {
+        let summary = "exports/native/AWSDynamoDB/0171-abc/manifest-summary.json";
+        let root = "exports/native/AWSDynamoDB/0171-abc/data/x.json.gz";
+        assert_eq!(key_candidates(summary, root)[0], root);
+        assert!(key_candidates(summary, "data/x.json.gz").contains(&root.to_string()));
+        assert!(key_candidates(summary, "/data/x.json.gz").contains(&root.to_string()));
+        assert!(
+            key_candidates(summary, "AWSDynamoDB/0171-abc/data/x.json.gz")
+                .contains(&root.to_string())
+        );
+        // An export at the bucket's root.
+        let top = key_candidates("AWSDynamoDB/1/manifest-summary.json", "data/y.json.gz");
+        assert_eq!(top, ["data/y.json.gz", "AWSDynamoDB/1/data/y.json.gz"]);
+    }
 }

@@ -322,6 +322,9 @@ impl MediaRecord {
         })?;
         let labels = match item.get(attr::LABELS) {
             None => return Err(CodecError::Missing(attr::LABELS)),
+            // A string set, as some writers (and DynamoDB's own tools)
+            // store labels: the same names, in the set's order.
+            Some(AttributeValue::Ss(set)) => set.clone(),
             Some(v) => {
                 let list = v.as_l().ok_or(CodecError::WrongType {
                     attr: attr::LABELS,
@@ -347,8 +350,12 @@ impl MediaRecord {
                 found: v.type_tag(),
             })?;
             for (k, v) in m {
+                // `f32` parsing also takes `NaN` and `inf`, and rounds a
+                // number past `f32::MAX` (`1E+39`) to infinity: none of
+                // them re-encodes as a number DynamoDB accepts, and a NaN
+                // record is not even equal to itself.
                 let n = match v {
-                    AttributeValue::N(n) => n.parse::<f32>().ok(),
+                    AttributeValue::N(n) => n.parse::<f32>().ok().filter(|c| c.is_finite()),
                     _ => None,
                 }
                 .ok_or_else(|| CodecError::Invalid {

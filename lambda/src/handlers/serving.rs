@@ -21,7 +21,7 @@ use crate::snapshot_bucket::SnapshotBucket;
 use crate::store::{MediaStore, StoreError};
 use media_query_domain::dynamo::{export_line, parse_export_line, parse_incremental_line, Item};
 use media_query_domain::engine::{Fetched, ObjectStore, ReadEngine, VersionLoader};
-use media_query_domain::export::{parse_manifest_files, ManifestSummary};
+use media_query_domain::export::{key_candidates, parse_manifest_files, ManifestSummary};
 use media_query_domain::page::{PageRequest, MAX_LIMIT};
 use media_query_domain::record::{attr, MediaItem};
 use media_query_domain::serving::build::Builder;
@@ -148,32 +148,71 @@ pub async fn export_items(
             .map_err(s3_err("GetObject", &key))?;
         Ok::<_, ExportError>(bytes.into_bytes().to_vec())
     };
+    // A key named by a manifest, wherever the writer meant it to be.
+    let snapshot = SnapshotBucket::new(s3.clone(), Some(bucket.to_string()));
+    let named = |key: String| {
+        let snapshot = &snapshot;
+        async move {
+            for candidate in key_candidates(summary_key, &key) {
+                match snapshot.get(&candidate, None).await {
+                    Ok(Fetched::Object { body, .. }) => return Ok((candidate, body)),
+                    Ok(_) => continue,
+                    Err(detail) => return Err(bad(&candidate, detail)),
+                }
+            }
+            Err(bad(
+                &key,
+                "no such object, from the bucket's root or the export's folder".into(),
+            ))
+        }
+    };
     let summary = ManifestSummary::parse(&String::from_utf8_lossy(
         &read(summary_key.to_string()).await?,
     ))
     .map_err(|e| bad(summary_key, e.to_string()))?;
     let incremental = summary.export_type.as_deref() == Some("INCREMENTAL_EXPORT");
-    let files_key = summary.manifest_files_s3_key.clone();
-    let files = parse_manifest_files(&String::from_utf8_lossy(&read(files_key.clone()).await?))
+    let (files_key, files) = named(summary.manifest_files_s3_key.clone()).await?;
+    let files = parse_manifest_files(&String::from_utf8_lossy(&files))
         .map_err(|e| bad(&files_key, e.to_string()))?;
     let mut items = Vec::new();
     let mut latest: BTreeMap<String, (u64, Option<MediaRecord>)> = BTreeMap::new();
+    let mut skipped = 0u64;
     for f in files {
-        let gz = read(f.data_file_s3_key.clone()).await?;
+        let (key, gz) = named(f.data_file_s3_key.clone()).await?;
+        let key = &key;
+        // A file of no items may be empty rather than an empty gzip stream.
         let mut text = String::new();
-        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text)
-            .map_err(|e| bad(&f.data_file_s3_key, format!("not gzip'd UTF-8: {e}")))?;
+        if !gz.is_empty() {
+            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text)
+                .map_err(|e| bad(key, format!("not gzip'd UTF-8: {e}")))?;
+        }
         let mut lines = 0u64;
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             lines += 1;
-            let key = &f.data_file_s3_key;
+            // One corrupt line is skipped, logged and counted; the rest of
+            // the export is still served.
             if !incremental {
-                items.push(parse_export_line(line).map_err(|e| bad(key, e.to_string()))?);
+                match parse_export_line(line) {
+                    Ok(item) => items.push(item),
+                    Err(e) => {
+                        warn!(key, line = lines, error = %e, "corrupt export line skipped");
+                        skipped += 1;
+                    }
+                }
                 continue;
             }
-            let change = parse_incremental_line(line).map_err(|e| bad(key, e.to_string()))?;
+            let change = match parse_incremental_line(line) {
+                Ok(change) => change,
+                Err(e) => {
+                    warn!(key, line = lines, error = %e, "corrupt export line skipped");
+                    skipped += 1;
+                    continue;
+                }
+            };
             let Some(name) = change.keys.get(attr::NAME).and_then(|v| v.as_s()) else {
-                return Err(bad(key, "a change without a `name` key".into()));
+                warn!(key, line = lines, "a change without a `name` key skipped");
+                skipped += 1;
+                continue;
             };
             let state = change.new_image.as_ref().and_then(|image| {
                 MediaRecord::from_item(image)
@@ -187,12 +226,17 @@ pub async fn export_items(
                 }
             }
         }
+        // A file with fewer or more lines than its manifest says was cut
+        // short or mixed up: that loses items, so it fails loudly.
         if lines != f.item_count {
             return Err(bad(
-                &f.data_file_s3_key,
+                key,
                 format!("{lines} items, the manifest says {}", f.item_count),
             ));
         }
+    }
+    if skipped > 0 {
+        crate::metrics::emit(&[("ItemsSkipped", skipped as f64, "Count")]);
     }
     Ok(if incremental {
         ExportContents::Incremental(latest.into_iter().map(|(k, (_, r))| (k, r)).collect())

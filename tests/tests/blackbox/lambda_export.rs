@@ -27,6 +27,13 @@ mod md5_check {
 const TABLE: &str = "media";
 const BUCKET: &str = "exports";
 
+/// A full export's `manifest-summary.json`, as DynamoDB writes it.
+fn native_summary(manifest_files_key: &str, items: u64) -> String {
+    format!(
+        r#"{{"version":"2020-06-30","exportArn":"arn:aws:dynamodb:us-east-1:123456789012:table/media/export/01700000000000-abcdef12","startTime":"2026-11-25T10:00:00.000Z","endTime":"2026-11-25T10:05:00.000Z","tableArn":"arn:aws:dynamodb:us-east-1:123456789012:table/media","tableId":"abc","exportTime":"2026-11-25T10:00:00.000Z","s3Bucket":"{BUCKET}","s3Prefix":"native","s3SseAlgorithm":"AES256","s3SseKmsKeyId":null,"manifestFilesS3Key":"{manifest_files_key}","billedSizeBytes":1234,"itemCount":{items},"outputFormat":"DYNAMODB_JSON","exportType":"FULL_EXPORT"}}"#
+    )
+}
+
 async fn get(s3: &aws_sdk_s3::Client, key: &str) -> Vec<u8> {
     let out = s3
         .get_object()
@@ -221,9 +228,7 @@ async fn the_serving_snapshot_builds_from_a_native_export_and_rewrites_only_chan
         manifest_files.into_bytes(),
     )
     .await;
-    let summary = format!(
-        r#"{{"version":"2020-06-30","exportArn":"arn:aws:dynamodb:us-east-1:123456789012:table/media/export/01700000000000-abcdef12","startTime":"2026-11-25T10:00:00.000Z","endTime":"2026-11-25T10:05:00.000Z","tableArn":"arn:aws:dynamodb:us-east-1:123456789012:table/media","tableId":"abc","exportTime":"2026-11-25T10:00:00.000Z","s3Bucket":"{BUCKET}","s3Prefix":"native","s3SseAlgorithm":"AES256","s3SseKmsKeyId":null,"manifestFilesS3Key":"{dir}manifest-files.json","billedSizeBytes":1234,"itemCount":60,"outputFormat":"DYNAMODB_JSON","exportType":"FULL_EXPORT"}}"#
-    );
+    let summary = native_summary(&format!("{dir}manifest-files.json"), 60);
     let summary_key = format!("{dir}manifest-summary.json");
     aws::put_object(&sdk, BUCKET, &summary_key, summary.clone().into_bytes()).await;
 
@@ -547,4 +552,72 @@ async fn a_pointer_that_cannot_be_read_fails_the_batch_instead_of_rebuilding() {
         .unwrap_err();
     assert!(err.to_string().contains("GetObject"), "{err}");
     assert!(proxy.seen(&pointer) >= 1);
+}
+
+#[tokio::test]
+async fn exports_as_other_tools_write_them_are_read_and_a_bad_line_is_skipped() {
+    use media_query_lambda::handlers::serving::{export_items, ExportContents};
+    use std::io::Write;
+
+    let moto = MotoServer::start();
+    let sdk = aws::sdk_config(&moto).await;
+    aws::create_bucket(&sdk, BUCKET).await;
+    let s3 = aws::s3_client(&sdk);
+    let dir = "native/AWSDynamoDB/01700000000000-abcdef12/";
+    let gz = |lines: &[&str]| {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        for l in lines {
+            writeln!(gz, "{l}").unwrap();
+        }
+        gz.finish().unwrap()
+    };
+    let lines = [
+        // Labels as a string set, and attributes of someone else's.
+        r#"{"Item":{"name":{"S":"set.jpg"},"type":{"S":"image"},"labels":{"SS":["Animal","Dog"]},"owner":{"S":"ann"}}}"#,
+        r#"{"Item":{"name":{"S":"list.jpg"},"type":{"S":"image"},"labels":{"L":[{"S":"Cat"}]}}}"#,
+        // Cut short by some tool: skipped, logged and counted.
+        r#"{"Item":{"name":{"S":"broken.jpg"},"ty"#,
+    ];
+    // Keys relative to the export's folder, one data file of zero bytes.
+    let files = [
+        ("data/a.json.gz", gz(&lines), 3),
+        ("data/empty.json.gz", Vec::new(), 0),
+    ];
+    let mut manifest_files = String::new();
+    for (key, body, count) in files {
+        manifest_files.push_str(&format!(
+            "{{\"itemCount\":{count},\"md5Checksum\":\"{}\",\"dataFileS3Key\":\"{key}\"}}\n",
+            base64_md5(&body)
+        ));
+        aws::put_object(&sdk, BUCKET, &format!("{dir}{key}"), body).await;
+    }
+    aws::put_object(
+        &sdk,
+        BUCKET,
+        &format!("{dir}manifest-files.json"),
+        manifest_files.into_bytes(),
+    )
+    .await;
+    let summary_key = format!("{dir}manifest-summary.json");
+    let summary = native_summary("manifest-files.json", 3);
+    aws::put_object(&sdk, BUCKET, &summary_key, summary.into_bytes()).await;
+
+    let ExportContents::Full(items) = export_items(&s3, BUCKET, &summary_key).await.unwrap() else {
+        panic!("a full export")
+    };
+    let records: Vec<MediaRecord> = items
+        .iter()
+        .map(|i| MediaRecord::from_item(i).unwrap())
+        .collect();
+    let served: Vec<(&str, Vec<String>)> = records
+        .iter()
+        .map(|r| (r.name.as_str(), r.labels.clone()))
+        .collect();
+    assert_eq!(
+        served,
+        [
+            ("set.jpg", vec!["Animal".to_string(), "Dog".to_string()]),
+            ("list.jpg", vec!["Cat".to_string()])
+        ]
+    );
 }
