@@ -33,7 +33,14 @@ pub struct Config {
     /// `PENDING_TIMEOUT_SECONDS` (default 3600): a video pending longer is
     /// looked at by the sweeper.
     pub pending_timeout_seconds: u64,
+    /// `SNAPSHOT_GC_GRACE_SECONDS` (default 7200): how long a snapshot
+    /// object no longer referenced is kept before it is deleted.
+    pub snapshot_gc_grace_seconds: u64,
 }
+
+/// Longer than a reader may keep serving a manifest it fetched: the edge's
+/// `MAX_STALE_SECONDS` (an hour) plus its TTL, with an hour to spare.
+pub const DEFAULT_SNAPSHOT_GC_GRACE_SECONDS: u64 = 7200;
 
 /// How long a video may stay `pending` before the sweeper looks at it:
 /// Rekognition labels a video in minutes, so an hour means the notice was
@@ -88,6 +95,10 @@ impl Config {
         let snapshot_ttl_seconds = seconds("EXPORT_TTL_SECONDS", 60)?;
         let pending_timeout_seconds =
             seconds("PENDING_TIMEOUT_SECONDS", DEFAULT_PENDING_TIMEOUT_SECONDS)?;
+        let snapshot_gc_grace_seconds = seconds(
+            "SNAPSHOT_GC_GRACE_SECONDS",
+            DEFAULT_SNAPSHOT_GC_GRACE_SECONDS,
+        )?;
         Ok(Config {
             snapshot_ttl_seconds,
             table: nonempty("MEDIA_TABLE_NAME").ok_or(ConfigError::Missing("MEDIA_TABLE_NAME"))?,
@@ -99,6 +110,7 @@ impl Config {
             export_prefix: nonempty("EXPORT_PREFIX").unwrap_or_else(|| "edge-snapshot".into()),
             media_bucket: nonempty("MEDIA_BUCKET_NAME"),
             pending_timeout_seconds,
+            snapshot_gc_grace_seconds,
         })
     }
 

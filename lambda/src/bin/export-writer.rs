@@ -33,6 +33,7 @@ async fn main() -> Result<(), Error> {
         bucket: config.export_bucket.clone().ok_or(ExportError::NoBucket)?,
         prefix: config.export_prefix.clone(),
         table_arn: format!("arn:aws:dynamodb:{region}::table/{}", config.table),
+        gc_grace_seconds: config.snapshot_gc_grace_seconds,
     };
     let (store, s3, target) = (&store, &s3, &target);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -50,6 +50,10 @@ pub struct ExportTarget {
     pub bucket: String,
     pub prefix: String,
     pub table_arn: String,
+    /// How long a snapshot object stays after no version in use references
+    /// it (`SNAPSHOT_GC_GRACE_SECONDS`), so that a reader still holding an
+    /// older manifest finds what it names.
+    pub gc_grace_seconds: u64,
 }
 
 pub(crate) fn s3_err<E: std::fmt::Debug>(

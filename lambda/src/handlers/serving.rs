@@ -306,6 +306,46 @@ async fn write_pointer(
     Ok(len)
 }
 
+/// `<prefix>/serving/unreferenced.json`: the snapshot objects no version
+/// in use references, and since when (ms since the epoch).
+fn gc_ledger_key(prefix: &str) -> String {
+    media_query_domain::export::join_key(prefix, "serving/unreferenced.json")
+}
+
+async fn read_gc_ledger(
+    s3: &aws_sdk_s3::Client,
+    target: &ExportTarget,
+) -> Result<BTreeMap<String, u64>, ExportError> {
+    let key = gc_ledger_key(&target.prefix);
+    Ok(match get(s3, &target.bucket, &key).await? {
+        // A ledger that cannot be read restarts the clock: later, not sooner.
+        Some(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            warn!(key, error = %e, "unreadable garbage ledger; starting a new one");
+            BTreeMap::new()
+        }),
+        None => BTreeMap::new(),
+    })
+}
+
+async fn write_gc_ledger(
+    s3: &aws_sdk_s3::Client,
+    target: &ExportTarget,
+    ledger: &BTreeMap<String, u64>,
+) -> Result<(), ExportError> {
+    let body = serde_json::to_vec(ledger).expect("serialise");
+    let key = gc_ledger_key(&target.prefix);
+    put(
+        s3,
+        &target.bucket,
+        &key,
+        body,
+        "application/json",
+        Some("no-cache"),
+    )
+    .await
+    .map(|_| ())
+}
+
 /// How the published snapshot differed from the table, counted while a
 /// rebuild reads the table (reconciliation).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -530,15 +570,29 @@ pub async fn publish_sorted(
             }
         }
     }
-    for key in existing.difference(&keep) {
+    // Unreferenced objects go only after the grace period, counted from
+    // when a run first found them unreferenced (the ledger), not from when
+    // they were written: content-addressed, an old object may have been in
+    // use until a minute ago.
+    let mut ledger = read_gc_ledger(s3, target).await?;
+    let unreferenced: HashSet<&String> = existing.difference(&keep).collect();
+    ledger.retain(|key, _| unreferenced.contains(key));
+    let grace_ms = target.gc_grace_seconds * 1000;
+    for key in unreferenced {
+        let since = *ledger.entry(key.clone()).or_insert(now);
+        if now.saturating_sub(since) < grace_ms {
+            continue;
+        }
         s3.delete_object()
             .bucket(&target.bucket)
             .key(key)
             .send()
             .await
             .map_err(s3_err("DeleteObject", key))?;
+        ledger.remove(key);
         objects_deleted += 1;
     }
+    write_gc_ledger(s3, target, &ledger).await?;
     info!(
         version = manifest.version,
         items = manifest.item_count,

@@ -57,6 +57,7 @@ async fn moto_verifies_the_worker_signatures() {
                 bucket: "exports".into(),
                 prefix: "edge".into(),
                 table_arn: "t".into(),
+                gc_grace_seconds: 0,
             };
             write_snapshot(&store, &aws::s3_client(&sdk), &target)
                 .await

@@ -39,6 +39,7 @@ impl World {
                 bucket: BUCKET.into(),
                 prefix: PREFIX.into(),
                 table_arn: "arn:aws:dynamodb:us-east-1::table/media".into(),
+                gc_grace_seconds: 0,
             },
             sdk,
             moto: Some(moto),

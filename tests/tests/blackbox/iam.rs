@@ -163,6 +163,7 @@ impl Function {
                 iam::REGION,
                 self.config.table
             ),
+            gc_grace_seconds: self.config.snapshot_gc_grace_seconds,
         }
     }
 

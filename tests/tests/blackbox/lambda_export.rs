@@ -79,6 +79,7 @@ async fn snapshot_is_a_complete_dynamodb_export_published_last() {
         bucket: BUCKET.into(),
         prefix: "edge".into(),
         table_arn: "arn:aws:dynamodb:us-east-1::table/media".into(),
+        gc_grace_seconds: 0,
     };
     let (pointer, first) = write_snapshot(&store, &s3, &target).await.unwrap();
     assert_eq!(
@@ -236,6 +237,7 @@ async fn the_serving_snapshot_builds_from_a_native_export_and_rewrites_only_chan
         bucket: BUCKET.into(),
         prefix: "edge".into(),
         table_arn: "arn:aws:dynamodb:us-east-1::table/media".into(),
+        gc_grace_seconds: 0,
     };
     let ExportContents::Full(items) = export_items(&s3, BUCKET, &summary_key).await.unwrap() else {
         panic!("a full export")
@@ -395,6 +397,7 @@ async fn a_stream_batch_updates_the_serving_snapshot_incrementally() {
         bucket: BUCKET.into(),
         prefix: "edge".into(),
         table_arn: "arn:aws:dynamodb:us-east-1::table/media".into(),
+        gc_grace_seconds: 0,
     };
     // No snapshot yet: the batch asks for a full build.
     let nothing = apply_changes(&Default::default(), &s3, &target)
@@ -535,6 +538,7 @@ async fn a_pointer_that_cannot_be_read_fails_the_batch_instead_of_rebuilding() {
         bucket: BUCKET.into(),
         prefix: "edge".into(),
         table_arn: "arn:aws:dynamodb:us-east-1::table/media".into(),
+        gc_grace_seconds: 0,
     };
     write_snapshot(&store, &aws::s3_client(&sdk), &target)
         .await
@@ -620,4 +624,55 @@ async fn exports_as_other_tools_write_them_are_read_and_a_bad_line_is_skipped() 
             ("list.jpg", vec!["Cat".to_string()])
         ]
     );
+}
+
+#[tokio::test]
+async fn unreferenced_objects_wait_out_the_grace_period() {
+    use media_query_lambda::handlers::serving::publish_serving;
+
+    let moto = MotoServer::start();
+    let sdk = aws::sdk_config(&moto).await;
+    aws::create_bucket(&sdk, BUCKET).await;
+    let s3 = aws::s3_client(&sdk);
+    let mut target = ExportTarget {
+        bucket: BUCKET.into(),
+        prefix: "edge".into(),
+        table_arn: "arn:aws:dynamodb:us-east-1::table/media".into(),
+        gc_grace_seconds: 3600,
+    };
+    let version = |label: &str| -> Vec<media_query_domain::dynamo::Item> {
+        (0..20)
+            .map(|i| {
+                MediaRecord::ready(format!("g{i:02}.jpg"), MediaType::Image, vec![label.into()])
+                    .to_item()
+            })
+            .collect()
+    };
+    // Three versions: the first's objects end up referenced by neither the
+    // current nor the previous version.
+    for label in ["Dog", "Cat", "Owl"] {
+        let p = publish_serving(&version(label), &s3, &target)
+            .await
+            .unwrap();
+        assert_eq!(p.objects_deleted, 0, "{label}: within the grace period");
+    }
+    let ledger: std::collections::BTreeMap<String, u64> =
+        serde_json::from_slice(&get(&s3, "edge/serving/unreferenced.json").await).unwrap();
+    assert!(!ledger.is_empty(), "the first version's objects are noted");
+    // A reader that fetched the first manifest still finds its objects.
+    for key in ledger.keys() {
+        get(&s3, key).await;
+    }
+    // Past the grace period they go (and, with no grace, the second
+    // version's, unreferenced from now on), and the ledger forgets them.
+    target.gc_grace_seconds = 0;
+    let p = publish_serving(&version("Owl"), &s3, &target)
+        .await
+        .unwrap();
+    assert!(p.objects_deleted > ledger.len(), "{p:?}");
+    let left = keys(&s3).await;
+    assert!(ledger.keys().all(|k| !left.contains(k)), "{left:?}");
+    let after: std::collections::BTreeMap<String, u64> =
+        serde_json::from_slice(&get(&s3, "edge/serving/unreferenced.json").await).unwrap();
+    assert!(after.is_empty(), "{after:?}");
 }
