@@ -509,9 +509,15 @@ impl PageBuilder<'_> {
     }
 
     /// Entry `i` of a delta section: an item, or a tombstone that hides
-    /// the shards' copy.
+    /// the shards' copy. A tombstone is examined too: a page whose shards
+    /// held only deleted names still ends with a cursor past them, not as
+    /// the last page.
     fn offer_change(&mut self, section: &Shard, i: usize) -> Flow {
         if delta::is_tombstone(section, i) {
+            let name = section.name(i);
+            if name.starts_with(self.prefix) && self.out.items.len() < self.limit {
+                self.last_examined = Some(name.to_string());
+            }
             return Flow::Go;
         }
         self.offer(section.name(i), section.media_type(i), section.json(i))

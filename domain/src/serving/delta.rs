@@ -28,7 +28,7 @@
 //! changed); an entry with empty JSON is a **tombstone**: the name left
 //! the run. A name's entry in a run always wins over the shards' copy.
 
-use super::shard::{Shard, ShardWriter};
+use super::shard::{span, Shard, ShardWriter};
 use super::FormatError;
 use crate::media::MediaType;
 use serde::{Deserialize, Serialize};
@@ -102,16 +102,18 @@ impl Delta {
         let mut at = 4;
         while at < raw.len() {
             let run_len = u32_at(at).ok_or_else(|| bad("truncated run length"))?;
+            let run_span = span(at + 4, run_len).ok_or_else(|| bad("truncated run id"))?;
             let run = raw
-                .get(at + 4..at + 4 + run_len)
+                .get(run_span.clone())
                 .and_then(|b| std::str::from_utf8(b).ok())
                 .ok_or_else(|| bad("truncated or non-UTF-8 run id"))?;
-            at += 4 + run_len;
+            at = run_span.end;
             let len = u32_at(at).ok_or_else(|| bad("truncated section length"))?;
+            let section_span = span(at + 4, len).ok_or_else(|| bad("truncated section"))?;
             let section = raw
-                .get(at + 4..at + 4 + len)
+                .get(section_span.clone())
                 .ok_or_else(|| bad("truncated section"))?;
-            at += 4 + len;
+            at = section_span.end;
             if runs.last().is_some_and(|(r, _)| r.as_str() >= run) {
                 return Err(bad("runs are not in strictly increasing order"));
             }

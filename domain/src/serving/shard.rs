@@ -102,6 +102,12 @@ pub struct Shard {
     entries: Vec<Entry>,
 }
 
+/// `start..start + len`, or `None` where that overflows (a corrupt length
+/// near `u32::MAX` on wasm32, whose `usize` is 32 bits).
+pub(crate) fn span(start: usize, len: usize) -> Option<Range<usize>> {
+    Some(start..start.checked_add(len)?)
+}
+
 impl Shard {
     /// Decodes raw (inflated) bytes, checking the layout, UTF-8 and order.
     pub fn decode(key: &str, raw: Vec<u8>) -> Result<Shard, FormatError> {
@@ -118,7 +124,7 @@ impl Shard {
         let mut previous: Option<Range<usize>> = None;
         while at < raw.len() {
             let name_len = u32_at(at).ok_or_else(|| bad("truncated name length"))?;
-            let name = at + 4..at + 4 + name_len;
+            let name = span(at + 4, name_len).ok_or_else(|| bad("truncated name"))?;
             let name_str = raw
                 .get(name.clone())
                 .ok_or_else(|| bad("truncated name"))
@@ -134,7 +140,7 @@ impl Shard {
                 _ => return Err(bad("bad media type")),
             };
             let json_len = u32_at(name.end + 1).ok_or_else(|| bad("truncated JSON length"))?;
-            let json = name.end + 5..name.end + 5 + json_len;
+            let json = span(name.end + 5, json_len).ok_or_else(|| bad("truncated item JSON"))?;
             if raw
                 .get(json.clone())
                 .and_then(|b| std::str::from_utf8(b).ok())
@@ -239,5 +245,13 @@ mod tests {
         let mut unsorted = raw.clone();
         unsorted.extend_from_slice(&raw[4..]);
         assert!(Shard::decode("k", unsorted).is_err());
+        // A length near u32::MAX: on wasm32 (32-bit usize) the end of its
+        // range overflowed, a panic in debug builds.
+        let mut huge = raw[..4].to_vec();
+        huge.extend_from_slice(&u32::MAX.to_le_bytes());
+        huge.extend_from_slice(b"abc");
+        assert!(Shard::decode("k", huge).is_err());
+        assert_eq!(super::span(usize::MAX - 2, 5), None);
+        assert_eq!(super::span(3, 5), Some(3..8));
     }
 }
