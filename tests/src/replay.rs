@@ -3,7 +3,7 @@
 //! `video-job-complete`, and the oracle that says what the table must hold
 //! afterwards: **0 lost, 0 resurrected**.
 //!
-//! Two tests share it: `lambda/tests/replay.rs` (10,000 events against
+//! Two tests share it: `lambda/tests/handlers/replay.rs` (10,000 events against
 //! `MemoryStore`, and proptest cases) and `tests/tests/blackbox/replay.rs`
 //! (about 300 events against DynamoDB in moto, where the conditional writes
 //! are DynamoDB's). The lambda crate cannot depend on this crate (this one

@@ -3,7 +3,7 @@
 //! through `DynamoStore`, so the conditional writes that keep the table
 //! right are DynamoDB's `ConditionExpression`s, not the in-memory store's.
 //! Generator, delivery rules and oracle: `media_query_tests::replay`
-//! (`lambda/tests/replay.rs` runs 10,000 events against `MemoryStore`).
+//! (`lambda/tests/handlers/replay.rs` runs 10,000 events against `MemoryStore`).
 //! Labels come from `FixedLabeler`: what is tested here is the store.
 
 use media_query_lambda::store::DynamoStore;

@@ -6,11 +6,7 @@
 //! `tests/src/replay.rs`, shared with the black-box test that replays
 //! against DynamoDB in moto.
 
-// The lambda crate cannot depend on media-query-tests (that crate depends
-// on this one), so the shared module is compiled into this test as well.
-#[path = "../../tests/src/replay.rs"]
-mod replay;
-
+use crate::replay_history as replay;
 use media_query_lambda::store::MemoryStore;
 use proptest::prelude::*;
 use replay::Params;
