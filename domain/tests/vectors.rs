@@ -196,14 +196,88 @@ impl media_query_domain::http::Table for NoTable {
     }
 }
 
+/// Collects the objects an update writes.
+#[derive(Default)]
+struct MemorySink(std::sync::Mutex<Vec<(String, Vec<u8>)>>);
+
+impl media_query_domain::serving::update::ObjectSink for MemorySink {
+    async fn put(&self, objects: Vec<(String, Vec<u8>)>) -> Result<(), String> {
+        self.0.lock().unwrap().extend(objects);
+        Ok(())
+    }
+}
+
+/// A serving snapshot of `records` (sorted) in shards cut at `target` bytes.
+fn snapshot_of(records: &[MediaRecord], target: usize) -> MemoryBucket {
+    use media_query_domain::serving::build::Builder;
+    use media_query_domain::serving::{object_key, pointer_key};
+    let mut b = Builder::new(target);
+    for r in records {
+        b.push(r).unwrap();
+    }
+    let (manifest, objects) = b.finish("2026-01-01T00:00:00.000Z");
+    let mut bucket: std::collections::HashMap<String, Vec<u8>> = objects
+        .into_iter()
+        .map(|(h, bytes)| (object_key("v", &h), bytes))
+        .collect();
+    bucket.insert(pointer_key("v"), serde_json::to_vec(&manifest).unwrap());
+    MemoryBucket(bucket)
+}
+
+/// `bucket` after the incremental update that writes `records`, merged
+/// into the level (in parts of one entry) or kept in the delta.
+fn changed(mut bucket: MemoryBucket, records: &[MediaRecord], into_level: bool) -> MemoryBucket {
+    use media_query_domain::engine::{ReadEngine, VersionLoader};
+    use media_query_domain::serving::manifest::Manifest;
+    use media_query_domain::serving::update::{apply, Policy};
+    use media_query_domain::serving::{object_key, pointer_key};
+    let m: Manifest = serde_json::from_slice(&bucket.0[&pointer_key("v")]).unwrap();
+    let policy = match into_level {
+        true => Policy {
+            delta_max_bytes: 0,
+            level_part_bytes: 1,
+            ..Policy::default()
+        },
+        false => Policy::default(),
+    };
+    let changes = records
+        .iter()
+        .map(|r| (r.name.clone(), Some(r.clone())))
+        .collect();
+    let engine = ReadEngine::new("v", 1e12, 1 << 20);
+    let loader = VersionLoader {
+        engine: &engine,
+        store: &bucket,
+        manifest: &m,
+    };
+    let sink = MemorySink::default();
+    let u = ready(apply(
+        &loader,
+        &m,
+        &changes,
+        policy,
+        "2026-01-01T00:00:00.000Z",
+        &sink,
+    ))
+    .unwrap();
+    assert_eq!(u.level_merged, into_level);
+    for (h, bytes) in sink.0.into_inner().unwrap() {
+        bucket.0.insert(object_key("v", &h), bytes);
+    }
+    bucket
+        .0
+        .insert(pointer_key("v"), serde_json::to_vec(&u.manifest).unwrap());
+    bucket
+}
+
 /// The filter vectors again, answered by the read engine over a serving
-/// snapshot, page by page (limits 1, 2 and none), with shards of one item
-/// and of the default size: the pages concatenate to the expected names.
+/// snapshot, page by page (limits 1, 2 and none): with shards of one item
+/// and of the default size, and with the items spread over the shards,
+/// the level and the delta, as incremental updates leave them. The pages
+/// concatenate to the expected names.
 fn run_serving() -> usize {
     use media_query_domain::engine::ReadEngine;
     use media_query_domain::http::{ApiRequest, Responder, Settings};
-    use media_query_domain::serving::build::Builder;
-    use media_query_domain::serving::{object_key, pointer_key};
     let v = load(include_str!("../vectors/filters.json"));
     let mut records: Vec<MediaRecord> = cases(&v, "items")
         .iter()
@@ -211,18 +285,28 @@ fn run_serving() -> usize {
         .collect();
     records.sort_by(|a, b| a.name.cmp(&b.name));
     let mut n = 0;
-    for target in [1, 256 * 1024] {
-        let mut b = Builder::new(target);
-        for r in &records {
-            b.push(r).unwrap();
-        }
-        let (manifest, objects) = b.finish("2026-01-01T00:00:00.000Z");
-        let mut bucket: std::collections::HashMap<String, Vec<u8>> = objects
-            .into_iter()
-            .map(|(h, bytes)| (object_key("v", &h), bytes))
-            .collect();
-        bucket.insert(pointer_key("v"), serde_json::to_vec(&manifest).unwrap());
-        let bucket = MemoryBucket(bucket);
+    let third = records.len() / 3;
+    let layouts = [
+        ("shards of 1 byte", snapshot_of(&records, 1)),
+        ("shards of 256 KiB", snapshot_of(&records, 256 * 1024)),
+        (
+            "the level alone",
+            changed(snapshot_of(&[], 1), &records, true),
+        ),
+        (
+            "shards, level and delta",
+            changed(
+                changed(
+                    snapshot_of(&records[..third], 1),
+                    &records[third..2 * third],
+                    true,
+                ),
+                &records[2 * third..],
+                false,
+            ),
+        ),
+    ];
+    for (target, bucket) in layouts {
         let responder = Responder::new(ReadEngine::new("v", 1e12, 1 << 20), Settings::default());
         for c in cases(&v, "cases") {
             let q = c["query"].as_str().unwrap();
@@ -262,7 +346,7 @@ fn run_serving() -> usize {
                         None => break,
                     }
                 }
-                assert_eq!(got, want, "{q} limit {limit:?}, shards of {target} bytes");
+                assert_eq!(got, want, "{q} limit {limit:?}, {target}");
                 n += 1;
             }
         }

@@ -13,6 +13,7 @@
 use media_query_domain::page::encode_cursor;
 use media_query_domain::serving::build::Builder;
 use media_query_domain::serving::delta::{self, DeltaRef, Edits};
+use media_query_domain::serving::level;
 use media_query_domain::serving::manifest::{Directory, DirectoryPage, Manifest};
 use media_query_domain::serving::{self, content_hash};
 use media_query_domain::{ListQuery, MediaRecord, MediaType};
@@ -343,8 +344,16 @@ fn main() {
         bytes: gz.len() as u64,
         hash: content_hash(&gz),
     });
-    m.version = Manifest::version_of(&m.directory, m.delta.as_ref());
+    m.version = Manifest::version_of(&m.directory, m.delta.as_ref(), &m.level);
     c.add("serving_manifest", "delta", serde_json::to_vec(&m).unwrap());
+    m.level = vec![level::LevelRef {
+        run: "label:Dog".into(),
+        first: "a".into(),
+        part: m.delta.clone().unwrap(),
+    }];
+    m.version = Manifest::version_of(&m.directory, m.delta.as_ref(), &m.level);
+    c.add("serving_manifest", "level", serde_json::to_vec(&m).unwrap());
+    m.level.clear();
     m.format = "media-query-serving/1".into();
     m.delta = None;
     c.add(

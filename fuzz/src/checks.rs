@@ -23,6 +23,7 @@ use media_query_domain::s3_event::{
     S3EventError,
 };
 use media_query_domain::serving::delta::{self, Delta};
+use media_query_domain::serving::level;
 use media_query_domain::serving::manifest::{
     locate, locate_page, Directory, DirectoryPage, Manifest, PageRef, ShardRef, Start,
 };
@@ -684,7 +685,7 @@ pub fn serving_manifest(data: &[u8]) {
             assert!(serving::READABLE_FORMATS.contains(&m.format.as_str()));
             let again = serde_json::to_vec(&m).expect("serialise");
             assert_eq!(Manifest::parse("current.json", &again).as_ref(), Ok(&m));
-            let version = Manifest::version_of(&m.directory, m.delta.as_ref());
+            let version = Manifest::version_of(&m.directory, m.delta.as_ref(), &m.level);
             assert!(
                 version.len() == 20 && version.bytes().all(|b| b.is_ascii_hexdigit()),
                 "{version}"
@@ -693,6 +694,7 @@ pub fn serving_manifest(data: &[u8]) {
                 Directory::Inline(page) => assert_directory_page(page),
                 Directory::Paged(pages) => assert_paged(pages),
             }
+            assert_level(&m.level);
         }
         Err(FormatError::UnknownFormat(f)) => {
             assert!(!serving::READABLE_FORMATS.contains(&f.as_str()))
@@ -708,6 +710,22 @@ pub fn serving_manifest(data: &[u8]) {
             Some(&page)
         );
         assert_directory_page(&page);
+    }
+}
+
+/// Over a manifest's level parts, put in order, [`level::part_for`]
+/// agrees with a linear search for every part's first key and just past it.
+fn assert_level(parts: &[level::LevelRef]) {
+    let mut parts = parts.to_vec();
+    parts.sort_by(|a, b| (&a.run, &a.first).cmp(&(&b.run, &b.first)));
+    parts.dedup_by(|a, b| (&a.run, &a.first) == (&b.run, &b.first));
+    for p in &parts {
+        for name in [p.first.clone(), format!("{}\u{0}", p.first)] {
+            let linear = parts.iter().rposition(|q| {
+                (q.run.as_str(), q.first.as_str()) <= (p.run.as_str(), name.as_str())
+            });
+            assert_eq!(level::part_for(&parts, &p.run, &name), linear);
+        }
     }
 }
 

@@ -4,11 +4,13 @@
 //!
 //! 1. **One batch** of 1, 100 and 1,000 changes, spread uniformly over the
 //!    names or all on one hot label, on the snapshot as generated (empty
-//!    delta): merged into the delta (the normal path), and compacted into
-//!    the shards (what a batch costs when the delta is full).
+//!    delta): merged into the delta (the normal path), merged into the
+//!    level (what a batch costs when the delta is full), and compacted into
+//!    the shards (what it would cost without the level).
 //! 2. **A sustained stream**: batches of 1,000 uniform changes, one after
-//!    the other, each reading what the previous ones wrote, until the delta
-//!    is compacted: the cost of every batch, and the average over the cycle.
+//!    the other, each reading what the previous ones wrote, until the level
+//!    is compacted into the shards: the cost of every batch, and the
+//!    average over the whole cycle.
 //!
 //! Objects are "written" to memory over the generated files; the snapshot
 //! on disk stays as generated.
@@ -104,7 +106,8 @@ fn main() {
     );
     let root =
         std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-snapshots");
-    let compact_now = Policy {
+    let compact_now = Policy::compact_now(Policy::default().page_bytes);
+    let level_now = Policy {
         delta_max_bytes: 0,
         ..Policy::default()
     };
@@ -125,7 +128,12 @@ fn main() {
         for batch in [1u64, 100, 1000] {
             for hot in [false, true] {
                 let c = changes(n, batch, hot, 0);
-                for (path, policy) in [("delta", Policy::default()), ("compact", compact_now)] {
+                let paths = [
+                    ("delta", Policy::default()),
+                    ("level", level_now),
+                    ("compact", compact_now),
+                ];
+                for (path, policy) in paths {
                     let (u, took, bytes) = run(&fresh(), &m, &c, policy);
                     println!(
                         "| {batch} | {} | {path} | {:.2} s | {} | {} | {:.2} MB |",
@@ -139,13 +147,16 @@ fn main() {
             }
         }
         println!("\n### {n} items: batches of 1,000 uniform changes in a row\n");
-        println!("| batch | path | delta entries | time | objects written | bytes written |");
-        println!("|---|---|---|---|---|---|");
+        println!(
+            "| batch | path | delta entries | level parts | time | objects written | bytes written |"
+        );
+        println!("|---|---|---|---|---|---|---|");
         let store = fresh();
         let mut m = m.clone();
         let (mut total_time, mut total_bytes, mut compactions, mut round) =
             (Duration::ZERO, 0u64, 0, 0u64);
-        while compactions < 1 && round < 200 {
+        let mut slowest = (Duration::ZERO, 0u64);
+        while compactions < 1 && round < 400 {
             let (u, took, bytes) = run(
                 &store,
                 &m,
@@ -156,10 +167,16 @@ fn main() {
             total_time += took;
             total_bytes += bytes;
             compactions += usize::from(u.compacted);
+            slowest = slowest.max((took, bytes));
+            let path = match (u.compacted, u.level_merged) {
+                (true, _) => "compact",
+                (false, true) => "level",
+                (false, false) => "delta",
+            };
             println!(
-                "| {round} | {} | {} | {:.2} s | {} | {:.2} MB |",
-                if u.compacted { "compact" } else { "delta" },
+                "| {round} | {path} | {} | {} | {:.2} s | {} | {:.2} MB |",
                 u.manifest.delta.as_ref().map_or(0, |d| d.entries),
+                u.manifest.level.len(),
                 took.as_secs_f64(),
                 u.objects_written + 1,
                 bytes as f64 / 1e6
@@ -167,9 +184,12 @@ fn main() {
             m = u.manifest;
         }
         println!(
-            "\nAverage over {round} batches: {:.2} s and {:.1} MB written per batch of 1,000.",
+            "\nAverage over {round} batches: {:.2} s and {:.1} MB written per batch of 1,000; \
+             the slowest batch took {:.1} s and wrote {:.1} MB.",
             total_time.as_secs_f64() / round as f64,
-            total_bytes as f64 / 1e6 / round as f64
+            total_bytes as f64 / 1e6 / round as f64,
+            slowest.0.as_secs_f64(),
+            slowest.1 as f64 / 1e6
         );
     }
 }

@@ -4,16 +4,18 @@
 //! # Why it costs what the answer costs
 //!
 //! A request reads the manifest (cached, re-checked once per TTL with a
-//! conditional GET), at most one directory page, and at most
-//! [`SHARDS_PER_PAGE`] shards of one run (see [`crate::serving`]). Shards
-//! are cut at [`crate::serving::build::SHARD_TARGET_BYTES`], so two of them
-//! hold a full page of typical items, and nothing on this path depends on
-//! the table's size.
+//! conditional GET), the delta, at most one directory page, at most
+//! [`SHARDS_PER_PAGE`] shards of one run (see [`crate::serving`]) and at
+//! most [`PARTS_PER_PAGE`] parts of the level over them. Shards are cut at
+//! [`crate::serving::build::SHARD_TARGET_BYTES`], so two of them hold a
+//! full page of typical items, and nothing on this path depends on the
+//! table's size.
 //!
-//! A page that spent its shard budget before it was full ends early, with
-//! a cursor to go on: that bounds the one over-read (`label` combined with
-//! `media-type`, which reads the label's run and skips the other type) to
-//! two shards per request. Pages are decided by the snapshot's structure,
+//! A page that spent its shard or part budget before it was full ends
+//! early, with a cursor to go on: that bounds the one over-read (`label`
+//! combined with `media-type`, which reads the label's run and skips the
+//! other type) to two shards per request, and a run whose recent changes
+//! span many parts is read two parts at a time. Pages are decided by the snapshot's structure,
 //! never by what happens to be cached, so the edge and the Lambda cut the
 //! same pages.
 //!
@@ -27,9 +29,10 @@ pub mod cache;
 use crate::page::PageRequest;
 use crate::query::ListQuery;
 use crate::serving::delta::{self, Delta, DeltaRef};
+use crate::serving::level::{self, PARTS_PER_PAGE};
 use crate::serving::manifest::{DirectoryPage, Manifest, ShardRef, Start};
 use crate::serving::shard::Shard;
-use crate::serving::update::{base_item, shards_from};
+use crate::serving::update::{base_item, changed_item, shards_from};
 use crate::serving::{object_key, open_object, pointer_key, FormatError, Run};
 use cache::LruCache;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -371,19 +374,20 @@ impl ReadEngine {
         m: &Manifest,
         name: &str,
     ) -> Result<Option<String>, ReadError> {
-        if let Some(r) = &m.delta {
-            let d = self.delta(store, r).await?;
-            if let Some(section) = d.run(&Run::Names.id()) {
-                if let Some(i) = section.find(name) {
-                    return Ok(delta::edit_at(section, i).map(|(_, json)| json));
-                }
-            }
+        let loader = self.loader(store, m);
+        let delta = match &m.delta {
+            Some(r) => Some(self.delta(store, r).await?),
+            None => None,
+        };
+        match changed_item(&loader, m, delta.as_deref(), name).await? {
+            Some(edit) => Ok(edit.map(|(_, json)| json)),
+            None => base_item(&loader, m, name).await,
         }
-        base_item(&self.loader(store, m), m, name).await
     }
 
     /// One page of `GET /`: the chosen run's shards from the start, with
-    /// the delta's entries for that run merged over them.
+    /// the changes to that run (the delta's, over the level's) merged over
+    /// them.
     pub async fn list<S: ObjectStore>(
         &self,
         store: &S,
@@ -409,8 +413,19 @@ impl ReadEngine {
             Some(r) => Some(self.delta(store, r).await?),
             None => None,
         };
-        let section = delta.as_deref().and_then(|d| d.run(&run.id()));
-        let mut di = section.map_or(0, bound);
+        let run_id = run.id();
+        let (part_refs, cap) =
+            level::parts_for_read(&m.level, &run_id, start.name(), PARTS_PER_PAGE);
+        let mut parts = Vec::with_capacity(part_refs.len());
+        for p in part_refs {
+            parts.push(self.delta(store, &p.part).await?);
+        }
+        let overlay = Overlay::new(
+            delta.as_deref().and_then(|d| d.run(&run_id)),
+            parts.iter().filter_map(|p| p.run(&run_id)),
+            bound,
+        );
+        let mut di = 0;
         let mut page_out = PageBuilder {
             out: ListPage::default(),
             last_examined: None,
@@ -437,25 +452,45 @@ impl ReadEngine {
             let frontier = refs.get(k + 1).map(|n| n.first.as_str());
             loop {
                 let base = shard.as_deref().filter(|_| i < base_len);
-                let from_delta = section.filter(|s| {
-                    di < s.len() && (base.is_some() || frontier.is_none_or(|f| s.name(di) < f))
-                });
-                let flow = match (base, from_delta) {
+                // The overlay's next name; past its last entry, the first
+                // name of the level part this page does not read.
+                let overlay_next = match di < overlay.len() {
+                    true => Some(overlay.name(di)),
+                    false => cap,
+                };
+                // Changes at or past the next shard's range wait for it.
+                let overlay_next =
+                    overlay_next.filter(|n| base.is_some() || frontier.is_none_or(|f| *n < f));
+                let next = match (base, overlay_next) {
                     (None, None) => break,
-                    (Some(b), Some(d)) if d.name(di) <= b.name(i) => {
-                        if d.name(di) == b.name(i) {
+                    (Some(b), Some(o)) => b.name(i).min(o),
+                    (Some(b), None) => b.name(i),
+                    (None, Some(o)) => o,
+                };
+                if cap.is_some_and(|c| next >= c) {
+                    // The run's changes from here on are in a part this
+                    // page does not read: the next page goes on from here.
+                    page_out.out.next_after = page_out.last_examined;
+                    return Ok(page_out.out);
+                }
+                let from_overlay = overlay_next.is_some() && di < overlay.len();
+                let flow = match (base, from_overlay) {
+                    (Some(b), true) if overlay.name(di) <= b.name(i) => {
+                        if overlay.name(di) == b.name(i) {
                             i += 1;
                         }
                         di += 1;
-                        page_out.offer_change(d, di - 1)
+                        let (d, j) = overlay.entries[di - 1];
+                        page_out.offer_change(d, j)
                     }
                     (Some(b), _) => {
                         i += 1;
                         page_out.offer(b.name(i - 1), b.media_type(i - 1), b.json(i - 1))
                     }
-                    (None, Some(d)) => {
+                    (None, _) => {
                         di += 1;
-                        page_out.offer_change(d, di - 1)
+                        let (d, j) = overlay.entries[di - 1];
+                        page_out.offer_change(d, j)
                     }
                 };
                 if flow == Flow::Stop {
@@ -473,6 +508,59 @@ impl ReadEngine {
         }
         page_out.out.next_after = page_out.last_examined;
         Ok(page_out.out)
+    }
+}
+
+/// The changes to one run from where a page starts, in name order: the
+/// delta's section merged over the level's sections (the delta is newer,
+/// so its entry for a name wins). Each entry is a position in a section.
+struct Overlay<'a> {
+    entries: Vec<(&'a Shard, usize)>,
+}
+
+impl<'a> Overlay<'a> {
+    /// From `delta` and the level's `parts` (in order, disjoint), each
+    /// read from the position `bound` gives.
+    fn new(
+        delta: Option<&'a Shard>,
+        parts: impl Iterator<Item = &'a Shard>,
+        bound: impl Fn(&Shard) -> usize,
+    ) -> Overlay<'a> {
+        let from = |s: &'a Shard| (bound(s)..s.len()).map(move |i| (s, i));
+        let older: Vec<(&Shard, usize)> = parts.flat_map(from).collect();
+        let newer: Vec<(&Shard, usize)> = delta.into_iter().flat_map(from).collect();
+        let mut entries = Vec::with_capacity(older.len() + newer.len());
+        let (mut o, mut n) = (older.into_iter().peekable(), newer.into_iter().peekable());
+        fn name<'s>(e: &(&'s Shard, usize)) -> &'s str {
+            e.0.name(e.1)
+        }
+        loop {
+            let order = match (o.peek(), n.peek()) {
+                (None, None) => break,
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (Some(a), Some(b)) => name(a).cmp(name(b)),
+            };
+            let next = match order {
+                std::cmp::Ordering::Less => o.next(),
+                std::cmp::Ordering::Greater => n.next(),
+                std::cmp::Ordering::Equal => {
+                    o.next();
+                    n.next()
+                }
+            };
+            entries.extend(next);
+        }
+        Overlay { entries }
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn name(&self, i: usize) -> &'a str {
+        let (s, j) = self.entries[i];
+        s.name(j)
     }
 }
 

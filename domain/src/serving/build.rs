@@ -199,7 +199,7 @@ impl Builder {
         self.objects.extend(pages);
         let manifest = Manifest {
             format: FORMAT.to_string(),
-            version: Manifest::version_of(&directory, None),
+            version: Manifest::version_of(&directory, None, &[]),
             created_at: created_at.to_string(),
             item_count: self.items,
             shard_count,
@@ -207,6 +207,7 @@ impl Builder {
             shard_target_bytes: self.target as u64,
             directory,
             delta: None,
+            level: Vec::new(),
         };
         (manifest, self.objects)
     }

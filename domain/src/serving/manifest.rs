@@ -16,6 +16,7 @@
 //! looks at a third's name range, never needs a second directory page.
 
 use super::delta::DeltaRef;
+use super::level::LevelRef;
 use super::{FormatError, Run};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
@@ -85,6 +86,10 @@ pub struct Manifest {
     /// Recent changes over the shards (see [`super::delta`]), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delta: Option<DeltaRef>,
+    /// Older changes, range-partitioned between the delta and the shards
+    /// (see [`super::level`]), sorted by `(run, first)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub level: Vec<LevelRef>,
 }
 
 impl Manifest {
@@ -99,11 +104,19 @@ impl Manifest {
     }
 
     /// The version as a hash of the directory's canonical JSON and the
-    /// delta's content hash.
-    pub fn version_of(directory: &Directory, delta: Option<&DeltaRef>) -> String {
+    /// content hashes of the delta and the level's parts.
+    pub fn version_of(
+        directory: &Directory,
+        delta: Option<&DeltaRef>,
+        level: &[LevelRef],
+    ) -> String {
         let mut json = serde_json::to_vec(directory).expect("serialise");
         if let Some(d) = delta {
             json.extend_from_slice(d.hash.as_bytes());
+        }
+        for p in level {
+            json.push(b'/');
+            json.extend_from_slice(p.part.hash.as_bytes());
         }
         super::content_hash(&json)[..20].to_string()
     }

@@ -26,8 +26,8 @@
 //! * `current.json`, the pointer, *is* the root [`Manifest`]. It is the
 //!   only object ever replaced, in one PUT, which is what publishes a new
 //!   version atomically. Its size is bounded (see [`manifest`]).
-//! * `objects/<sha256>`: every shard and directory page, gzip'd and named
-//!   by the SHA-256 of its bytes, so an object is never rewritten and a
+//! * `objects/<sha256>`: every shard, directory page, delta and level
+//!   part, gzip'd and named by the SHA-256 of its bytes, so an object is never rewritten and a
 //!   reader may cache it forever (and verifies it on arrival).
 //!
 //! # Runs
@@ -48,6 +48,7 @@
 
 pub mod build;
 pub mod delta;
+pub mod level;
 pub mod manifest;
 pub mod shard;
 pub mod update;
@@ -56,12 +57,13 @@ use crate::media::MediaType;
 use std::fmt;
 
 /// The format name written in every manifest; readers refuse others.
-/// `/2` added the delta ([`delta`]): a reader of `/1` would ignore it and
-/// serve stale answers, so it must refuse such a manifest (and fall back)
-/// instead. `/1` manifests, which never have a delta, are still read.
-pub const FORMAT: &str = "media-query-serving/2";
+/// `/2` added the delta ([`delta`]) and `/3` the level ([`level`]): an
+/// older reader would ignore them and serve stale answers, so it must
+/// refuse such a manifest (and fall back) instead. Older manifests, which
+/// have neither, are still read.
+pub const FORMAT: &str = "media-query-serving/3";
 /// Older formats this reader still understands.
-pub const READABLE_FORMATS: [&str; 2] = [FORMAT, "media-query-serving/1"];
+pub const READABLE_FORMATS: [&str; 3] = [FORMAT, "media-query-serving/2", "media-query-serving/1"];
 
 /// A sorted run of items: which index a shard belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

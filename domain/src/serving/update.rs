@@ -8,8 +8,10 @@
 //! per-run list of edits, merged into the manifest's **delta**
 //! ([`super::delta`]): one small object, written with a new root manifest.
 //!
-//! When the delta outgrows its bound, the batch **compacts** it instead:
-//! each touched run is re-cut from the start of the first shard an edit
+//! When the delta outgrows its bound, the batch merges it into the
+//! **level** ([`super::level`]) instead, rewriting only the level's parts
+//! its keys fall in. When the level outgrows its own bound, the batch
+//! **compacts** the level and the delta into the shards: each touched run is re-cut from the start of the first shard an edit
 //! falls in, with the builder's content-defined rule ([`super::build::Cuts`]),
 //! until a cut falls where an old shard ended and no edit is pending there:
 //! from that point on the old shards are exactly what a rebuild would cut,
@@ -20,6 +22,7 @@
 
 use super::build::{directory, Cuts, Object};
 use super::delta::{self, Delta, DeltaRef, Edit, Edits};
+use super::level::{self, LevelRef};
 use super::manifest::{locate, locate_page, Directory, DirectoryPage, Manifest, ShardRef, Start};
 use super::shard::{Shard, ShardWriter};
 use super::{content_hash, gzip, Run, FORMAT};
@@ -73,8 +76,13 @@ pub enum UpdateError {
 pub struct Policy {
     /// Directory page size (see [`super::manifest::DIRECTORY_PAGE_BYTES`]).
     pub page_bytes: usize,
-    /// The delta's raw size past which a batch compacts it.
+    /// The delta's raw size past which a batch merges it into the level.
     pub delta_max_bytes: usize,
+    /// The level's raw size past which a batch compacts everything into
+    /// the shards (0: the delta is compacted straight into the shards).
+    pub level_max_bytes: usize,
+    /// The raw size level parts are cut at.
+    pub level_part_bytes: usize,
 }
 
 impl Default for Policy {
@@ -82,6 +90,20 @@ impl Default for Policy {
         Policy {
             page_bytes: super::manifest::DIRECTORY_PAGE_BYTES,
             delta_max_bytes: delta::DELTA_MAX_BYTES,
+            level_max_bytes: level::LEVEL_MAX_BYTES,
+            level_part_bytes: level::LEVEL_PART_BYTES,
+        }
+    }
+}
+
+impl Policy {
+    /// Every batch compacted into the shards at once (no delta, no level).
+    pub fn compact_now(page_bytes: usize) -> Policy {
+        Policy {
+            page_bytes,
+            delta_max_bytes: 0,
+            level_max_bytes: 0,
+            level_part_bytes: level::LEVEL_PART_BYTES,
         }
     }
 }
@@ -91,7 +113,9 @@ impl Default for Policy {
 pub struct Updated {
     /// The new root manifest: publish it after the objects.
     pub manifest: Manifest,
-    /// Whether the delta was compacted into the shards.
+    /// Whether the delta was merged into the level.
+    pub level_merged: bool,
+    /// Whether the delta and the level were compacted into the shards.
     pub compacted: bool,
     pub objects_written: usize,
     pub bytes_written: u64,
@@ -297,20 +321,41 @@ async fn rechunk_run<L: ShardLoader, K: ObjectSink>(
     Ok(out)
 }
 
-/// The runs `name` is in now, from the delta if it has the name, else
-/// from the shards; and whether a shard was read for it.
+/// The newest change to `name` over the shards: from the delta (`delta`,
+/// the decoded [`Manifest::delta`]) if it has the name, else from the
+/// level's part over it. `None` when neither changed it; `Some(None)` when
+/// the name was removed.
+pub async fn changed_item<L: ShardLoader>(
+    loader: &L,
+    m: &Manifest,
+    delta: Option<&Delta>,
+    name: &str,
+) -> Result<Option<Edit>, ReadError> {
+    let names = Run::Names.id();
+    let in_section = |d: &Delta| {
+        let section = d.run(&names)?;
+        section.find(name).map(|i| delta::edit_at(section, i))
+    };
+    if let Some(edit) = delta.and_then(in_section) {
+        return Ok(Some(edit));
+    }
+    let Some(i) = level::part_for(&m.level, &names, name) else {
+        return Ok(None);
+    };
+    let part = loader.delta(&m.level[i].part).await?;
+    Ok(in_section(&part))
+}
+
+/// The runs `name` is in now, from the delta or the level if they have
+/// the name, else from the shards; and whether a shard was read for it.
 async fn current_runs<L: ShardLoader>(
     loader: &L,
     m: &Manifest,
     delta: Option<&Delta>,
     name: &str,
 ) -> Result<(BTreeSet<Run>, bool), ReadError> {
-    let names = Run::Names.id();
-    let (json, read) = match delta
-        .and_then(|d| d.run(&names))
-        .and_then(|s| Some((s, s.find(name)?)))
-    {
-        Some((section, i)) => (delta::edit_at(section, i).map(|(_, json)| json), false),
+    let (json, read) = match changed_item(loader, m, delta, name).await? {
+        Some(edit) => (edit.map(|(_, json)| json), false),
         None => (base_item(loader, m, name).await?, true),
     };
     let Some(json) = json else {
@@ -353,8 +398,9 @@ fn merge_change(
 const LOOKUPS_AT_ONCE: usize = 32;
 
 /// Applies `changes` (name to its new record; `None` or a hidden record
-/// removes it) to the snapshot `m`: merged into its delta, or, past
-/// `policy.delta_max_bytes`, compacted into its shards. New objects go to
+/// removes it) to the snapshot `m`: merged into its delta; past
+/// `policy.delta_max_bytes`, the delta merged into the level; past
+/// `policy.level_max_bytes`, both compacted into the shards. New objects go to
 /// `sink`; the caller publishes the returned manifest after them.
 /// `created_at` is an ISO-8601 time.
 pub async fn apply<L: ShardLoader, K: ObjectSink>(
@@ -392,7 +438,27 @@ pub async fn apply<L: ShardLoader, K: ObjectSink>(
     };
     let raw = delta::encode(&edits);
     if raw.len() > policy.delta_max_bytes {
-        let mut updated = compact(loader, m, &edits, policy, created_at, &mut outbox).await?;
+        let level_bytes = level::raw_bytes(&m.level) as usize;
+        let mut updated = if level_bytes + raw.len() <= policy.level_max_bytes {
+            let item_count = item_count.max(0) as u64;
+            merge_into_level(
+                loader,
+                m,
+                &edits,
+                item_count,
+                policy,
+                created_at,
+                &mut outbox,
+            )
+            .await?
+        } else {
+            let mut all = Edits::new();
+            for p in &m.level {
+                level::overlay(&mut all, &loader.delta(&p.part).await?.edits());
+            }
+            level::overlay(&mut all, &edits);
+            compact(loader, m, &all, policy, created_at, &mut outbox).await?
+        };
         updated.shards_read += shards_read;
         return Ok(updated);
     }
@@ -416,12 +482,13 @@ pub async fn apply<L: ShardLoader, K: ObjectSink>(
     Ok(Updated {
         manifest: Manifest {
             format: FORMAT.to_string(),
-            version: Manifest::version_of(&m.directory, delta.as_ref()),
+            version: Manifest::version_of(&m.directory, delta.as_ref(), &m.level),
             created_at: created_at.to_string(),
             item_count: item_count.max(0) as u64,
             delta,
             ..m.clone()
         },
+        level_merged: false,
         compacted: false,
         objects_written: outbox.written,
         bytes_written: outbox.bytes,
@@ -429,8 +496,73 @@ pub async fn apply<L: ShardLoader, K: ObjectSink>(
     })
 }
 
-/// Folds `edits` (the whole delta and the batch) into the shards of `m`,
-/// giving a manifest without a delta.
+/// Merges `edits` (the whole delta and the batch) into the level of `m`:
+/// the parts their keys fall in are re-cut with them, the others kept;
+/// gives a manifest without a delta.
+async fn merge_into_level<L: ShardLoader, K: ObjectSink>(
+    loader: &L,
+    m: &Manifest,
+    edits: &Edits,
+    item_count: u64,
+    policy: Policy,
+    created_at: &str,
+    outbox: &mut Outbox<'_, K>,
+) -> Result<Updated, UpdateError> {
+    let mut groups = level::group_by_part(&m.level, edits);
+    let mut new_level: Vec<LevelRef> = Vec::new();
+    if m.level.is_empty() {
+        let range = groups.remove(&0).unwrap_or_default();
+        write_parts(&range, None, policy, outbox, &mut new_level).await?;
+    }
+    for (i, old) in m.level.iter().enumerate() {
+        match groups.remove(&i) {
+            None => new_level.push(old.clone()),
+            Some(group) => {
+                let mut range = loader.delta(&old.part).await?.edits();
+                level::overlay(&mut range, &group);
+                write_parts(&range, Some(old), policy, outbox, &mut new_level).await?;
+            }
+        }
+    }
+    outbox.flush().await?;
+    Ok(Updated {
+        manifest: Manifest {
+            format: FORMAT.to_string(),
+            version: Manifest::version_of(&m.directory, None, &new_level),
+            created_at: created_at.to_string(),
+            item_count,
+            delta: None,
+            level: new_level,
+            ..m.clone()
+        },
+        level_merged: true,
+        compacted: false,
+        objects_written: outbox.written,
+        bytes_written: outbox.bytes,
+        shards_read: 0,
+    })
+}
+
+/// Cuts one range of the level (an old part's, merged) into new parts; a
+/// part identical to the old one (a replayed batch) is not written again.
+async fn write_parts<K: ObjectSink>(
+    range: &Edits,
+    old: Option<&LevelRef>,
+    policy: Policy,
+    outbox: &mut Outbox<'_, K>,
+    new_level: &mut Vec<LevelRef>,
+) -> Result<(), UpdateError> {
+    for (r, gz) in level::cut_parts(range, policy.level_part_bytes) {
+        if old != Some(&r) {
+            outbox.push((r.part.hash.clone(), gz)).await?;
+        }
+        new_level.push(r);
+    }
+    Ok(())
+}
+
+/// Folds `edits` (the whole level, the delta and the batch) into the
+/// shards of `m`, giving a manifest without a delta or a level.
 async fn compact<L: ShardLoader, K: ObjectSink>(
     loader: &L,
     m: &Manifest,
@@ -476,7 +608,7 @@ async fn compact<L: ShardLoader, K: ObjectSink>(
     Ok(Updated {
         manifest: Manifest {
             format: FORMAT.to_string(),
-            version: Manifest::version_of(&directory, None),
+            version: Manifest::version_of(&directory, None, &[]),
             created_at: created_at.to_string(),
             item_count,
             shard_count,
@@ -484,7 +616,9 @@ async fn compact<L: ShardLoader, K: ObjectSink>(
             shard_target_bytes: m.shard_target_bytes,
             directory,
             delta: None,
+            level: Vec::new(),
         },
+        level_merged: false,
         compacted: true,
         objects_written: outbox.written,
         bytes_written: outbox.bytes,

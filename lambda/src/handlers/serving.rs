@@ -86,7 +86,8 @@ async fn list_keys(
     }
 }
 
-/// The object keys a manifest references (its pages and their shards).
+/// The object keys a manifest references: its directory pages, their
+/// shards, its delta and its level's parts.
 async fn referenced(
     s3: &aws_sdk_s3::Client,
     target: &ExportTarget,
@@ -105,6 +106,8 @@ async fn referenced(
     if let Directory::Paged(pages) = &manifest.directory {
         keys.extend(pages.iter().map(|p| key(&p.hash)));
     }
+    keys.extend(manifest.delta.iter().map(|d| key(&d.hash)));
+    keys.extend(manifest.level.iter().map(|p| key(&p.part.hash)));
     Some(keys)
 }
 
@@ -661,8 +664,9 @@ pub async fn current_states(
 }
 
 /// Applies one batch of the table's changes (name to its current state) to
-/// the current serving snapshot: merged into the snapshot's delta, or,
-/// past its bound, compacted into the shards around the changes (see
+/// the current serving snapshot: merged into the snapshot's delta; past
+/// its bound, the delta merged into the level; past the level's bound,
+/// both compacted into the shards around the changes (see
 /// `domain::serving::update`). The new objects are written first, then
 /// the pointer. `None` when no snapshot is published yet (the caller then
 /// builds one in full).
@@ -713,7 +717,9 @@ pub async fn apply_changes(
     info!(
         version = updated.manifest.version,
         changes = changes.len(),
+        level_merged = updated.level_merged,
         compacted = updated.compacted,
+        level_parts = updated.manifest.level.len(),
         delta_entries = updated.manifest.delta.as_ref().map_or(0, |d| d.entries),
         shards_read = updated.shards_read,
         objects_written = updated.objects_written,
