@@ -15,6 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+. scripts/tools.sh
 DIR=$ROOT/.local/sam-build-check
 export SAM_CLI_TELEMETRY=0 CARGO_TARGET_DIR=$DIR/target
 warm=0
@@ -24,10 +25,10 @@ die() { echo "check-sam-build: $*" >&2; exit 1; }
 
 # The SAM CLI the template lint uses (scripts/check.d/template.sh pins it).
 SAM_CLI=1.170.0
-SAM=.local/tools/sam/bin/sam
+SAM=$TOOLS/sam/bin/sam
 if ! "$SAM" --version 2>/dev/null | grep -q "$SAM_CLI"; then
-  python3 -m venv .local/tools/sam
-  .local/tools/sam/bin/pip install --quiet --disable-pip-version-check "aws-sam-cli==$SAM_CLI"
+  python3 -m venv "$TOOLS/sam"
+  "$TOOLS/sam/bin/pip" install --quiet --disable-pip-version-check "aws-sam-cli==$SAM_CLI"
 fi
 command -v cargo-lambda >/dev/null || die "cargo-lambda is missing: python3 -m pip install cargo-lambda==1.9.2 (scripts/setup.d/lambda.sh)"
 command -v zig >/dev/null || python3 -m ziglang version >/dev/null 2>&1 \

@@ -26,6 +26,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+. scripts/tools.sh
 
 STATE=.local/deploy
 CONFIG=$STATE/wrangler.production.jsonc
@@ -75,7 +76,7 @@ fi
 if [ "$skip_sam" = 0 ]; then
   if [ -n "${SAM:-}" ]; then :   # a SAM CLI of your own
   elif have sam; then SAM=sam
-  elif [ -x .local/tools/sam/bin/sam ]; then SAM=$ROOT/.local/tools/sam/bin/sam
+  elif [ -x "$TOOLS/sam/bin/sam" ]; then SAM=$TOOLS/sam/bin/sam
   else die "the SAM CLI is not installed. Run: python3 -m pip install aws-sam-cli (or see https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html)"
   fi
   have cargo-lambda || die "cargo-lambda is not installed (sam build runs it). Run: python3 -m pip install cargo-lambda"

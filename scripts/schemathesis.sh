@@ -27,7 +27,8 @@ root=$PWD
 BASE_URL=${1:?usage: scripts/schemathesis.sh BASE_URL [schemathesis run options]}
 shift
 
-VENV=.local/tools/schemathesis
+. scripts/tools.sh
+VENV=$TOOLS/schemathesis
 VERSION=4.32.5
 if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -qx "schemathesis, version $VERSION"; then
   python3 -m venv "$VENV"

@@ -23,6 +23,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+. scripts/tools.sh
 
 WIRING=(python3 scripts/deploy_wiring.py)
 export AWS_PAGER="" SAM_CLI_TELEMETRY=${SAM_CLI_TELEMETRY:-0}
@@ -49,7 +50,7 @@ WRANGLER=${WRANGLER:-$ROOT/node_modules/.bin/wrangler}   # or a wrangler of your
 [ -x "$WRANGLER" ] || die "wrangler is not installed here. Run: npm ci"
 if [ -n "${SAM:-}" ]; then :   # a SAM CLI of your own
 elif have sam; then SAM=sam
-elif [ -x .local/tools/sam/bin/sam ]; then SAM=$ROOT/.local/tools/sam/bin/sam
+elif [ -x "$TOOLS/sam/bin/sam" ]; then SAM=$TOOLS/sam/bin/sam
 else die "the SAM CLI is not installed. Run: python3 -m pip install aws-sam-cli"
 fi
 if [ -n "${AWS_ENDPOINT_URL:-}" ] || [ "${AWS_ACCESS_KEY_ID:-}" = testing ]; then

@@ -14,6 +14,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Each step's wall time, printed when the next starts and summed up at the
+# end, so a slow step shows in every run's log.
+STEP_NAME="setup"
+STEP_START=$(date +%s)
+SUITE_START=$STEP_START
+TIMES=""
+step_done() {
+  local now; now=$(date +%s)
+  TIMES+="$(printf '%6d s  %s' $((now - STEP_START)) "$STEP_NAME")"$'\n'
+  STEP_START=$now
+}
+step() { step_done; STEP_NAME="$*"; printf '\n==> %s\n' "$*"; }
+
 bash scripts/setup.sh
 
 LOG_DIR=${LOG_DIR:-target/test-logs}
@@ -22,8 +35,6 @@ export CARGO_TERM_COLOR=never
 WASM=wasm32-unknown-unknown
 NATIVE=(--workspace)
 WASM_CRATES=(-p media-query-domain -p media-query-edge)
-
-step() { printf '\n==> %s\n' "$*"; }
 
 step "format"
 cargo fmt --all --check
@@ -54,6 +65,12 @@ for part in scripts/check.d/*.sh; do
   step "check: $part"
   bash "$part"
 done
+
+step_done
+echo
+echo "time per step:"
+printf '%s' "$TIMES"
+printf '%6d s  in all\n' $(($(date +%s) - SUITE_START))
 
 # With `set -o pipefail`, a failing step has already stopped the script.
 native_passed=$(sed -nE 's/.* tests? run: ([0-9]+) passed.*/\1/p' "$LOG_DIR/native.log" | tail -n1)

@@ -163,11 +163,7 @@ impl DynamoStore {
             .expression_attribute_values(":order", Sdk::S(order.as_str().to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Write::Applied),
-            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(Write::Stale),
-            Err(e) => Err(dynamo("PutItem", e)),
-        }
+        conditional_write("PutItem", result)
     }
 }
 
@@ -176,6 +172,22 @@ fn now_secs() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs()
+}
+
+/// A conditional write's outcome: a failed condition means a newer state
+/// is stored ([`Write::Stale`]), not an error.
+fn conditional_write<T, E>(
+    operation: &'static str,
+    result: Result<T, aws_sdk_dynamodb::error::SdkError<E>>,
+) -> Result<Write, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(Write::Applied),
+        Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(Write::Stale),
+        Err(e) => Err(dynamo(operation, e)),
+    }
 }
 
 fn dynamo<E: std::error::Error + Send + Sync + 'static>(
@@ -286,11 +298,7 @@ impl MediaStore for DynamoStore {
             .expression_attribute_values(":pending", Sdk::S(PENDING.to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Write::Applied),
-            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(Write::Stale),
-            Err(e) => Err(dynamo("UpdateItem", e)),
-        }
+        conditional_write("UpdateItem", result)
     }
 
     async fn pending_before(&self, before_secs: u64) -> Result<Vec<PendingVideo>, StoreError> {

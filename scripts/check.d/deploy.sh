@@ -6,10 +6,11 @@
 #  2. `wrangler deploy --dry-run` with the configuration it generates from
 #     that answer, as scripts/deploy.sh would deploy it (the bundle is
 #     prebuilt by scripts/build.d/edge.sh, so wrangler's build step is left out).
-# PyYAML (to read template.yaml) lives in a venv under .local/.
+# PyYAML (to read template.yaml) lives in a venv (scripts/tools.sh).
 set -euo pipefail
 export PYTHONDONTWRITEBYTECODE=1   # no __pycache__ in scripts/
-VENV=.local/tools/deploy
+. scripts/tools.sh
+VENV=$TOOLS/deploy
 PINS="PyYAML==6.0.4"
 if [ "$(cat "$VENV/.pins" 2>/dev/null)" != "$PINS" ] || ! "$VENV/bin/python" -c "import yaml" 2>/dev/null; then
   python3 -m venv "$VENV"

@@ -3,9 +3,10 @@
 # 3.1, refs resolve), then the project's own drift check
 # (scripts/check_openapi.py: parameters, error codes, headers and constants
 # against the Rust source; examples and the shared vectors against the
-# schemas). Tools live in a venv under .local/.
+# schemas). Tools live in a venv (scripts/tools.sh).
 set -euo pipefail
-VENV=.local/tools/openapi
+. scripts/tools.sh
+VENV=$TOOLS/openapi
 # check_openapi.py imports PyYAML, jsonschema and referencing itself, so they
 # are pinned too rather than left to whatever the validator pulls in.
 PINS="openapi-spec-validator==0.9.0 PyYAML==6.0.4 jsonschema==4.26.0 referencing==0.37.0"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Lints template.yaml: cfn-lint, `sam validate --lint`, and the project's own
-# rules (scripts/check_template.py). Tools live in a venv under .local/.
+# rules (scripts/check_template.py). Tools live in a venv (scripts/tools.sh).
 set -euo pipefail
-VENV=.local/tools/sam
+. scripts/tools.sh
+VENV=$TOOLS/sam
 CFN_LINT=1.58.0
 SAM_CLI=1.170.0
 if ! "$VENV/bin/cfn-lint" --version 2>/dev/null | grep -q "$CFN_LINT" \

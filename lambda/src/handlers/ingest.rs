@@ -350,14 +350,6 @@ async fn start_video_job<S: MediaStore, L: Labeler>(
     mut record: MediaRecord,
     outcome: &mut Outcome,
 ) -> Result<(), IngestError> {
-    let topic = config
-        .video_topic_arn
-        .as_deref()
-        .ok_or(IngestError::NotConfigured("VIDEO_TOPIC_ARN"))?;
-    let role = config
-        .video_role_arn
-        .as_deref()
-        .ok_or(IngestError::NotConfigured("VIDEO_ROLE_ARN"))?;
     let order = record.event_order.clone().expect("set by the caller");
     record.status = RecordStatus::Pending;
     let w = store.put_if_newer(&record).await?;
@@ -372,42 +364,102 @@ async fn start_video_job<S: MediaStore, L: Labeler>(
             return Ok(());
         }
     }
-    let token = client_request_token(&change.bucket, &record.name, &order);
-    let job = VideoJob {
-        bucket: &change.bucket,
-        key: &record.name,
-        client_request_token: &token,
-        job_tag: order.as_str(),
-        topic_arn: topic,
-        role_arn: role,
-    };
-    match labeler.start_video(job).await {
-        Ok(job_id) => {
-            // For the sweeper, should the job's notice never arrive.
-            let noted = store.record_job(&record.name, &order, &job_id).await?;
+    match start_label_job(config, store, labeler, &change.bucket, &record).await {
+        Ok(JobStart::Started { job_id, noted }) => {
             info!(key = record.name, job_id, noted = ?noted, "video label job started");
             outcome.jobs_started += 1;
             outcome.applied += 1;
             Ok(())
         }
-        Err(DetectError::Rejected { code, message }) => {
-            // Same upload: replace our own pending record with the failure.
-            record.status = RecordStatus::Failed;
-            record.error = Some(format!("{code}: {message}"));
+        Ok(JobStart::Rejected { error, write }) => {
             warn!(
                 key = record.name,
-                error = record.error,
-                "video rejected; recorded as failed"
+                error, "video rejected; recorded as failed"
             );
-            let w = store.put_if_current(&record, &order).await?;
-            outcome.count(w);
+            outcome.count(write);
             outcome.unprocessable += 1;
             Ok(())
         }
-        Err(source) => Err(IngestError::Rekognition {
+        Err(JobStartError::NotConfigured(what)) => Err(IngestError::NotConfigured(what)),
+        Err(JobStartError::Store(e)) => Err(IngestError::Store(e)),
+        Err(JobStartError::Rekognition(source)) => Err(IngestError::Rekognition {
             key: record.name.clone(),
             source,
         }),
+    }
+}
+
+/// What starting a pending video's label job came to.
+#[derive(Debug)]
+pub(crate) enum JobStart {
+    /// Started (or already running under the same token); the job id is
+    /// recorded on the pending record for the sweeper, unless a newer
+    /// upload replaced it (`noted` is then [`Write::Stale`]).
+    Started { job_id: String, noted: Write },
+    /// Rekognition refused the video itself: it is recorded as failed, if
+    /// the record still belongs to this upload.
+    Rejected { error: String, write: Write },
+}
+
+#[derive(Debug)]
+pub(crate) enum JobStartError {
+    NotConfigured(&'static str),
+    Store(StoreError),
+    Rekognition(DetectError),
+}
+
+/// Starts the label job of the pending video `record` (stored with its
+/// upload's order) in `bucket`, with the upload's own client request
+/// token, so that a second start of the same upload (a retried event, the
+/// sweeper) is the same job at Rekognition. `object-created` and the
+/// pending sweeper both start jobs this way.
+pub(crate) async fn start_label_job<S: MediaStore, L: Labeler>(
+    config: &Config,
+    store: &S,
+    labeler: &L,
+    bucket: &str,
+    record: &MediaRecord,
+) -> Result<JobStart, JobStartError> {
+    let setting =
+        |value: &Option<String>, name| value.clone().ok_or(JobStartError::NotConfigured(name));
+    let topic = setting(&config.video_topic_arn, "VIDEO_TOPIC_ARN")?;
+    let role = setting(&config.video_role_arn, "VIDEO_ROLE_ARN")?;
+    let order = record
+        .event_order
+        .clone()
+        .expect("a pending record carries its upload's order");
+    let token = client_request_token(bucket, &record.name, &order);
+    let job = VideoJob {
+        bucket,
+        key: &record.name,
+        client_request_token: &token,
+        job_tag: order.as_str(),
+        topic_arn: &topic,
+        role_arn: &role,
+    };
+    match labeler.start_video(job).await {
+        Ok(job_id) => {
+            let noted = store
+                .record_job(&record.name, &order, &job_id)
+                .await
+                .map_err(JobStartError::Store)?;
+            Ok(JobStart::Started { job_id, noted })
+        }
+        Err(DetectError::Rejected { code, message }) => {
+            // Same upload: replace its pending record with the failure.
+            let mut failed = record.clone();
+            failed.status = RecordStatus::Failed;
+            failed.error = Some(format!("{code}: {message}"));
+            let write = store
+                .put_if_current(&failed, &order)
+                .await
+                .map_err(JobStartError::Store)?;
+            Ok(JobStart::Rejected {
+                error: format!("{code}: {message}"),
+                write,
+            })
+        }
+        Err(source) => Err(JobStartError::Rekognition(source)),
     }
 }
 

@@ -19,11 +19,11 @@
 //! The pending videos come from a sparse index that holds only them, so a
 //! sweep costs what there is to sweep, never a Scan of the table.
 
-use super::ingest::client_request_token;
+use super::ingest::{start_label_job, JobStart, JobStartError};
 use super::video::{handle_job, VideoError};
 use super::Outcome;
 use crate::config::Config;
-use crate::rekognition::{DetectError, JobState, Labeler, VideoJob};
+use crate::rekognition::{JobState, Labeler};
 use crate::store::{MediaStore, PendingVideo, StoreError, Write};
 use media_query_domain::video_job::{JobNotification, JobStatus, JobVideo};
 use media_query_domain::RecordStatus;
@@ -191,48 +191,28 @@ async fn restart<S: MediaStore, L: Labeler>(
     sweep: &mut Sweep,
 ) -> Result<(), VideoError> {
     let record = &video.record;
-    let order = record.event_order.clone().expect("checked by the caller");
-    let missing = |what: &str| VideoError::Malformed(format!("{what} is not set"));
     let bucket = config
         .media_bucket
         .as_deref()
-        .ok_or_else(|| missing("MEDIA_BUCKET_NAME"))?;
-    let topic = config
-        .video_topic_arn
-        .as_deref()
-        .ok_or_else(|| missing("VIDEO_TOPIC_ARN"))?;
-    let role = config
-        .video_role_arn
-        .as_deref()
-        .ok_or_else(|| missing("VIDEO_ROLE_ARN"))?;
-    let token = client_request_token(bucket, &record.name, &order);
-    let job = VideoJob {
-        bucket,
-        key: &record.name,
-        client_request_token: &token,
-        job_tag: order.as_str(),
-        topic_arn: topic,
-        role_arn: role,
-    };
-    match labeler.start_video(job).await {
-        Ok(job_id) => {
-            let w = store.record_job(&record.name, &order, &job_id).await?;
-            info!(name = record.name, job_id, write = ?w, "video job started by the sweeper");
-            match w {
+        .ok_or_else(|| VideoError::Malformed("MEDIA_BUCKET_NAME is not set".into()))?;
+    match start_label_job(config, store, labeler, bucket, record).await {
+        Ok(JobStart::Started { job_id, noted }) => {
+            info!(name = record.name, job_id, write = ?noted, "video job started by the sweeper");
+            match noted {
                 Write::Applied => sweep.restarted += 1,
                 Write::Stale => sweep.stale += 1,
             }
             Ok(())
         }
-        Err(DetectError::Rejected { code, message }) => {
-            let mut failed = record.clone();
-            failed.status = RecordStatus::Failed;
-            failed.error = Some(format!("{code}: {message}"));
-            let w = store.put_if_current(&failed, &order).await?;
-            count(sweep, w, RecordStatus::Failed);
+        Ok(JobStart::Rejected { write, .. }) => {
+            count(sweep, write, RecordStatus::Failed);
             Ok(())
         }
-        Err(source) => Err(VideoError::Rekognition {
+        Err(JobStartError::NotConfigured(what)) => {
+            Err(VideoError::Malformed(format!("{what} is not set")))
+        }
+        Err(JobStartError::Store(e)) => Err(VideoError::Store(e)),
+        Err(JobStartError::Rekognition(source)) => Err(VideoError::Rekognition {
             job_id: format!("(not started) {}", record.name),
             source,
         }),
