@@ -18,8 +18,9 @@
 //! delta's keys fall in (a part that outgrows twice its size is split);
 //! the others are kept. A reader fetches only the parts over the range it
 //! reads, like shards. Only when the level passes [`LEVEL_MAX_BYTES`] is
-//! everything compacted into the shards, and by then it holds ~90,000
-//! changes, so each rewritten shard carries many of them. The hourly
+//! everything compacted into the shards, and by then it holds ~110,000
+//! changes, so each rewritten shard carries many of them (the figures are
+//! in BENCHMARKS.md). The hourly
 //! reconciliation, which rebuilds from the table, folds the level too.
 //!
 //! Precedence: the delta is newer than the level, and the level is newer
@@ -33,8 +34,8 @@ use std::cmp::Ordering;
 /// The raw size a part is cut at (its gzip'd size is about a quarter).
 pub const LEVEL_PART_BYTES: usize = 256 * 1024;
 /// The level's raw size past which the next merge compacts everything
-/// into the shards instead: about 90,000 changes of eight runs, and at most
-/// ~512 part references in the root manifest (~90 KB).
+/// into the shards instead: about 110,000 changes of nine entries each,
+/// and at most ~550 part references in the root manifest (~100 KB).
 pub const LEVEL_MAX_BYTES: usize = 128 * 1024 * 1024;
 /// Parts one list request may read (with [`crate::engine::SHARDS_PER_PAGE`]
 /// shards).
