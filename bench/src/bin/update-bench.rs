@@ -13,7 +13,9 @@
 //!    average over the whole cycle.
 //!
 //! Objects are "written" to memory over the generated files; the snapshot
-//! on disk stays as generated.
+//! on disk stays as generated. `BENCH_GET_LATENCY_MS` adds that much
+//! latency to every object read (S3's first-byte latency is about 10-20
+//! ms), so what an update waits on its reads shows.
 
 use futures::executor::block_on;
 use media_query_bench::{generate, synthetic, DirStore, PREFIX};
@@ -31,10 +33,52 @@ use std::time::{Duration, Instant};
 struct Overlay {
     files: DirStore,
     written: Mutex<HashMap<String, Vec<u8>>>,
+    latency: Duration,
+}
+
+/// A timer for the single-threaded executor: a thread sleeps, then wakes
+/// the task, so reads in flight together wait together.
+struct Delay {
+    state: std::sync::Arc<Mutex<(bool, Option<std::task::Waker>)>>,
+    after: Option<Duration>,
+}
+
+impl std::future::Future for Delay {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        let mut state = self.state.lock().unwrap();
+        if state.0 {
+            return std::task::Poll::Ready(());
+        }
+        state.1 = Some(cx.waker().clone());
+        drop(state);
+        if let Some(after) = self.after.take() {
+            let shared = self.state.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(after);
+                let mut state = shared.lock().unwrap();
+                state.0 = true;
+                if let Some(w) = state.1.take() {
+                    w.wake();
+                }
+            });
+        }
+        std::task::Poll::Pending
+    }
 }
 
 impl ObjectStore for Overlay {
     async fn get(&self, key: &str, if_none_match: Option<&str>) -> Result<Fetched, String> {
+        if !self.latency.is_zero() {
+            Delay {
+                state: Default::default(),
+                after: Some(self.latency),
+            }
+            .await;
+        }
         let mine = self.written.lock().unwrap().get(key).cloned();
         match mine {
             Some(body) => Ok(Fetched::Object { body, etag: None }),
@@ -113,9 +157,14 @@ fn main() {
     };
     for n in sizes {
         let g = generate(&root.join(n.to_string()), n).expect("generate");
+        let latency = std::env::var("BENCH_GET_LATENCY_MS")
+            .ok()
+            .and_then(|ms| ms.parse().ok())
+            .map_or(Duration::ZERO, Duration::from_millis);
         let fresh = || Overlay {
             files: DirStore::new(&g.root),
             written: Mutex::new(HashMap::new()),
+            latency,
         };
         let m: Manifest =
             serde_json::from_slice(&std::fs::read(g.root.join(pointer_key(PREFIX))).unwrap())

@@ -154,6 +154,92 @@ impl<K: ObjectSink> Outbox<'_, K> {
     }
 }
 
+/// Objects read at once by a read-ahead window.
+const READ_AHEAD: usize = 32;
+
+/// An object reference a [`ReadAhead`] knows by its content hash.
+trait Keyed {
+    fn key(&self) -> &str;
+}
+
+impl Keyed for ShardRef {
+    fn key(&self) -> &str {
+        &self.hash
+    }
+}
+
+impl Keyed for LevelRef {
+    fn key(&self) -> &str {
+        &self.part.hash
+    }
+}
+
+/// The objects a step will read, in the order it will read them, fetched
+/// [`READ_AHEAD`] at a time and all at once. In the export writer each is
+/// an S3 GET: one after the other, a compaction that reads thousands of
+/// shards would spend minutes waiting on them. Holds at most one window
+/// of decoded objects; an object it was not told about is read alone.
+struct ReadAhead<R, T> {
+    /// Objects handed out (each read of an object counts).
+    reads: usize,
+    order: Vec<R>,
+    position: BTreeMap<String, usize>,
+    window: BTreeMap<String, Arc<T>>,
+}
+
+impl<R: Keyed + Clone, T> ReadAhead<R, T> {
+    fn new(order: Vec<R>) -> ReadAhead<R, T> {
+        let mut position = BTreeMap::new();
+        for (i, r) in order.iter().enumerate() {
+            position.entry(r.key().to_string()).or_insert(i);
+        }
+        ReadAhead {
+            reads: 0,
+            order,
+            position,
+            window: BTreeMap::new(),
+        }
+    }
+
+    /// The object `r` names: from the window, or loaded with the next ones.
+    async fn get<F, Fut>(&mut self, r: &R, load: F) -> Result<Arc<T>, ReadError>
+    where
+        F: Fn(R) -> Fut,
+        Fut: std::future::Future<Output = Result<Arc<T>, ReadError>>,
+    {
+        self.reads += 1;
+        if let Some(t) = self.window.remove(r.key()) {
+            return Ok(t);
+        }
+        let Some(&from) = self.position.get(r.key()) else {
+            return load(r.clone()).await;
+        };
+        self.window.clear();
+        let batch: Vec<&R> = self.order[from..].iter().take(READ_AHEAD).collect();
+        let loaded = futures_util::future::join_all(batch.iter().map(|&r| load(r.clone()))).await;
+        for (r, t) in batch.into_iter().zip(loaded) {
+            self.window.insert(r.key().to_string(), t?);
+        }
+        Ok(self.window.remove(r.key()).expect("just loaded"))
+    }
+}
+
+/// The shards a re-cut of `old` after `edits` will read, in order: those
+/// the edits fall in, and the next one each, where the cuts usually fall
+/// back in step.
+fn shards_to_read(old: &[ShardRef], edits: &BTreeMap<String, Edit>) -> Vec<ShardRef> {
+    let mut wanted: Vec<usize> = edits
+        .keys()
+        .flat_map(|name| {
+            let i = shard_for(old, name);
+            [i, i + 1]
+        })
+        .filter(|&i| i < old.len())
+        .collect();
+    wanted.dedup();
+    wanted.into_iter().map(|i| old[i].clone()).collect()
+}
+
 fn items_of(shard: &Shard) -> Vec<RunItem> {
     (0..shard.len())
         .map(|i| RunItem {
@@ -214,8 +300,13 @@ pub async fn all_entries<L: ShardLoader>(
         Directory::Inline(page) => Ok(page.entries.clone()),
         Directory::Paged(pages) => {
             let mut entries = Vec::new();
-            for p in pages {
-                entries.extend(loader.page(&p.hash).await?.entries.iter().cloned());
+            for window in pages.chunks(READ_AHEAD) {
+                let loaded =
+                    futures_util::future::join_all(window.iter().map(|p| loader.page(&p.hash)))
+                        .await;
+                for page in loaded {
+                    entries.extend(page?.entries.iter().cloned());
+                }
             }
             Ok(entries)
         }
@@ -237,8 +328,8 @@ async fn rechunk_run<L: ShardLoader, K: ObjectSink>(
     old: &[ShardRef],
     edits: &BTreeMap<String, Edit>,
     cuts: Cuts,
+    ahead: &mut ReadAhead<ShardRef, Shard>,
     out_objects: &mut Outbox<'_, K>,
-    shards_read: &mut usize,
 ) -> Result<Vec<ShardRef>, UpdateError> {
     let edits: Vec<(&String, &Edit)> = edits.iter().collect();
     let mut out: Vec<ShardRef> = Vec::new();
@@ -269,8 +360,9 @@ async fn rechunk_run<L: ShardLoader, K: ObjectSink>(
         let mut buffer: std::collections::VecDeque<RunItem> = Default::default();
         loop {
             if buffer.is_empty() && si < old.len() {
-                let shard = loader.shard(&old[si]).await?;
-                *shards_read += 1;
+                let shard = ahead
+                    .get(&old[si], |r| async move { loader.shard(&r).await })
+                    .await?;
                 buffer.extend(items_of(&shard));
                 si += 1;
             }
@@ -453,8 +545,12 @@ pub async fn apply<L: ShardLoader, K: ObjectSink>(
             .await?
         } else {
             let mut all = Edits::new();
+            let mut ahead = ReadAhead::new(m.level.clone());
             for p in &m.level {
-                level::overlay(&mut all, &loader.delta(&p.part).await?.edits());
+                let part = ahead
+                    .get(p, |r| async move { loader.delta(&r.part).await })
+                    .await?;
+                level::overlay(&mut all, &part.edits());
             }
             level::overlay(&mut all, &edits);
             compact(loader, m, &all, policy, created_at, &mut outbox).await?
@@ -514,11 +610,16 @@ async fn merge_into_level<L: ShardLoader, K: ObjectSink>(
         let range = groups.remove(&0).unwrap_or_default();
         write_parts(&range, None, policy, outbox, &mut new_level).await?;
     }
+    let touched = groups.keys().map(|&i| m.level[i].clone()).collect();
+    let mut ahead = ReadAhead::new(touched);
     for (i, old) in m.level.iter().enumerate() {
         match groups.remove(&i) {
             None => new_level.push(old.clone()),
             Some(group) => {
-                let mut range = loader.delta(&old.part).await?.edits();
+                let part = ahead
+                    .get(old, |r| async move { loader.delta(&r.part).await })
+                    .await?;
+                let mut range = part.edits();
                 level::overlay(&mut range, &group);
                 write_parts(&range, Some(old), policy, outbox, &mut new_level).await?;
             }
@@ -576,10 +677,18 @@ async fn compact<L: ShardLoader, K: ObjectSink>(
     for e in all_entries(loader, m).await? {
         by_run.entry(e.run.clone()).or_default().push(e);
     }
-    let mut shards_read = 0;
+    // Every shard the runs' re-cuts will read, in the order they read them.
+    let order = edits
+        .iter()
+        .flat_map(|(run, run_edits)| {
+            let old = by_run.get(run).map_or(&[][..], Vec::as_slice);
+            shards_to_read(old, run_edits)
+        })
+        .collect();
+    let mut ahead = ReadAhead::new(order);
     for (run, run_edits) in edits {
         let old = by_run.remove(run).unwrap_or_default();
-        let new = rechunk_run(loader, run, &old, run_edits, cuts, outbox, &mut shards_read).await?;
+        let new = rechunk_run(loader, run, &old, run_edits, cuts, &mut ahead, outbox).await?;
         by_run.insert(run.clone(), new);
     }
     // Runs left empty disappear; the rest, in directory order.
@@ -622,6 +731,6 @@ async fn compact<L: ShardLoader, K: ObjectSink>(
         compacted: true,
         objects_written: outbox.written,
         bytes_written: outbox.bytes,
-        shards_read,
+        shards_read: ahead.reads,
     })
 }
