@@ -127,4 +127,4 @@ cd "$state"
 # Not --max-time: in this version a time budget makes the fuzzing and
 # stateful phases repeat until it is spent. `timeout` only caps a run.
 SCHEMATHESIS_HOOKS="$work/hooks.py" \
-  timeout "${TIME_LIMIT:-600}" "$root/$VENV/bin/schemathesis" "${args[@]}" "$@"
+  timeout "${TIME_LIMIT:-600}" "$VENV/bin/schemathesis" "${args[@]}" "$@"

@@ -26,6 +26,15 @@ step_done() {
   STEP_START=$now
 }
 step() { step_done; STEP_NAME="$*"; printf '\n==> %s\n' "$*"; }
+print_times() {
+  step_done
+  echo
+  echo "time per step:"
+  printf '%s' "$TIMES"
+  printf '%6d s  in all\n' $(($(date +%s) - SUITE_START))
+}
+# When a step fails, too (on success they come before the summary line).
+trap print_times EXIT
 
 bash scripts/setup.sh
 
@@ -66,13 +75,9 @@ for part in scripts/check.d/*.sh; do
   bash "$part"
 done
 
-step_done
-echo
-echo "time per step:"
-printf '%s' "$TIMES"
-printf '%6d s  in all\n' $(($(date +%s) - SUITE_START))
-
 # With `set -o pipefail`, a failing step has already stopped the script.
+trap - EXIT
+print_times
 native_passed=$(sed -nE 's/.* tests? run: ([0-9]+) passed.*/\1/p' "$LOG_DIR/native.log" | tail -n1)
 wasm_passed=$(sed -nE 's/^test result: ok\. ([0-9]+) passed.*/\1/p' "$LOG_DIR/wasm.log" | awk '{s+=$1} END {print s+0}')
 vectors_native=$(sed -nE 's/.*vectors\[native\] total: ([0-9]+) cases.*/\1/p' "$LOG_DIR/native.log" | tail -n1)
