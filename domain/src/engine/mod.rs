@@ -416,10 +416,11 @@ impl ReadEngine {
         let run_id = run.id();
         let (part_refs, cap) =
             level::parts_for_read(&m.level, &run_id, start.name(), PARTS_PER_PAGE);
-        let mut parts = Vec::with_capacity(part_refs.len());
-        for p in part_refs {
-            parts.push(self.delta(store, &p.part).await?);
-        }
+        let parts =
+            futures_util::future::join_all(part_refs.iter().map(|p| self.delta(store, &p.part)))
+                .await
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()?;
         let overlay = Overlay::new(
             delta.as_deref().and_then(|d| d.run(&run_id)),
             parts.iter().filter_map(|p| p.run(&run_id)),
