@@ -180,13 +180,18 @@ pub async fn poll_queue(feed: QueueFeed) {
             let feed = feed.clone();
             running.spawn(async move { deliver(&feed, m).await });
         }
-        while running.join_next().await.is_some() {}
+        let mut done = Vec::new();
+        while let Some(handled) = running.join_next().await {
+            done.extend(handled.ok().flatten());
+        }
+        delete(&feed, done).await;
     }
 }
 
-/// One message: invoked; deleted on success; on failure left for a retry
-/// after a delay, or, retries spent, recorded on the dead-letter queue.
-async fn deliver(feed: &QueueFeed, m: Message) {
+/// One message: invoked; on failure left for a retry after a delay, or,
+/// retries spent, recorded on the dead-letter queue. Returns its receipt
+/// handle when it is done with (processed, or recorded), to be deleted.
+async fn deliver(feed: &QueueFeed, m: Message) -> Option<String> {
     let function = feed.source.function();
     let body = m.body.as_deref().unwrap_or("");
     let (event, answer) = match feed.source.event(body) {
@@ -199,7 +204,7 @@ async fn deliver(feed: &QueueFeed, m: Message) {
     let error = match answer {
         Ok(a) if !a.failed => {
             tracing::info!(function, "event processed");
-            return delete(feed, &m).await;
+            return m.receipt_handle;
         }
         Ok(a) => a.body,
         Err(e) => json!({"errorType": "InvokeError", "errorMessage": format!("{e:#}")}),
@@ -223,7 +228,7 @@ async fn deliver(feed: &QueueFeed, m: Message) {
                 .send()
                 .await;
         }
-        return;
+        return None;
     }
     // Lambda's invocation record for an on-failure destination.
     let record = json!({
@@ -252,20 +257,47 @@ async fn deliver(feed: &QueueFeed, m: Message) {
         .send()
         .await;
     match sent {
-        Ok(_) => delete(feed, &m).await,
-        Err(e) => tracing::error!(error = %e, "could not record the failed event; it stays queued"),
+        Ok(_) => m.receipt_handle,
+        Err(e) => {
+            tracing::error!(error = %e, "could not record the failed event; it stays queued");
+            None
+        }
     }
 }
 
-async fn delete(feed: &QueueFeed, m: &Message) {
-    if let Some(handle) = &m.receipt_handle {
-        let _ = feed
+/// Deletes the messages of one receive that are done with, in one
+/// `DeleteMessageBatch` (up to ten, as one receive returns), as Lambda's
+/// pollers do. One that fails to be deleted comes back after its
+/// visibility timeout: a replay, which changes nothing.
+async fn delete(feed: &QueueFeed, handles: Vec<String>) {
+    use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
+    for chunk in handles.chunks(10) {
+        let entries = chunk.iter().enumerate().filter_map(|(i, handle)| {
+            DeleteMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .receipt_handle(handle)
+                .build()
+                .ok()
+        });
+        let deleted = feed
             .sqs
-            .delete_message()
+            .delete_message_batch()
             .queue_url(&feed.queue_url)
-            .receipt_handle(handle)
+            .set_entries(Some(entries.collect()))
             .send()
             .await;
+        match deleted {
+            Ok(out) if !out.failed.is_empty() => {
+                tracing::warn!(
+                    failed = out.failed.len(),
+                    "some processed messages were not deleted; they will be replayed"
+                )
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "deleting processed messages failed; they will be replayed")
+            }
+        }
     }
 }
 
