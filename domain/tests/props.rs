@@ -479,7 +479,7 @@ mod updates {
         futures::executor::block_on(f)
     }
 
-    fn manifest(bucket: &Bucket) -> Manifest {
+    pub fn manifest(bucket: &Bucket) -> Manifest {
         serde_json::from_slice(&bucket.0[&pointer_key("p")]).unwrap()
     }
 
@@ -791,6 +791,76 @@ fn a_full_delta_rewrites_only_the_level_parts_it_touches() {
     });
     serving::check_reads(&responder, &bucket, &records, &queries, 700).unwrap();
     serving::check_reads(&responder, &bucket, &records, &[ListQuery::default()], 1000).unwrap();
+}
+
+/// Past its bound, the level sheds a slice into the shards on every batch,
+/// in proportion to what the batch added: it stays near its bound, no
+/// batch rewrites the whole table, and reads stay right throughout.
+#[test]
+fn a_full_level_sheds_a_slice_per_batch() {
+    use media_query_domain::http::{Responder, Settings};
+    use media_query_domain::serving::level;
+    use media_query_domain::serving::update::Policy;
+    use std::collections::BTreeMap;
+    let mut records: Vec<MediaRecord> = (0..3000)
+        .map(|i| MediaRecord::ready(format!("k{i:05}.jpg"), MediaType::Image, vec!["A".into()]))
+        .collect();
+    let mut bucket = serving::publish(&records, 4096, 4096);
+    let policy = Policy {
+        page_bytes: 4096,
+        delta_max_bytes: 20_000,
+        level_max_bytes: 60_000,
+        level_part_bytes: 4096,
+    };
+    let (mut partial, mut most_written) = (0, 0);
+    for batch in 0..60 {
+        let changes: BTreeMap<String, Option<MediaRecord>> = (0..20)
+            .map(|j| {
+                let i = (batch * 20 + j) * 37 % records.len();
+                records[i].labels = vec![format!("B{}", batch % 3)];
+                (records[i].name.clone(), Some(records[i].clone()))
+            })
+            .collect();
+        let was = level::raw_bytes(&updates::manifest(&bucket).level);
+        let u = updates::update(&mut bucket, &changes, policy, true);
+        let now = level::raw_bytes(&u.manifest.level);
+        if was > policy.level_max_bytes as u64 {
+            assert!(
+                u.parts_compacted >= 1,
+                "batch {batch}: a full level compacted nothing"
+            );
+        }
+        assert!(
+            now <= (policy.level_max_bytes + policy.delta_max_bytes + 2 * policy.level_part_bytes)
+                as u64,
+            "batch {batch}: the level grew to {now} raw bytes"
+        );
+        if partial > 0 {
+            // After the first slice (which also re-cuts the directory's pages).
+            most_written = most_written.max(u.objects_written);
+        }
+        partial += usize::from(u.compacted && !u.manifest.level.is_empty());
+        if batch % 10 == 9 {
+            // A new reader each time: a reader keeps its pointer for a while.
+            let responder = Responder::new(
+                media_query_domain::engine::ReadEngine::new("p", 1e9, 1 << 20),
+                Settings::default(),
+            );
+            let queries = ["A", "B0", "B1", "B2"].map(|l| ListQuery {
+                label: Some(l.into()),
+                ..ListQuery::default()
+            });
+            serving::check_reads(&responder, &bucket, &records, &queries, 700).unwrap();
+            serving::check_reads(&responder, &bucket, &records, &[ListQuery::default()], 1000)
+                .unwrap();
+        }
+    }
+    let shards = updates::manifest(&bucket).shard_count as usize;
+    assert!(partial >= 10, "{partial} batches compacted a slice");
+    assert!(
+        most_written * 3 < shards,
+        "a batch wrote {most_written} objects of {shards} shards"
+    );
 }
 
 /// The first items of an empty table live in the delta alone.

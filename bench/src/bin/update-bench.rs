@@ -9,8 +9,9 @@
 //!    the shards (what it would cost without the level).
 //! 2. **A sustained stream**: batches of 1,000 uniform changes, one after
 //!    the other, each reading what the previous ones wrote, until the level
-//!    is compacted into the shards: the cost of every batch, and the
-//!    average over the whole cycle.
+//!    is full and then for [`STEADY_BATCHES`] more, each of which also
+//!    compacts a slice of the level into the shards: the cost of every
+//!    batch, and the average and worst of each phase.
 //!
 //! Objects are "written" to memory over the generated files; the snapshot
 //! on disk stays as generated. `BENCH_GET_LATENCY_MS` adds that much
@@ -197,15 +198,16 @@ fn main() {
         }
         println!("\n### {n} items: batches of 1,000 uniform changes in a row\n");
         println!(
-            "| batch | path | delta entries | level parts | time | objects written | bytes written |"
+            "| batch | path | delta entries | level parts | parts compacted | time | objects written | bytes written |"
         );
-        println!("|---|---|---|---|---|---|---|");
+        println!("|---|---|---|---|---|---|---|---|");
         let store = fresh();
         let mut m = m.clone();
-        let (mut total_time, mut total_bytes, mut compactions, mut round) =
-            (Duration::ZERO, 0u64, 0, 0u64);
-        let mut slowest = (Duration::ZERO, 0u64);
-        while compactions < 1 && round < 400 {
+        // Filling the level, then the steady state: a full level that sheds
+        // a slice into the shards on every batch.
+        let mut phases = [Phase::default(), Phase::default()];
+        let mut round = 0u64;
+        while phases[1].batches < STEADY_BATCHES && round < 600 {
             let (u, took, bytes) = run(
                 &store,
                 &m,
@@ -213,33 +215,62 @@ fn main() {
                 Policy::default(),
             );
             round += 1;
-            total_time += took;
-            total_bytes += bytes;
-            compactions += usize::from(u.compacted);
-            slowest = slowest.max((took, bytes));
+            let steady = phases[1].batches > 0 || u.compacted;
+            phases[usize::from(steady)].add(took, bytes);
             let path = match (u.compacted, u.level_merged) {
-                (true, _) => "compact",
+                (true, true) => "level + slice",
+                (true, false) => "delta + slice",
                 (false, true) => "level",
                 (false, false) => "delta",
             };
             println!(
-                "| {round} | {path} | {} | {} | {:.2} s | {} | {:.2} MB |",
+                "| {round} | {path} | {} | {} | {} | {:.2} s | {} | {:.2} MB |",
                 u.manifest.delta.as_ref().map_or(0, |d| d.entries),
                 u.manifest.level.len(),
+                u.parts_compacted,
                 took.as_secs_f64(),
                 u.objects_written + 1,
                 bytes as f64 / 1e6
             );
             m = u.manifest;
         }
-        println!(
-            "\nAverage over {round} batches: {:.2} s and {:.1} MB written per batch of 1,000; \
-             the slowest batch took {:.1} s and wrote {:.1} MB.",
-            total_time.as_secs_f64() / round as f64,
-            total_bytes as f64 / 1e6 / round as f64,
-            slowest.0.as_secs_f64(),
-            slowest.1 as f64 / 1e6
-        );
+        for (name, p) in ["Filling the level", "Steady state (a full level)"]
+            .iter()
+            .zip(&phases)
+        {
+            println!(
+                "\n{name}: {} batches, {:.2} s and {:.1} MB written per batch of 1,000 on \
+                 average; the slowest took {:.1} s, the largest wrote {:.1} MB.",
+                p.batches,
+                p.time.as_secs_f64() / p.batches.max(1) as f64,
+                p.bytes as f64 / 1e6 / p.batches.max(1) as f64,
+                p.slowest.as_secs_f64(),
+                p.largest as f64 / 1e6
+            );
+        }
+    }
+}
+
+/// Batches of the sustained stream measured once the level is full.
+const STEADY_BATCHES: u64 = 45;
+
+/// The batches of one phase of the sustained stream.
+#[derive(Default)]
+struct Phase {
+    batches: u64,
+    time: Duration,
+    bytes: u64,
+    slowest: Duration,
+    largest: u64,
+}
+
+impl Phase {
+    fn add(&mut self, took: Duration, bytes: u64) {
+        self.batches += 1;
+        self.time += took;
+        self.bytes += bytes;
+        self.slowest = self.slowest.max(took);
+        self.largest = self.largest.max(bytes);
     }
 }
 

@@ -208,6 +208,7 @@ impl Builder {
             directory,
             delta: None,
             level: Vec::new(),
+            compact_from: None,
         };
         (manifest, self.objects)
     }

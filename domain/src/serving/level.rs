@@ -17,11 +17,17 @@
 //! of the `(run, name)` key space. A merge rewrites only the parts the
 //! delta's keys fall in (a part that outgrows twice its size is split);
 //! the others are kept. A reader fetches only the parts over the range it
-//! reads, like shards. Only when the level passes [`LEVEL_MAX_BYTES`] is
-//! everything compacted into the shards, and by then it holds ~110,000
-//! changes, so each rewritten shard carries many of them (the figures are
-//! in BENCHMARKS.md). The hourly
-//! reconciliation, which rebuilds from the table, folds the level too.
+//! reads, like shards. Once the level passes [`LEVEL_MAX_BYTES`], every
+//! batch also compacts a slice of it into the shards and drops those parts
+//! ([`parts_to_compact`]): by then it holds ~110,000 changes, so each
+//! rewritten shard carries many of them, and each batch pays only for the
+//! share of the level its own changes displace (the figures are in
+//! BENCHMARKS.md). The hourly reconciliation, which rebuilds from the
+//! table, folds the whole level.
+//!
+//! A part dropped this way leaves a gap: its keys now fall in the range of
+//! the part before it, which does not hold them, so a reader finds no
+//! change there and reads the shards, which have them.
 //!
 //! Precedence: the delta is newer than the level, and the level is newer
 //! than the shards. A name's entry in a newer layer always wins.
@@ -33,9 +39,9 @@ use std::cmp::Ordering;
 
 /// The raw size a part is cut at (its gzip'd size is about a quarter).
 pub const LEVEL_PART_BYTES: usize = 256 * 1024;
-/// The level's raw size past which the next merge compacts everything
-/// into the shards instead: about 110,000 changes of nine entries each,
-/// and at most ~550 part references in the root manifest (~100 KB).
+/// The level's raw size past which batches compact slices of it into the
+/// shards: about 110,000 changes of nine entries each, and at most ~550
+/// part references in the root manifest (~100 KB).
 pub const LEVEL_MAX_BYTES: usize = 128 * 1024 * 1024;
 /// Parts one list request may read (with [`crate::engine::SHARDS_PER_PAGE`]
 /// shards).
@@ -95,6 +101,51 @@ pub fn parts_for_read<'a>(
         parts.push(p);
     }
     (parts, None)
+}
+
+/// A `(run, name)` key of the level: where the next partial compaction
+/// starts (see [`parts_to_compact`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LevelKey {
+    pub run: String,
+    pub name: String,
+}
+
+/// The parts a partial compaction folds into the shards: from the first
+/// part at or after `from`, wrapping around at the end, until their raw
+/// bytes reach `budget` (at least one part). Returns their indices, in
+/// order, and where the next compaction starts.
+///
+/// Going round the key space like this (LevelDB's compaction pointer)
+/// folds each range in turn, so the parts compacted are those that have
+/// gathered changes the longest, and no range is starved.
+pub fn parts_to_compact(
+    level: &[LevelRef],
+    from: Option<&LevelKey>,
+    budget: u64,
+) -> (Vec<usize>, Option<LevelKey>) {
+    if level.is_empty() {
+        return (Vec::new(), None);
+    }
+    let start = from.map_or(0, |k| {
+        level.partition_point(|p| cmp_key(p, &k.run, &k.name).is_lt())
+    });
+    let mut picked = Vec::new();
+    let mut bytes = 0;
+    for i in (start..level.len()).chain(0..start) {
+        if !picked.is_empty() && bytes >= budget {
+            break;
+        }
+        picked.push(i);
+        bytes += level[i].part.raw_bytes;
+    }
+    let last = *picked.last().expect("one part");
+    let next = level.get(last + 1).map(|p| LevelKey {
+        run: p.run.clone(),
+        name: p.first.clone(),
+    });
+    picked.sort_unstable();
+    (picked, next)
 }
 
 /// The level's total raw size.
@@ -277,6 +328,44 @@ mod tests {
         assert_eq!(part_for(&level, "label:0", "x"), None);
         assert_eq!(part_for(&level, "label:B", "m"), Some(2));
         assert_eq!(part_for(&level, "zzz", ""), Some(4));
+    }
+
+    #[test]
+    fn compaction_goes_round_the_level_from_its_pointer() {
+        let level: Vec<LevelRef> = ["a", "c", "e", "g"]
+            .iter()
+            .map(|f| part("name", f))
+            .collect();
+        let key = |name: &str| LevelKey {
+            run: "name".into(),
+            name: name.into(),
+        };
+        // Each part is 1 raw byte.
+        assert_eq!(
+            parts_to_compact(&level, None, 2),
+            (vec![0, 1], Some(key("e")))
+        );
+        assert_eq!(
+            parts_to_compact(&level, Some(&key("e")), 2),
+            (vec![2, 3], None)
+        );
+        // A pointer between parts starts at the next one; past the end, it wraps.
+        assert_eq!(
+            parts_to_compact(&level, Some(&key("d")), 1),
+            (vec![2], Some(key("g")))
+        );
+        assert_eq!(
+            parts_to_compact(&level, Some(&key("h")), 3),
+            (vec![0, 1, 2], Some(key("g")))
+        );
+        assert_eq!(
+            parts_to_compact(&level, Some(&key("g")), 3),
+            (vec![0, 1, 3], Some(key("e")))
+        );
+        // At least one part, and never one twice.
+        assert_eq!(parts_to_compact(&level, None, 0), (vec![0], Some(key("c"))));
+        assert_eq!(parts_to_compact(&level, None, 99).0, vec![0, 1, 2, 3]);
+        assert_eq!(parts_to_compact(&[], None, 9), (vec![], None));
     }
 
     #[test]

@@ -16,7 +16,7 @@
 //! looks at a third's name range, never needs a second directory page.
 
 use super::delta::DeltaRef;
-use super::level::LevelRef;
+use super::level::{LevelKey, LevelRef};
 use super::{FormatError, Run};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
@@ -90,6 +90,10 @@ pub struct Manifest {
     /// (see [`super::level`]), sorted by `(run, first)`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub level: Vec<LevelRef>,
+    /// Where the next partial compaction of the level starts (the writer's
+    /// own bookkeeping: readers ignore it, and it is not in the version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compact_from: Option<LevelKey>,
 }
 
 impl Manifest {

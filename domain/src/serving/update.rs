@@ -10,13 +10,17 @@
 //!
 //! When the delta outgrows its bound, the batch merges it into the
 //! **level** ([`super::level`]) instead, rewriting only the level's parts
-//! its keys fall in. When the level outgrows its own bound, the batch
-//! **compacts** the level and the delta into the shards: each touched run is re-cut from the start of the first shard an edit
-//! falls in, with the builder's content-defined rule ([`super::build::Cuts`]),
-//! until a cut falls where an old shard ended and no edit is pending there:
-//! from that point on the old shards are exactly what a rebuild would cut,
-//! so they are kept as they are. A compacted snapshot is byte for byte the
-//! one a full rebuild of the new table would give (the property tests check
+//! its keys fall in. While the level is past its own bound, each batch
+//! **compacts** a slice of it into the shards: a few parts, taken in turn
+//! round the key space, as many raw bytes as the batch added (at least one
+//! part), so the level's outflow keeps up with its inflow and no batch pays
+//! for a whole level. Each run the slice touches is re-cut from the start
+//! of the first shard an edit falls in, with the builder's content-defined
+//! rule ([`super::build::Cuts`]), until a cut falls where an old shard
+//! ended and no edit is pending there: from that point on the old shards
+//! are exactly what a rebuild would cut, so they are kept as they are. A
+//! snapshot compacted whole (no level, no delta) is byte for byte the one
+//! a full rebuild of the new table would give (the property tests check
 //! it), and new objects go to an [`ObjectSink`] as they are cut, so memory
 //! stays bounded however many shards a compaction rewrites.
 
@@ -115,8 +119,11 @@ pub struct Updated {
     pub manifest: Manifest,
     /// Whether the delta was merged into the level.
     pub level_merged: bool,
-    /// Whether the delta and the level were compacted into the shards.
+    /// Whether level parts (or, with no level, the delta) were compacted
+    /// into the shards.
     pub compacted: bool,
+    /// The level parts compacted into the shards.
+    pub parts_compacted: usize,
     pub objects_written: usize,
     pub bytes_written: u64,
     /// Shards read to apply the changes.
@@ -499,9 +506,10 @@ const LOOKUPS_AT_ONCE: usize = 32;
 
 /// Applies `changes` (name to its new record; `None` or a hidden record
 /// removes it) to the snapshot `m`: merged into its delta; past
-/// `policy.delta_max_bytes`, the delta merged into the level; past
-/// `policy.level_max_bytes`, both compacted into the shards. New objects go to
-/// `sink`; the caller publishes the returned manifest after them.
+/// `policy.delta_max_bytes`, the delta merged into the level; while the
+/// level is past `policy.level_max_bytes`, a slice of it compacted into the
+/// shards (all of it, with the delta, when that bound is 0). New objects go
+/// to `sink`; the caller publishes the returned manifest after them.
 /// `created_at` is an ISO-8601 time.
 pub async fn apply<L: ShardLoader, K: ObjectSink>(
     loader: &L,
@@ -530,6 +538,7 @@ pub async fn apply<L: ShardLoader, K: ObjectSink>(
             merge_change(&mut edits, &mut item_count, name, new.as_ref(), old);
         }
     }
+    let item_count = item_count.max(0) as u64;
     let mut outbox = Outbox {
         sink,
         pending: Vec::new(),
@@ -537,90 +546,125 @@ pub async fn apply<L: ShardLoader, K: ObjectSink>(
         bytes: 0,
     };
     let raw = delta::encode(&edits);
-    if raw.len() > policy.delta_max_bytes {
-        let level_bytes = level::raw_bytes(&m.level) as usize;
-        let mut updated = if level_bytes + raw.len() <= policy.level_max_bytes {
-            let item_count = item_count.max(0) as u64;
-            merge_into_level(
-                loader,
-                m,
-                &edits,
-                item_count,
-                policy,
-                created_at,
-                &mut outbox,
-            )
-            .await?
-        } else {
-            let mut all = Edits::new();
-            let mut ahead = ReadAhead::new(m.level.clone());
-            for p in &m.level {
-                let part = ahead
-                    .get(p, |r| async move { loader.delta(&r.part).await })
-                    .await?;
-                level::overlay(&mut all, &part.edits());
-            }
-            level::overlay(&mut all, &edits);
-            compact(loader, m, &all, policy, created_at, &mut outbox).await?
-        };
+    // What this batch added to the delta: the share of the level it pays
+    // to compact, so that the level's outflow keeps up with its inflow.
+    let added = (raw.len() as u64).saturating_sub(m.delta.as_ref().map_or(0, |d| d.raw_bytes));
+    let level_merged = raw.len() > policy.delta_max_bytes;
+    if level_merged && policy.level_max_bytes == 0 {
+        // No level: the delta goes straight into the shards.
+        let mut updated = compact_all(loader, m, edits, policy, created_at, &mut outbox).await?;
         updated.shards_read += shards_read;
         return Ok(updated);
     }
-    let delta = (!edits.is_empty()).then(|| {
-        let gz = gzip(&raw);
-        let r = DeltaRef {
-            entries: edits.values().map(|n| n.len() as u64).sum(),
-            raw_bytes: raw.len() as u64,
-            bytes: gz.len() as u64,
-            hash: content_hash(&gz),
-        };
-        (r, gz)
-    });
-    if let Some((r, gz)) = &delta {
-        if m.delta.as_ref() != Some(r) {
-            outbox.push((r.hash.clone(), gz.clone())).await?;
+    // Past its bound, the level sheds a slice into the shards (before the
+    // delta is merged into what is left: the delta is newer).
+    let mut level = m.level.clone();
+    let mut compact_from = m.compact_from.clone();
+    let mut folded = None;
+    let mut parts_compacted = 0;
+    let incoming = if level_merged { raw.len() as u64 } else { 0 };
+    if level::raw_bytes(&level) + incoming > policy.level_max_bytes as u64 && !level.is_empty() {
+        let budget = added.max(policy.level_part_bytes as u64);
+        let (picked, next) = level::parts_to_compact(&level, compact_from.as_ref(), budget);
+        let parts: Vec<LevelRef> = picked.iter().map(|&i| level[i].clone()).collect();
+        let slice = read_parts(loader, &parts).await?;
+        folded = Some(fold_into_shards(loader, m, &slice, policy, &mut outbox).await?);
+        parts_compacted = parts.len();
+        let picked: BTreeSet<usize> = picked.into_iter().collect();
+        level = level
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !picked.contains(i))
+            .map(|(_, p)| p)
+            .collect();
+        compact_from = next;
+    }
+    let mut new_delta = None;
+    if level_merged {
+        level = merge_into_level(loader, &level, &edits, policy, &mut outbox).await?;
+    } else if !edits.is_empty() {
+        let (r, gz) = delta_object(&edits, &raw);
+        if m.delta.as_ref() != Some(&r) {
+            outbox.push((r.hash.clone(), gz)).await?;
         }
+        new_delta = Some(r);
+    }
+    if level.is_empty() {
+        compact_from = None;
     }
     outbox.flush().await?;
-    let delta = delta.map(|(r, _)| r);
+    let (directory, shard_count, shard_bytes, compaction_reads) = match folded {
+        Some(f) => (f.directory, f.shard_count, f.shard_bytes, f.shards_read),
+        None => (m.directory.clone(), m.shard_count, m.shard_bytes, 0),
+    };
     Ok(Updated {
         manifest: Manifest {
             format: FORMAT.to_string(),
-            version: Manifest::version_of(&m.directory, delta.as_ref(), &m.level),
+            version: Manifest::version_of(&directory, new_delta.as_ref(), &level),
             created_at: created_at.to_string(),
-            item_count: item_count.max(0) as u64,
-            delta,
-            ..m.clone()
+            item_count,
+            shard_count,
+            shard_bytes,
+            shard_target_bytes: m.shard_target_bytes,
+            directory,
+            delta: new_delta,
+            level,
+            compact_from,
         },
-        level_merged: false,
-        compacted: false,
+        level_merged,
+        compacted: parts_compacted > 0,
+        parts_compacted,
         objects_written: outbox.written,
         bytes_written: outbox.bytes,
-        shards_read,
+        shards_read: shards_read + compaction_reads,
     })
 }
 
-/// Merges `edits` (the whole delta and the batch) into the level of `m`:
-/// the parts their keys fall in are re-cut with them, the others kept;
-/// gives a manifest without a delta.
+/// The delta object of `edits` (`raw`, their encoding): its reference and
+/// gzip'd bytes.
+fn delta_object(edits: &Edits, raw: &[u8]) -> (DeltaRef, Vec<u8>) {
+    let gz = gzip(raw);
+    let r = DeltaRef {
+        entries: edits.values().map(|n| n.len() as u64).sum(),
+        raw_bytes: raw.len() as u64,
+        bytes: gz.len() as u64,
+        hash: content_hash(&gz),
+    };
+    (r, gz)
+}
+
+/// The edits of some level parts, read together.
+async fn read_parts<L: ShardLoader>(loader: &L, parts: &[LevelRef]) -> Result<Edits, ReadError> {
+    let mut all = Edits::new();
+    let mut ahead = ReadAhead::new(parts.to_vec());
+    for p in parts {
+        let part = ahead
+            .get(p, |r| async move { loader.delta(&r.part).await })
+            .await?;
+        level::overlay(&mut all, &part.edits());
+    }
+    Ok(all)
+}
+
+/// Merges `edits` (the whole delta and the batch) into `level`: the parts
+/// their keys fall in are re-cut with them, the others kept. Gives the new
+/// level.
 async fn merge_into_level<L: ShardLoader, K: ObjectSink>(
     loader: &L,
-    m: &Manifest,
+    level: &[LevelRef],
     edits: &Edits,
-    item_count: u64,
     policy: Policy,
-    created_at: &str,
     outbox: &mut Outbox<'_, K>,
-) -> Result<Updated, UpdateError> {
-    let mut groups = level::group_by_part(&m.level, edits);
+) -> Result<Vec<LevelRef>, UpdateError> {
+    let mut groups = level::group_by_part(level, edits);
     let mut new_level: Vec<LevelRef> = Vec::new();
-    if m.level.is_empty() {
+    if level.is_empty() {
         let range = groups.remove(&0).unwrap_or_default();
         write_parts(&range, None, policy, outbox, &mut new_level).await?;
     }
-    let touched = groups.keys().map(|&i| m.level[i].clone()).collect();
+    let touched = groups.keys().map(|&i| level[i].clone()).collect();
     let mut ahead = ReadAhead::new(touched);
-    for (i, old) in m.level.iter().enumerate() {
+    for (i, old) in level.iter().enumerate() {
         match groups.remove(&i) {
             None => new_level.push(old.clone()),
             Some(group) => {
@@ -633,23 +677,7 @@ async fn merge_into_level<L: ShardLoader, K: ObjectSink>(
             }
         }
     }
-    outbox.flush().await?;
-    Ok(Updated {
-        manifest: Manifest {
-            format: FORMAT.to_string(),
-            version: Manifest::version_of(&m.directory, None, &new_level),
-            created_at: created_at.to_string(),
-            item_count,
-            delta: None,
-            level: new_level,
-            ..m.clone()
-        },
-        level_merged: true,
-        compacted: false,
-        objects_written: outbox.written,
-        bytes_written: outbox.bytes,
-        shards_read: 0,
-    })
+    Ok(new_level)
 }
 
 /// Cuts one range of the level (an old part's, merged) into new parts; a
@@ -670,16 +698,63 @@ async fn write_parts<K: ObjectSink>(
     Ok(())
 }
 
-/// Folds `edits` (the whole level, the delta and the batch) into the
-/// shards of `m`, giving a manifest without a delta or a level.
-async fn compact<L: ShardLoader, K: ObjectSink>(
+/// Folds the whole level of `m` and `edits` (the delta and the batch) into
+/// its shards, giving a manifest without a delta or a level.
+async fn compact_all<L: ShardLoader, K: ObjectSink>(
     loader: &L,
     m: &Manifest,
-    edits: &Edits,
+    edits: Edits,
     policy: Policy,
     created_at: &str,
     outbox: &mut Outbox<'_, K>,
 ) -> Result<Updated, UpdateError> {
+    let mut all = read_parts(loader, &m.level).await?;
+    level::overlay(&mut all, &edits);
+    let f = fold_into_shards(loader, m, &all, policy, outbox).await?;
+    outbox.flush().await?;
+    Ok(Updated {
+        manifest: Manifest {
+            format: FORMAT.to_string(),
+            version: Manifest::version_of(&f.directory, None, &[]),
+            created_at: created_at.to_string(),
+            item_count: f.item_count,
+            shard_count: f.shard_count,
+            shard_bytes: f.shard_bytes,
+            shard_target_bytes: m.shard_target_bytes,
+            directory: f.directory,
+            delta: None,
+            level: Vec::new(),
+            compact_from: None,
+        },
+        level_merged: false,
+        compacted: true,
+        parts_compacted: m.level.len(),
+        objects_written: outbox.written,
+        bytes_written: outbox.bytes,
+        shards_read: f.shards_read,
+    })
+}
+
+/// The shards after a fold.
+struct Folded {
+    directory: Directory,
+    shard_count: u64,
+    shard_bytes: u64,
+    /// Items of the name run's shards.
+    item_count: u64,
+    shards_read: usize,
+}
+
+/// Folds `edits` into the shards of `m`: each run they touch is re-cut
+/// around them ([`rechunk_run`]), and the directory pages that changed are
+/// written.
+async fn fold_into_shards<L: ShardLoader, K: ObjectSink>(
+    loader: &L,
+    m: &Manifest,
+    edits: &Edits,
+    policy: Policy,
+    outbox: &mut Outbox<'_, K>,
+) -> Result<Folded, UpdateError> {
     let cuts = Cuts::for_target(m.shard_target_bytes as usize);
     let mut by_run: BTreeMap<String, Vec<ShardRef>> = BTreeMap::new();
     for e in all_entries(loader, m).await? {
@@ -721,24 +796,11 @@ async fn compact<L: ShardLoader, K: ObjectSink>(
     {
         outbox.push(page).await?;
     }
-    outbox.flush().await?;
-    Ok(Updated {
-        manifest: Manifest {
-            format: FORMAT.to_string(),
-            version: Manifest::version_of(&directory, None, &[]),
-            created_at: created_at.to_string(),
-            item_count,
-            shard_count,
-            shard_bytes,
-            shard_target_bytes: m.shard_target_bytes,
-            directory,
-            delta: None,
-            level: Vec::new(),
-        },
-        level_merged: false,
-        compacted: true,
-        objects_written: outbox.written,
-        bytes_written: outbox.bytes,
+    Ok(Folded {
+        directory,
+        shard_count,
+        shard_bytes,
+        item_count,
         shards_read: ahead.reads,
     })
 }

@@ -719,6 +719,7 @@ pub async fn apply_changes(
         changes = changes.len(),
         level_merged = updated.level_merged,
         compacted = updated.compacted,
+        parts_compacted = updated.parts_compacted,
         level_parts = updated.manifest.level.len(),
         delta_entries = updated.manifest.delta.as_ref().map_or(0, |d| d.entries),
         shards_read = updated.shards_read,
