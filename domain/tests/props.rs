@@ -742,6 +742,15 @@ fn a_batch_below_the_bound_writes_only_the_delta() {
     assert_eq!(u.manifest.delta.as_ref().unwrap().entries, 9);
 }
 
+/// `n` images labelled `A`, published in shards and pages of 4 KiB.
+fn labelled_a(n: usize) -> (Vec<MediaRecord>, serving::Bucket) {
+    let records: Vec<MediaRecord> = (0..n)
+        .map(|i| MediaRecord::ready(format!("k{i:05}.jpg"), MediaType::Image, vec!["A".into()]))
+        .collect();
+    let bucket = serving::publish(&records, 4096, 4096);
+    (records, bucket)
+}
+
 /// A full delta merged into the level rewrites only the parts its names
 /// fall in, and the level is read like the delta.
 #[test]
@@ -749,10 +758,7 @@ fn a_full_delta_rewrites_only_the_level_parts_it_touches() {
     use media_query_domain::http::{Responder, Settings};
     use media_query_domain::serving::update::Policy;
     use std::collections::BTreeMap;
-    let mut records: Vec<MediaRecord> = (0..3000)
-        .map(|i| MediaRecord::ready(format!("k{i:05}.jpg"), MediaType::Image, vec!["A".into()]))
-        .collect();
-    let mut bucket = serving::publish(&records, 4096, 4096);
+    let (mut records, mut bucket) = labelled_a(3000);
     let policy = Policy {
         page_bytes: 4096,
         delta_max_bytes: 0,
@@ -802,10 +808,7 @@ fn a_full_level_sheds_a_slice_per_batch() {
     use media_query_domain::serving::level;
     use media_query_domain::serving::update::Policy;
     use std::collections::BTreeMap;
-    let mut records: Vec<MediaRecord> = (0..3000)
-        .map(|i| MediaRecord::ready(format!("k{i:05}.jpg"), MediaType::Image, vec!["A".into()]))
-        .collect();
-    let mut bucket = serving::publish(&records, 4096, 4096);
+    let (mut records, mut bucket) = labelled_a(3000);
     let policy = Policy {
         page_bytes: 4096,
         delta_max_bytes: 20_000,
