@@ -89,7 +89,7 @@ fi
 # A shell that sourced the local stack's .local/stack.env would send every
 # AWS call below to moto.
 if [ -n "${AWS_ENDPOINT_URL:-}" ] || [ "${AWS_ACCESS_KEY_ID:-}" = testing ]; then
-  die "this shell has the local stack's settings (AWS_ENDPOINT_URL / AWS_ACCESS_KEY_ID=testing from .local/stack.env). Open a new shell, or: unset AWS_ENDPOINT_URL AWS_ENDPOINT_URL_REKOGNITION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY"
+  die "this shell has the local stack's settings (AWS_ENDPOINT_URL / AWS_ACCESS_KEY_ID=testing from .local/stack.env). Open a new shell, or: unset AWS_ENDPOINT_URL AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_DYNAMODB_STREAMS AWS_ENDPOINT_URL_REKOGNITION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY"
 fi
 
 # ---- accounts -----------------------------------------------------------------

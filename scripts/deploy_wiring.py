@@ -84,8 +84,8 @@ TEARDOWN_RESOURCES = {
     "functions": ("ObjectCreatedFunction", "ObjectRemovedFunction", "VideoJobCompleteFunction",
                   "ReadApiFunction", "ExportWriterFunction", "PendingSweeperFunction"),
 }
-# Never in production: it would send the Worker's requests to a local AWS.
-LOCAL_ONLY_VARS = ("AWS_ENDPOINT_URL",)
+# Never in production: they would send the Worker's requests to a local AWS.
+LOCAL_ONLY_VARS = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB")
 # Secrets, put with `wrangler secret bulk`; never in a configuration file.
 SECRETS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 

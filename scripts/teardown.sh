@@ -54,7 +54,7 @@ elif [ -x "$TOOLS/sam/bin/sam" ]; then SAM=$TOOLS/sam/bin/sam
 else die "the SAM CLI is not installed. Run: python3 -m pip install aws-sam-cli"
 fi
 if [ -n "${AWS_ENDPOINT_URL:-}" ] || [ "${AWS_ACCESS_KEY_ID:-}" = testing ]; then
-  die "this shell has the local stack's settings (.local/stack.env). Open a new shell, or: unset AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY"
+  die "this shell has the local stack's settings (.local/stack.env). Open a new shell, or: unset AWS_ENDPOINT_URL AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_DYNAMODB_STREAMS AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY"
 fi
 
 IFS=$'\t' read -r saved_stack saved_region < <("${WIRING[@]}" samconfig samconfig.toml)

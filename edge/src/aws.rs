@@ -21,6 +21,9 @@ pub struct AwsAccess {
     pub session_token: Option<String>,
     /// `AWS_ENDPOINT_URL`: one endpoint for S3 (path-style) and DynamoDB.
     pub endpoint_url: Option<String>,
+    /// `AWS_ENDPOINT_URL_DYNAMODB`: DynamoDB's own endpoint, which the SDKs
+    /// prefer to `AWS_ENDPOINT_URL` for DynamoDB.
+    pub dynamodb_endpoint_url: Option<String>,
 }
 
 /// A request ready to send: method, URL, headers (signature included), body.
@@ -60,6 +63,13 @@ impl AwsAccess {
             .map(|e| e.trim_end_matches('/'))
     }
 
+    fn dynamodb_base(&self) -> Option<&str> {
+        self.dynamodb_endpoint_url
+            .as_deref()
+            .map(|e| e.trim_end_matches('/'))
+            .or_else(|| self.base())
+    }
+
     /// `GET` of one S3 object, optionally conditional on an ETag.
     pub fn s3_get(
         &self,
@@ -93,7 +103,7 @@ impl AwsAccess {
         body: &serde_json::Value,
         now_ms: u64,
     ) -> Result<SignedRequest, SignError> {
-        let url = match self.base() {
+        let url = match self.dynamodb_base() {
             Some(base) => format!("{base}/"),
             None => format!("https://dynamodb.{}.amazonaws.com/", self.region),
         };
@@ -187,6 +197,7 @@ mod tests {
             secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
             session_token: None,
             endpoint_url: endpoint.map(String::from),
+            dynamodb_endpoint_url: None,
         }
     }
 
@@ -247,5 +258,26 @@ mod tests {
             )
         );
         assert!(a.headers.iter().all(|(k, _)| k != "host"));
+    }
+
+    #[test]
+    fn dynamodb_takes_its_own_endpoint_before_the_shared_one() {
+        let body = serde_json::json!({"TableName": "media"});
+        let t = 1_700_000_000_000;
+        let mut a = access(Some("http://127.0.0.1:5000"));
+        assert_eq!(
+            a.dynamodb("GetItem", &body, t).unwrap().url,
+            "http://127.0.0.1:5000/"
+        );
+        a.dynamodb_endpoint_url = Some("http://127.0.0.1:5001/".into());
+        assert_eq!(
+            a.dynamodb("GetItem", &body, t).unwrap().url,
+            "http://127.0.0.1:5001/"
+        );
+        let s3 = a.s3_get("b", "k", None, t).unwrap();
+        assert_eq!(
+            s3.url, "http://127.0.0.1:5000/b/k",
+            "S3 keeps the shared one"
+        );
     }
 }

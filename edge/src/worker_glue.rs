@@ -67,6 +67,7 @@ impl Config {
                 secret_access_key: need("AWS_SECRET_ACCESS_KEY")?,
                 session_token: setting(env, "AWS_SESSION_TOKEN"),
                 endpoint_url: setting(env, "AWS_ENDPOINT_URL"),
+                dynamodb_endpoint_url: setting(env, "AWS_ENDPOINT_URL_DYNAMODB"),
             },
             table: need("MEDIA_TABLE_NAME")?,
             export_bucket: need("EXPORT_BUCKET")?,
