@@ -22,7 +22,8 @@ INVOKE=${API_URL%/lambda-url/*}
 echo "==> loading $ITEMS items (1 in 10 labelled Dog)"
 python3 - "$ITEMS" <<'PY'
 import os, sys, boto3
-t = boto3.resource("dynamodb", endpoint_url=os.environ["AWS_ENDPOINT_URL"]).Table(os.environ["MEDIA_TABLE_NAME"])
+# The endpoint from stack.env: AWS_ENDPOINT_URL_DYNAMODB (boto3 reads it).
+t = boto3.resource("dynamodb").Table(os.environ["MEDIA_TABLE_NAME"])
 with t.batch_writer() as b:
     for i in range(int(sys.argv[1])):
         labels = ["Animal", "Mammal", "Pet"] + (["Dog"] if i % 10 == 0 else ["Cat"])

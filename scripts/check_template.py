@@ -1205,6 +1205,24 @@ def stream_mapping_problems(root, functions):
     return problems
 
 
+def async_invoke_problems(root, functions):
+    """The local stack retries a failed S3 or SNS event as often as the
+    template's `EventInvokeConfig` tells Lambda to (stack/src/invoke.rs)."""
+    source = (root / "stack" / "src" / "invoke.rs").read_text()
+    m = re.search(r"pub const ASYNC_RETRIES: \w+ = (\d+);", source)
+    have = int(m.group(1)) if m else None
+    problems = []
+    for name, res in functions.items():
+        props = res.get("Properties", {})
+        if not any(ev.get("Type") in ("S3", "SNS") for ev in props.get("Events", {}).values()):
+            continue
+        want = props.get("EventInvokeConfig", {}).get("MaximumRetryAttempts")
+        if want is None or have != int(want):
+            problems.append(f"{name}: EventInvokeConfig.MaximumRetryAttempts is {want}, but the local "
+                            f"stack's ASYNC_RETRIES is {have} (stack/src/invoke.rs)")
+    return problems
+
+
 def main(argv) -> int:
     explain = "--explain" in argv
     args = [a for a in argv if a != "--explain"]
@@ -1257,6 +1275,7 @@ def main(argv) -> int:
         check_observability(name, props, resources, problems)
     problems += queue_alarm_problems(functions, resources)
     problems += stream_mapping_problems(root, functions)
+    problems += async_invoke_problems(root, functions)
     missing = REQUIRED_OUTPUTS - set(t.get("Outputs", {}))
     if missing:
         problems.append(f"missing Outputs: {sorted(missing)}")

@@ -1,31 +1,40 @@
-//! Locally, this is what S3's and SNS's asynchronous invocations do in
-//! AWS: read the queues, invoke the function with the event, delete the
-//! message once the function succeeded. A failed event is retried
-//! [`ASYNC_RETRIES`] times (template.yaml's `MaximumRetryAttempts`), after
-//! [`RETRY_DELAYS`]; then, as Lambda's on-failure destination does, an
-//! invocation record (the event, the function and its error) goes to the
-//! dead-letter queue, from where `scripts/redrive.sh` redrives it.
+//! Invoking the functions through the Lambda Invoke API that `cargo lambda
+//! watch` serves: synchronously ([`Invoker`]), as the stream mapping, the
+//! schedules and `scripts/redrive.sh` do, and asynchronously
+//! ([`AsyncFunction`]), as S3 and SNS invoke a function in AWS.
 //!
-//! AWS runs asynchronous invocations side by side, so each queue has
-//! [`POLLERS_PER_QUEUE`] pollers, each invoking the function for the (up
-//! to ten) messages it received at once; `cargo lambda watch` runs that
-//! many instances of a function ([`MAX_IN_FLIGHT`]). The table's stream,
-//! which keeps the serving snapshot current, is read by
-//! [`crate::table_stream`].
+//! An asynchronous invocation is queued and answered at once; the queue is
+//! drained by up to [`MAX_IN_FLIGHT`] invocations of the function at a
+//! time (`cargo lambda watch` runs that many instances). A failed event is
+//! retried [`ASYNC_RETRIES`] times (template.yaml's `MaximumRetryAttempts`)
+//! after [`RETRY_DELAYS`]; then, as Lambda's on-failure destination does,
+//! an invocation record (the event, the function and its error) goes to
+//! the dead-letter queue, from where `scripts/redrive.sh` redrives it.
+//!
+//! Lambda keeps its queue of asynchronous events durably; this one is in
+//! the stack's memory, [`QUEUED_EVENTS`] deep. When it is full, queuing
+//! waits, which holds up the S3 request that sent the notification: a
+//! burst slows the uploads down instead of dropping events. Events still
+//! queued when the stack stops are lost with the rest of its state.
 
 use anyhow::{bail, Context, Result};
-use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
 
-/// Pollers per queue.
-pub const POLLERS_PER_QUEUE: usize = 2;
+/// Invocations of one function at once, as `cargo lambda watch
+/// --concurrency` allows.
+pub const MAX_IN_FLIGHT: usize = 20;
+/// Asynchronous events waiting for an instance, per function.
+pub const QUEUED_EVENTS: usize = 10_000;
 /// Retries of a failed asynchronous invocation (template.yaml's
 /// `EventInvokeConfig.MaximumRetryAttempts`).
-pub const ASYNC_RETRIES: i32 = 2;
+pub const ASYNC_RETRIES: u32 = 2;
 /// Before each retry. Lambda waits about a minute, then two; locally,
 /// seconds, so a failure reaches the dead-letter queue while you watch.
-pub const RETRY_DELAYS: [i32; 2] = [1, 2];
+pub const RETRY_DELAYS: [Duration; 2] = [Duration::from_secs(1), Duration::from_secs(2)];
 /// The account the local ARNs name (moto's default).
 const ACCOUNT: &str = "123456789012";
 
@@ -41,9 +50,6 @@ pub struct Invocation {
     /// Its result, or its error (`errorType`, `errorMessage`).
     pub body: Value,
 }
-/// Invocations of one function at once: every message of every poller.
-pub const MAX_IN_FLIGHT: usize = POLLERS_PER_QUEUE * 10;
-
 /// Invokes functions through the Lambda Invoke API of `cargo lambda watch`.
 #[derive(Clone)]
 pub struct Invoker {
@@ -89,32 +95,8 @@ impl Invoker {
     }
 }
 
-/// Which function a queue feeds, and how its messages become events.
-#[derive(Clone, Copy, Debug)]
-pub enum Source {
-    /// The SQS body is an S3 event notification, passed as is.
-    S3Event(&'static str),
-    /// The SQS body is an SNS envelope; the function gets an SNS event.
-    SnsEnvelope(&'static str),
-}
-
-impl Source {
-    fn function(self) -> &'static str {
-        match self {
-            Source::S3Event(f) | Source::SnsEnvelope(f) => f,
-        }
-    }
-
-    fn event(self, body: &str) -> Result<Value> {
-        let body: Value = serde_json::from_str(body).context("message body is JSON")?;
-        Ok(match self {
-            Source::S3Event(_) => body,
-            Source::SnsEnvelope(_) => sns_event(&body),
-        })
-    }
-}
-
-/// Wraps an SNS-to-SQS envelope into the event Lambda gets from SNS.
+/// Wraps an SNS envelope (as SNS posts it to HTTP subscribers) into the
+/// event Lambda gets from SNS.
 pub fn sns_event(envelope: &Value) -> Value {
     let s = |k: &str| {
         envelope
@@ -142,189 +124,167 @@ pub fn sns_event(envelope: &Value) -> Value {
     }]})
 }
 
-/// One queue and what its messages go to.
-#[derive(Clone)]
-pub struct QueueFeed {
-    pub sqs: aws_sdk_sqs::Client,
-    pub queue_url: String,
-    pub source: Source,
-    pub invoker: Invoker,
-    /// The on-failure destination.
-    pub dead_letter_queue_url: String,
-    pub region: String,
-}
-
-/// Polls one queue forever, invoking the function for the messages of a
-/// receive concurrently.
-pub async fn poll_queue(feed: QueueFeed) {
-    loop {
-        let received = feed
-            .sqs
-            .receive_message()
-            .queue_url(&feed.queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
-            .send()
-            .await;
-        let messages = match received {
-            Ok(r) => r.messages.unwrap_or_default(),
-            Err(e) => {
-                tracing::warn!(queue = %feed.queue_url, error = %e, "receive failed; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        let mut running = tokio::task::JoinSet::new();
-        for m in messages {
-            let feed = feed.clone();
-            running.spawn(async move { deliver(&feed, m).await });
-        }
-        let mut done = Vec::new();
-        while let Some(handled) = running.join_next().await {
-            done.extend(handled.ok().flatten());
-        }
-        delete(&feed, done).await;
-    }
-}
-
-/// One message: invoked; on failure left for a retry after a delay, or,
-/// retries spent, recorded on the dead-letter queue. Returns its receipt
-/// handle when it is done with (processed, or recorded), to be deleted.
-async fn deliver(feed: &QueueFeed, m: Message) -> Option<String> {
-    let function = feed.source.function();
-    let body = m.body.as_deref().unwrap_or("");
-    let (event, answer) = match feed.source.event(body) {
-        Ok(event) => {
-            let answer = feed.invoker.call(function, &event).await;
-            (event, answer)
-        }
-        Err(e) => (Value::String(body.to_string()), Err(e)),
-    };
-    let error = match answer {
-        Ok(a) if !a.failed => {
-            tracing::info!(function, "event processed");
-            return m.receipt_handle;
-        }
-        Ok(a) => a.body,
-        Err(e) => json!({"errorType": "InvokeError", "errorMessage": format!("{e:#}")}),
-    };
-    let attempts: i32 = m
-        .attributes
-        .as_ref()
-        .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(1);
-    if attempts <= ASYNC_RETRIES {
-        let delay = RETRY_DELAYS[(attempts - 1).clamp(0, 1) as usize];
-        tracing::warn!(function, attempts, %error, "event failed; retrying in {delay} s");
-        if let Some(handle) = &m.receipt_handle {
-            let _ = feed
-                .sqs
-                .change_message_visibility()
-                .queue_url(&feed.queue_url)
-                .receipt_handle(handle)
-                .visibility_timeout(delay)
-                .send()
-                .await;
-        }
-        return None;
-    }
-    // Lambda's invocation record for an on-failure destination.
-    let record = json!({
-        "version": "1.0",
-        "timestamp": media_query_domain::time::iso8601_millis(now_ms()),
-        "requestContext": {
-            "requestId": m.message_id.clone().unwrap_or_default(),
-            "functionArn": function_arn(&feed.region, function),
-            "condition": "RetriesExhausted",
-            "approximateInvokeCount": attempts,
-        },
-        "requestPayload": event,
-        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-        "responsePayload": error,
-    });
-    tracing::error!(
-        function,
-        attempts,
-        "event failed for good; recorded on the dead-letter queue"
-    );
-    let sent = feed
-        .sqs
-        .send_message()
-        .queue_url(&feed.dead_letter_queue_url)
-        .message_body(record.to_string())
-        .send()
-        .await;
-    match sent {
-        Ok(_) => m.receipt_handle,
-        Err(e) => {
-            tracing::error!(error = %e, "could not record the failed event; it stays queued");
-            None
-        }
-    }
-}
-
-/// Deletes the messages of one receive that are done with, in one
-/// `DeleteMessageBatch` (up to ten, as one receive returns), as Lambda's
-/// pollers do. One that fails to be deleted comes back after its
-/// visibility timeout: a replay, which changes nothing.
-async fn delete(feed: &QueueFeed, handles: Vec<String>) {
-    use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
-    for chunk in handles.chunks(10) {
-        let entries = chunk.iter().enumerate().filter_map(|(i, handle)| {
-            DeleteMessageBatchRequestEntry::builder()
-                .id(i.to_string())
-                .receipt_handle(handle)
-                .build()
-                .ok()
-        });
-        let deleted = feed
-            .sqs
-            .delete_message_batch()
-            .queue_url(&feed.queue_url)
-            .set_entries(Some(entries.collect()))
-            .send()
-            .await;
-        match deleted {
-            Ok(out) if !out.failed.is_empty() => {
-                tracing::warn!(
-                    failed = out.failed.len(),
-                    "some processed messages were not deleted; they will be replayed"
-                )
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, "deleting processed messages failed; they will be replayed")
-            }
-        }
-    }
-}
-
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .as_millis() as u64
 }
 
-/// Invokes `function` every `period` with an EventBridge scheduled event,
-/// as a `Schedule` event source in template.yaml does (the first time
-/// after one period). A failed run is logged; the next one comes anyway.
-pub async fn on_schedule(invoker: Invoker, function: &'static str, period: Duration) {
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-    loop {
-        ticks.tick().await;
-        let event = json!({
-            "version": "0",
-            "detail-type": "Scheduled Event",
-            "source": "aws.events",
-            "time": media_query_domain::time::iso8601_millis(now_ms()),
-            "detail": {},
+/// Where an event that failed for good is recorded: an SQS queue, as the
+/// template's `OnFailure` destinations.
+#[derive(Clone)]
+pub struct DeadLetters {
+    pub sqs: aws_sdk_sqs::Client,
+    pub queue_url: String,
+    /// The region the records' ARNs name.
+    pub region: String,
+}
+
+/// One asynchronous event: what the function gets, and the id its
+/// invocation record carries (`requestContext.requestId`).
+#[derive(Debug)]
+pub struct AsyncEvent {
+    pub request_id: String,
+    pub payload: Value,
+}
+
+/// The queue of asynchronous invocations of one function.
+#[derive(Clone)]
+pub struct AsyncFunction {
+    function: &'static str,
+    queue: mpsc::Sender<AsyncEvent>,
+}
+
+impl AsyncFunction {
+    /// Starts draining the function's queue on `tasks`.
+    pub fn start(
+        function: &'static str,
+        invoker: Invoker,
+        dead_letters: DeadLetters,
+        tasks: &mut JoinSet<()>,
+    ) -> AsyncFunction {
+        let (queue, events) = mpsc::channel(QUEUED_EVENTS);
+        tasks.spawn(drain(function, events, invoker, dead_letters));
+        AsyncFunction { function, queue }
+    }
+
+    pub fn function(&self) -> &'static str {
+        self.function
+    }
+
+    /// Queues `event`, waiting while the queue is full. An error only if
+    /// the stack is stopping.
+    pub async fn accept(&self, event: AsyncEvent) -> Result<()> {
+        self.queue
+            .send(event)
+            .await
+            .map_err(|_| anyhow::anyhow!("{} no longer takes events", self.function))
+    }
+}
+
+/// Takes events off the queue as instances come free; each event is then
+/// seen through to success or to its dead letter by a task of its own.
+async fn drain(
+    function: &'static str,
+    mut events: mpsc::Receiver<AsyncEvent>,
+    invoker: Invoker,
+    dead_letters: DeadLetters,
+) {
+    let instances = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let mut running = JoinSet::new();
+    while let Some(event) = events.recv().await {
+        // Wait for a free instance before taking the next event, so that
+        // the backlog stays in the bounded queue.
+        let Ok(first) = instances.clone().acquire_owned().await else {
+            return;
+        };
+        let (invoker, dead_letters, instances) =
+            (invoker.clone(), dead_letters.clone(), instances.clone());
+        running.spawn(async move {
+            deliver(function, event, first, &instances, &invoker, &dead_letters).await
         });
-        match invoker.invoke(function, &event).await {
-            Ok(result) => tracing::info!(function, %result, "scheduled run done"),
-            Err(e) => tracing::error!(function, error = %format!("{e:#}"), "scheduled run failed"),
+        // Reap the finished ones, so the set does not grow with the run.
+        while running.try_join_next().is_some() {}
+    }
+}
+
+/// Invokes `function` with the event until it succeeds or its retries are
+/// spent; then records it on the dead-letter queue.
+async fn deliver(
+    function: &'static str,
+    event: AsyncEvent,
+    first: tokio::sync::OwnedSemaphorePermit,
+    instances: &Arc<Semaphore>,
+    invoker: &Invoker,
+    dead_letters: &DeadLetters,
+) {
+    let mut first = Some(first);
+    let mut attempts = 0;
+    let error = loop {
+        // An instance is held for the invocation only, not while waiting
+        // to retry.
+        let instance = match first.take() {
+            Some(p) => p,
+            None => match instances.clone().acquire_owned().await {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+        };
+        attempts += 1;
+        let answer = invoker.call(function, &event.payload).await;
+        drop(instance);
+        let error = match answer {
+            Ok(a) if !a.failed => {
+                tracing::info!(function, "event processed");
+                return;
+            }
+            Ok(a) => a.body,
+            Err(e) => json!({"errorType": "InvokeError", "errorMessage": format!("{e:#}")}),
+        };
+        if attempts > ASYNC_RETRIES {
+            break error;
+        }
+        let delay = RETRY_DELAYS[(attempts as usize - 1).min(RETRY_DELAYS.len() - 1)];
+        tracing::warn!(function, attempts, %error, "event failed; retrying in {delay:?}");
+        tokio::time::sleep(delay).await;
+    };
+    // Lambda's invocation record for an on-failure destination.
+    let record = json!({
+        "version": "1.0",
+        "timestamp": media_query_domain::time::iso8601_millis(now_ms()),
+        "requestContext": {
+            "requestId": event.request_id,
+            "functionArn": function_arn(&dead_letters.region, function),
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": attempts,
+        },
+        "requestPayload": event.payload,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": error,
+    });
+    tracing::error!(
+        function,
+        attempts,
+        "event failed for good; recording it on the dead-letter queue"
+    );
+    // The record must not be lost: keep trying while the queue is away.
+    let mut wait = Duration::from_millis(200);
+    loop {
+        let sent = dead_letters
+            .sqs
+            .send_message()
+            .queue_url(&dead_letters.queue_url)
+            .message_body(record.to_string())
+            .send()
+            .await;
+        match sent {
+            Ok(_) => return,
+            Err(e) => {
+                tracing::error!(error = %e, "could not record the failed event; trying again in {wait:?}");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(10));
+            }
         }
     }
 }

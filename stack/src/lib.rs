@@ -2,8 +2,13 @@
 //!
 //! [`Stack::start`] brings up, each on a free port of 127.0.0.1:
 //!
-//! 1. `moto_server`, the local AWS (S3, DynamoDB, SNS, SQS, and Rekognition's
-//!    canned `DetectLabels`);
+//! 1. `moto_server`, the local AWS (S3, SNS, SQS, and Rekognition's canned
+//!    `DetectLabels`), and a second `moto_server` for DynamoDB and its
+//!    stream, reached through `AWS_ENDPOINT_URL_DYNAMODB` and
+//!    `AWS_ENDPOINT_URL_DYNAMODB_STREAMS`. moto answers each process's
+//!    requests under one interpreter lock, and ingest calls DynamoDB as
+//!    often as S3: two processes use both cores (BENCHMARKS.md, "Local
+//!    ingest");
 //! 2. `rekognition-local`, the Rekognition-protocol server (unless
 //!    [`Labels::Moto`]), reached by the functions through
 //!    `AWS_ENDPOINT_URL_REKOGNITION`: real labels from the offline model
@@ -13,16 +18,20 @@
 //!    environment variables;
 //! 4. the Worker under `wrangler dev`, reading the snapshot from moto;
 //!
-//! then creates the bucket, table, topic and queues ([`resources`]), polls
-//! the queues to invoke the functions ([`poller`]) and reads the table's
-//! stream to invoke the export writer ([`table_stream`]), the way Lambda's
-//! event sources would, and runs the scheduled functions on their
-//! template.yaml schedules ([`poller::on_schedule`]). A file uploaded with any S3 client is labelled and
+//! then creates the bucket, table, topics and dead-letter queue
+//! ([`resources`]) and stands in for Lambda's event sources: S3's and SNS's
+//! notifications reach an HTTP endpoint of the stack ([`notifications`])
+//! that invokes the functions asynchronously ([`invoke`]); the table's
+//! stream is read to invoke the export writer ([`table_stream`]); and the
+//! scheduled functions run on their template.yaml schedules
+//! ([`schedule`]). A file uploaded with any S3 client is labelled and
 //! shows up at the edge; deleting it removes it.
 
-pub mod poller;
+pub mod invoke;
+pub mod notifications;
 pub mod process;
 pub mod resources;
+pub mod schedule;
 pub mod table_stream;
 
 use anyhow::{Context, Result};
@@ -30,7 +39,7 @@ use process::{free_port, wait_for_port, Service};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::process::Command;
-use tokio::task::JoinHandle;
+use tokio::task::JoinSet;
 
 /// Where labels come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +59,9 @@ pub struct StackOptions {
     pub labels: Labels,
     /// Start the Worker under `wrangler dev`.
     pub edge: bool,
+    /// The cargo profile the functions are built with (`cargo lambda
+    /// watch --profile`); `None`: the dev profile.
+    pub profile: Option<String>,
     /// Repository root (holds `lambda/`, `wrangler.toml`).
     pub root: PathBuf,
     /// State and logs, normally `<root>/.local`.
@@ -62,6 +74,7 @@ impl StackOptions {
         StackOptions {
             labels: Labels::Model,
             edge: true,
+            profile: None,
             state_dir: root.join(".local"),
             root,
         }
@@ -72,6 +85,8 @@ impl StackOptions {
 #[derive(Debug, Clone)]
 pub struct StackEnv {
     pub aws_endpoint_url: String,
+    /// DynamoDB and DynamoDB Streams (`AWS_ENDPOINT_URL_DYNAMODB`).
+    pub dynamodb_endpoint_url: String,
     pub region: String,
     pub media_bucket: String,
     pub media_table: String,
@@ -92,6 +107,11 @@ impl StackEnv {
     pub fn to_env_file(&self) -> String {
         let mut lines = vec![
             format!("AWS_ENDPOINT_URL={}", self.aws_endpoint_url),
+            format!("AWS_ENDPOINT_URL_DYNAMODB={}", self.dynamodb_endpoint_url),
+            format!(
+                "AWS_ENDPOINT_URL_DYNAMODB_STREAMS={}",
+                self.dynamodb_endpoint_url
+            ),
             format!("AWS_REGION={}", self.region),
             format!("AWS_DEFAULT_REGION={}", self.region),
             "AWS_ACCESS_KEY_ID=testing".to_string(),
@@ -118,7 +138,7 @@ impl StackEnv {
 pub struct Stack {
     pub env: StackEnv,
     services: Vec<Service>,
-    tasks: Vec<JoinHandle<()>>,
+    tasks: JoinSet<()>,
     detector: Option<media_query_detector::RunningServer>,
 }
 
@@ -138,6 +158,7 @@ impl Stack {
         let mut stack = Stack {
             env: StackEnv {
                 aws_endpoint_url: String::new(),
+                dynamodb_endpoint_url: String::new(),
                 region: REGION.into(),
                 media_bucket: String::new(),
                 media_table: String::new(),
@@ -151,19 +172,19 @@ impl Stack {
                 logs: logs.clone(),
             },
             services: Vec::new(),
-            tasks: Vec::new(),
+            tasks: JoinSet::new(),
             detector: None,
         };
 
-        // 1. Local AWS.
-        let moto_port = free_port()?;
-        let mut moto = Command::new("moto_server");
-        moto.args(["-H", "127.0.0.1", "-p", &moto_port.to_string()]);
-        stack
-            .launch("moto_server", moto, &logs.join("moto.log"), moto_port)
+        // 1. Local AWS, in two processes.
+        let aws = stack
+            .start_moto("moto_server", &logs.join("moto.log"))
             .await?;
-        let aws = format!("http://127.0.0.1:{moto_port}");
+        let dynamodb = stack
+            .start_moto("moto_server (DynamoDB)", &logs.join("moto-dynamodb.log"))
+            .await?;
         stack.env.aws_endpoint_url = aws.clone();
+        stack.env.dynamodb_endpoint_url = dynamodb.clone();
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(REGION))
             .endpoint_url(&aws)
@@ -176,8 +197,9 @@ impl Stack {
             ))
             .load()
             .await;
+        let dynamodb_sdk = sdk.to_builder().endpoint_url(&dynamodb).build();
         let names = resources::Names::default();
-        let created = resources::create(&sdk, &names).await?;
+        let created = resources::create(&sdk, &dynamodb_sdk, &names).await?;
         stack.env.failed_events_queue_url = created.dead_letter_queue_url.clone();
         stack.env.media_bucket = names.bucket.clone();
         stack.env.media_table = names.table.clone();
@@ -208,6 +230,8 @@ impl Stack {
         let invoke_port = free_port()?;
         let mut env_vars = vec![
             format!("AWS_ENDPOINT_URL={aws}"),
+            format!("AWS_ENDPOINT_URL_DYNAMODB={dynamodb}"),
+            format!("AWS_ENDPOINT_URL_DYNAMODB_STREAMS={dynamodb}"),
             format!("AWS_REGION={REGION}"),
             "AWS_ACCESS_KEY_ID=testing".into(),
             "AWS_SECRET_ACCESS_KEY=testing".into(),
@@ -231,11 +255,12 @@ impl Stack {
         let mut watch = Command::new("cargo");
         watch
             .args(["lambda", "watch", "--ignore-changes", "--quiet"])
-            .args(["--concurrency", &poller::MAX_IN_FLIGHT.to_string()])
+            .args(["--concurrency", &invoke::MAX_IN_FLIGHT.to_string()])
             .args(["--invoke-address", "127.0.0.1"])
             .args(["--invoke-port", &invoke_port.to_string()])
             .arg("--env-file")
             .arg(&env_file)
+            .args(opts.profile.iter().flat_map(|p| ["--profile", p]))
             .current_dir(opts.root.join("lambda"));
         stack
             .launch(
@@ -247,7 +272,7 @@ impl Stack {
             .await?;
         stack.env.api_url = format!("http://127.0.0.1:{invoke_port}/lambda-url/read-api/");
         stack.env.lambda_url = format!("http://127.0.0.1:{invoke_port}");
-        let invoker = poller::Invoker::new(invoke_port);
+        let invoker = invoke::Invoker::new(invoke_port);
         // The first export makes an (empty) snapshot for the edge, and
         // proves the functions run before we report the stack ready.
         invoker
@@ -266,6 +291,7 @@ impl Stack {
             );
             let vars = [
                 ("AWS_ENDPOINT_URL", aws.clone()),
+                ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.clone()),
                 ("AWS_REGION", REGION.to_string()),
                 ("AWS_ACCESS_KEY_ID", "testing".to_string()),
                 ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
@@ -300,47 +326,47 @@ impl Stack {
             stack.env.edge_url = Some(format!("http://127.0.0.1:{port}/"));
         }
 
-        // 5. Event sources: the queues, and the table's stream.
+        // 5. Event sources: the topics S3 and Rekognition notify, the
+        // schedules, and the table's stream.
         let sqs = aws_sdk_sqs::Client::new(&sdk);
-        let feeds = [
-            (
-                created.created_queue_url,
-                poller::Source::S3Event("object-created"),
-            ),
-            (
-                created.removed_queue_url,
-                poller::Source::S3Event("object-removed"),
-            ),
-            (
-                created.video_queue_url,
-                poller::Source::SnsEnvelope("video-job-complete"),
-            ),
-        ];
-        for (queue_url, source) in feeds {
-            let feed = poller::QueueFeed {
-                sqs: sqs.clone(),
-                queue_url,
-                source,
-                invoker: invoker.clone(),
-                dead_letter_queue_url: created.dead_letter_queue_url.clone(),
-                region: REGION.to_string(),
-            };
-            for _ in 0..poller::POLLERS_PER_QUEUE {
-                stack
-                    .tasks
-                    .push(tokio::spawn(poller::poll_queue(feed.clone())));
-            }
+        let dead_letters = invoke::DeadLetters {
+            sqs: sqs.clone(),
+            queue_url: created.dead_letter_queue_url.clone(),
+            region: REGION.to_string(),
+        };
+        let mut subscribers = notifications::Subscribers::default();
+        for (function, message) in [
+            ("object-created", notifications::Message::S3Event),
+            ("object-removed", notifications::Message::S3Event),
+            ("video-job-complete", notifications::Message::Sns),
+        ] {
+            let f = invoke::AsyncFunction::start(
+                function,
+                invoker.clone(),
+                dead_letters.clone(),
+                &mut stack.tasks,
+            );
+            subscribers.add(f, message);
         }
-        // The Schedule events of template.yaml.
+        let endpoint = notifications::Endpoint::start(subscribers, &mut stack.tasks).await?;
+        resources::subscribe(
+            &sdk,
+            &names,
+            &created,
+            &resources::Subscriptions {
+                object_created: endpoint.url("object-created"),
+                object_removed: endpoint.url("object-removed"),
+                video_job_complete: endpoint.url("video-job-complete"),
+            },
+        )
+        .await?;
         for (function, period) in [
             ("pending-sweeper", SWEEP_EVERY),
             ("export-writer", RECONCILE_EVERY),
         ] {
-            stack.tasks.push(tokio::spawn(poller::on_schedule(
-                invoker.clone(),
-                function,
-                period,
-            )));
+            stack
+                .tasks
+                .spawn(schedule::on_schedule(invoker.clone(), function, period));
         }
         let mapping = table_stream::StreamMapping {
             function: "export-writer",
@@ -350,20 +376,27 @@ impl Stack {
             on_failure_queue: created.dead_letter_queue_url.clone(),
             region: REGION.to_string(),
         };
-        stack
-            .tasks
-            .push(tokio::spawn(table_stream::poll_table_stream(
-                aws_sdk_dynamodb::Client::new(&sdk),
-                aws_sdk_dynamodbstreams::Client::new(&sdk),
-                sqs,
-                names.table.clone(),
-                mapping,
-                invoker,
-            )));
+        stack.tasks.spawn(table_stream::poll_table_stream(
+            aws_sdk_dynamodb::Client::new(&dynamodb_sdk),
+            aws_sdk_dynamodbstreams::Client::new(&dynamodb_sdk),
+            sqs,
+            names.table.clone(),
+            mapping,
+            invoker,
+        ));
 
         std::fs::write(opts.state_dir.join("stack.env"), stack.env.to_env_file())
             .context("write .local/stack.env")?;
         Ok(stack)
+    }
+
+    /// Starts a `moto_server` on a free port; its endpoint URL.
+    async fn start_moto(&mut self, name: &'static str, log: &Path) -> Result<String> {
+        let port = free_port()?;
+        let mut moto = Command::new("moto_server");
+        moto.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        self.launch(name, moto, log, port).await?;
+        Ok(format!("http://127.0.0.1:{port}"))
     }
 
     async fn launch(
@@ -384,9 +417,7 @@ impl Stack {
 
     /// Stops every task and process, newest first.
     pub async fn stop(mut self) {
-        for t in self.tasks.drain(..) {
-            t.abort();
-        }
+        self.tasks.shutdown().await;
         while let Some(s) = self.services.pop() {
             s.stop().await;
         }

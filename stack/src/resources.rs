@@ -1,10 +1,12 @@
 //! The AWS resources of the stack, created in moto through the real APIs.
 //!
-//! Lambda event sources do not exist locally, so notifications go where a
-//! poller can read them: S3 `ObjectCreated`/`ObjectRemoved` to one SQS queue
-//! each (moto's S3 notifications to SQS), and the Rekognition job topic to a
-//! third queue through an SNS subscription. Messages that fail three times
-//! move to a dead-letter queue, like Lambda's on-failure destination.
+//! Lambda event sources do not exist locally, so [`create`] makes what they
+//! would read from: the bucket, the table with its stream, the Rekognition
+//! job topic, one SNS topic per S3 event kind, and the dead-letter queue
+//! of Lambda's on-failure destinations. Once the stack's notification
+//! endpoint listens, [`subscribe`] gives each topic an HTTP subscription to
+//! its function ([`crate::notifications`]) and has the bucket notify the
+//! topics of `ObjectCreated` and `ObjectRemoved`.
 
 use anyhow::{Context, Result};
 use aws_config::SdkConfig;
@@ -12,8 +14,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
 };
-use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
-use aws_sdk_sqs::types::QueueAttributeName;
+use aws_sdk_s3::types::{Event, NotificationConfiguration, TopicConfiguration};
 use media_query_domain::record::{attr, PENDING_INDEX};
 
 /// Names of everything the stack creates.
@@ -25,9 +26,9 @@ pub struct Names {
     pub export_prefix: String,
     pub video_topic: String,
     pub video_role_arn: String,
-    pub created_queue: String,
-    pub removed_queue: String,
-    pub video_queue: String,
+    /// The topics the bucket notifies of `ObjectCreated` and `ObjectRemoved`.
+    pub created_topic: String,
+    pub removed_topic: String,
     pub dead_letter_queue: String,
 }
 
@@ -40,9 +41,8 @@ impl Default for Names {
             export_prefix: "edge-snapshot".into(),
             video_topic: "media-query-video".into(),
             video_role_arn: "arn:aws:iam::123456789012:role/media-query-video".into(),
-            created_queue: "media-query-object-created".into(),
-            removed_queue: "media-query-object-removed".into(),
-            video_queue: "media-query-video-jobs".into(),
+            created_topic: "media-query-object-created".into(),
+            removed_topic: "media-query-object-removed".into(),
             dead_letter_queue: "media-query-failed".into(),
         }
     }
@@ -52,9 +52,8 @@ impl Default for Names {
 #[derive(Debug, Clone)]
 pub struct Created {
     pub video_topic_arn: String,
-    pub created_queue_url: String,
-    pub removed_queue_url: String,
-    pub video_queue_url: String,
+    pub created_topic_arn: String,
+    pub removed_topic_arn: String,
     pub dead_letter_queue_url: String,
 }
 
@@ -103,15 +102,21 @@ pub async fn create_media_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> 
     Ok(())
 }
 
-pub async fn create(sdk: &SdkConfig, n: &Names) -> Result<Created> {
-    let s3 = aws_sdk_s3::Client::from_conf(
+fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(sdk)
             .force_path_style(true)
             .build(),
-    );
+    )
+}
+
+/// Creates everything but the subscriptions; the table through
+/// `dynamodb_sdk`, the rest through `sdk`.
+pub async fn create(sdk: &SdkConfig, dynamodb_sdk: &SdkConfig, n: &Names) -> Result<Created> {
+    let s3 = s3_client(sdk);
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let sns = aws_sdk_sns::Client::new(sdk);
-    let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    let ddb = aws_sdk_dynamodb::Client::new(dynamodb_sdk);
 
     create_media_table(&ddb, &n.table).await?;
     for bucket in [&n.bucket, &n.export_bucket] {
@@ -121,89 +126,87 @@ pub async fn create(sdk: &SdkConfig, n: &Names) -> Result<Created> {
             .await
             .with_context(|| format!("create bucket {bucket}"))?;
     }
-
-    let dlq_url = queue(&sqs, &n.dead_letter_queue, None).await?;
-    let dlq_arn = queue_arn(&sqs, &dlq_url).await?;
-    // The pollers record a failed event on the dead-letter queue after its
-    // retries (crate::poller); this redrive policy is only the backstop
-    // should a poller be unable to, and moves the raw message.
-    let redrive =
-        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 10}).to_string();
-    let created_url = queue(&sqs, &n.created_queue, Some(&redrive)).await?;
-    let removed_url = queue(&sqs, &n.removed_queue, Some(&redrive)).await?;
-    let video_url = queue(&sqs, &n.video_queue, Some(&redrive)).await?;
-
-    let topic_arn = sns
-        .create_topic()
-        .name(&n.video_topic)
+    let dead_letter_queue_url = sqs
+        .create_queue()
+        .queue_name(&n.dead_letter_queue)
         .send()
         .await
-        .context("create the video topic")?
-        .topic_arn
-        .context("topic ARN")?;
-    sns.subscribe()
-        .topic_arn(&topic_arn)
-        .protocol("sqs")
-        .endpoint(queue_arn(&sqs, &video_url).await?)
-        .send()
-        .await
-        .context("subscribe the video queue to the topic")?;
+        .with_context(|| format!("create queue {}", n.dead_letter_queue))?
+        .queue_url
+        .context("queue URL")?;
+    let topic = |name: String| {
+        let sns = sns.clone();
+        async move {
+            sns.create_topic()
+                .name(&name)
+                .send()
+                .await
+                .with_context(|| format!("create topic {name}"))?
+                .topic_arn
+                .context("topic ARN")
+        }
+    };
+    Ok(Created {
+        video_topic_arn: topic(n.video_topic.clone()).await?,
+        created_topic_arn: topic(n.created_topic.clone()).await?,
+        removed_topic_arn: topic(n.removed_topic.clone()).await?,
+        dead_letter_queue_url,
+    })
+}
 
-    let to_queue = |url_arn: String, event: Event| {
-        QueueConfiguration::builder()
-            .queue_arn(url_arn)
+/// Where each topic delivers: the URLs of the notification endpoint for
+/// the functions that take its messages.
+pub struct Subscriptions {
+    pub object_created: String,
+    pub object_removed: String,
+    pub video_job_complete: String,
+}
+
+/// Subscribes the functions' endpoints to the topics, then has the bucket
+/// notify the topics (S3 sends its `s3:TestEvent` through them then).
+pub async fn subscribe(
+    sdk: &SdkConfig,
+    n: &Names,
+    created: &Created,
+    to: &Subscriptions,
+) -> Result<()> {
+    let sns = aws_sdk_sns::Client::new(sdk);
+    for (topic, endpoint) in [
+        (&created.created_topic_arn, &to.object_created),
+        (&created.removed_topic_arn, &to.object_removed),
+        (&created.video_topic_arn, &to.video_job_complete),
+    ] {
+        sns.subscribe()
+            .topic_arn(topic)
+            .protocol("http")
+            .endpoint(endpoint)
+            .send()
+            .await
+            .with_context(|| format!("subscribe {endpoint} to {topic}"))?;
+    }
+    let to_topic = |arn: &str, event: Event| {
+        TopicConfiguration::builder()
+            .topic_arn(arn)
             .events(event)
             .build()
     };
-    s3.put_bucket_notification_configuration()
+    s3_client(sdk)
+        .put_bucket_notification_configuration()
         .bucket(&n.bucket)
         .notification_configuration(
             NotificationConfiguration::builder()
-                .queue_configurations(to_queue(
-                    queue_arn(&sqs, &created_url).await?,
+                .topic_configurations(to_topic(
+                    &created.created_topic_arn,
                     Event::S3ObjectCreated,
                 )?)
-                .queue_configurations(to_queue(
-                    queue_arn(&sqs, &removed_url).await?,
+                .topic_configurations(to_topic(
+                    &created.removed_topic_arn,
                     Event::S3ObjectRemoved,
                 )?)
                 .build(),
         )
         .send()
         .await
-        .context("route bucket notifications to SQS")?;
-
-    Ok(Created {
-        video_topic_arn: topic_arn,
-        created_queue_url: created_url,
-        removed_queue_url: removed_url,
-        video_queue_url: video_url,
-        dead_letter_queue_url: dlq_url,
-    })
-}
-
-async fn queue(sqs: &aws_sdk_sqs::Client, name: &str, redrive: Option<&str>) -> Result<String> {
-    let mut req = sqs
-        .create_queue()
-        .queue_name(name)
-        .attributes(QueueAttributeName::VisibilityTimeout, "30");
-    if let Some(r) = redrive {
-        req = req.attributes(QueueAttributeName::RedrivePolicy, r);
-    }
-    req.send()
-        .await
-        .with_context(|| format!("create queue {name}"))?
-        .queue_url
-        .context("queue URL")
-}
-
-async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String> {
-    sqs.get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await?
-        .attributes
-        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-        .context("queue ARN")
+        .context("route bucket notifications to SNS")?;
+    Ok(())
 }

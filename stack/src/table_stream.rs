@@ -17,7 +17,7 @@
 //! The settings are the template's (`ExportWriterFunction`'s `TableChanged`
 //! event); `scripts/check_template.py` checks that they agree.
 
-use crate::poller::Invoker;
+use crate::invoke::Invoker;
 use anyhow::{Context, Result};
 use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
 use serde_json::{json, Map, Value};
@@ -179,7 +179,7 @@ async fn deliver(
                     "requestContext": {
                         "condition": "RetryAttemptsExhausted",
                         "approximateInvokeCount": attempt + 1,
-                        "functionArn": crate::poller::function_arn(&mapping.region, mapping.function),
+                        "functionArn": crate::invoke::function_arn(&mapping.region, mapping.function),
                     },
                     "responseContext": { "functionError": format!("{e:#}") },
                     "DDBStreamBatchInfo": {

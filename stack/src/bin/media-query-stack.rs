@@ -1,10 +1,13 @@
 //! `media-query-stack`: runs the local stack in the foreground until Ctrl-C.
 //!
 //! Usage: media-query-stack [--labels model|canned|moto] [--no-edge]
+//!        [--profile NAME]
 //!
 //! `--labels model` (the default): real labels from rekognition-local's
 //! offline model; `canned`: rekognition-local's fixed labels; `moto`:
-//! moto's fixed `DetectLabels` and no videos.
+//! moto's fixed `DetectLabels` and no videos. `--profile` builds the
+//! functions with that cargo profile (`quick-release`: optimised, as for
+//! `scripts/bench-ingest.sh`), not the dev profile.
 
 use anyhow::{bail, Result};
 use media_query_stack::{Labels, Stack, StackOptions};
@@ -29,8 +32,14 @@ async fn main() -> Result<()> {
                 }
             }
             "--no-edge" => opts.edge = false,
+            "--profile" => match args.next() {
+                Some(p) => opts.profile = Some(p),
+                None => bail!("--profile takes a cargo profile name"),
+            },
             "-h" | "--help" => {
-                println!("usage: media-query-stack [--labels model|canned|moto] [--no-edge]");
+                println!(
+                    "usage: media-query-stack [--labels model|canned|moto] [--no-edge] [--profile NAME]"
+                );
                 return Ok(());
             }
             other => bail!("unknown argument {other:?} (try --help)"),
@@ -46,6 +55,7 @@ async fn main() -> Result<()> {
     }
     println!("  Lambda read API:     {}", env.api_url);
     println!("  local AWS (moto):    {}", env.aws_endpoint_url);
+    println!("  DynamoDB (moto):     {}", env.dynamodb_endpoint_url);
     println!("  media bucket:        s3://{}", env.media_bucket);
     println!("  settings:            .local/stack.env   (source it, then use aws/curl)");
     println!("  logs:                {}", env.logs.display());

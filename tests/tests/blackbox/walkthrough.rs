@@ -239,18 +239,19 @@ fn now_ms() -> u64 {
 async fn dead_letters_are_recorded_and_redriven(walk: &Walk, sdk: &aws_config::SdkConfig) {
     let env = &walk.stack.env;
     let sqs = aws_sdk_sqs::Client::new(sdk);
-    // A message object-created cannot handle, on its queue as S3 would put it.
-    let created_queue = sqs
-        .get_queue_url()
-        .queue_name(media_query_stack::resources::Names::default().created_queue)
+    // A message object-created cannot handle, on the topic S3 notifies.
+    let sns = aws_sdk_sns::Client::new(sdk);
+    let created_topic = sns
+        .create_topic() // idempotent: the ARN of the stack's topic
+        .name(media_query_stack::resources::Names::default().created_topic)
         .send()
         .await
         .unwrap()
-        .queue_url
+        .topic_arn
         .unwrap();
-    sqs.send_message()
-        .queue_url(&created_queue)
-        .message_body(json!({"not": "an S3 event"}).to_string())
+    sns.publish()
+        .topic_arn(&created_topic)
+        .message(json!({"not": "an S3 event"}).to_string())
         .send()
         .await
         .unwrap();
@@ -294,7 +295,7 @@ async fn dead_letters_are_recorded_and_redriven(walk: &Walk, sdk: &aws_config::S
         .await
         .unwrap();
     let restore = aws_sdk_s3::types::NotificationConfiguration::builder()
-        .set_queue_configurations(notifications.queue_configurations)
+        .set_topic_configurations(notifications.topic_configurations)
         .build();
     walk.s3
         .put_bucket_notification_configuration()
