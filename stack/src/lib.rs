@@ -335,10 +335,23 @@ impl Stack {
             region: REGION.to_string(),
         };
         let mut subscribers = notifications::Subscribers::default();
-        for (function, message) in [
-            ("object-created", notifications::Message::S3Event),
-            ("object-removed", notifications::Message::S3Event),
-            ("video-job-complete", notifications::Message::Sns),
+        let mut subscriptions = Vec::new();
+        for (function, message, topic) in [
+            (
+                "object-created",
+                notifications::Message::S3Event,
+                &created.created_topic_arn,
+            ),
+            (
+                "object-removed",
+                notifications::Message::S3Event,
+                &created.removed_topic_arn,
+            ),
+            (
+                "video-job-complete",
+                notifications::Message::Sns,
+                &created.video_topic_arn,
+            ),
         ] {
             let f = invoke::AsyncFunction::start(
                 function,
@@ -347,19 +360,14 @@ impl Stack {
                 &mut stack.tasks,
             );
             subscribers.add(f, message);
+            subscriptions.push((topic.clone(), function));
         }
         let endpoint = notifications::Endpoint::start(subscribers, &mut stack.tasks).await?;
-        resources::subscribe(
-            &sdk,
-            &names,
-            &created,
-            &resources::Subscriptions {
-                object_created: endpoint.url("object-created"),
-                object_removed: endpoint.url("object-removed"),
-                video_job_complete: endpoint.url("video-job-complete"),
-            },
-        )
-        .await?;
+        let subscriptions: Vec<_> = subscriptions
+            .into_iter()
+            .map(|(topic, function)| (topic, endpoint.url(function)))
+            .collect();
+        resources::subscribe(&sdk, &names, &created, &subscriptions).await?;
         for (function, period) in [
             ("pending-sweeper", SWEEP_EVERY),
             ("export-writer", RECONCILE_EVERY),

@@ -154,28 +154,16 @@ pub async fn create(sdk: &SdkConfig, dynamodb_sdk: &SdkConfig, n: &Names) -> Res
     })
 }
 
-/// Where each topic delivers: the URLs of the notification endpoint for
-/// the functions that take its messages.
-pub struct Subscriptions {
-    pub object_created: String,
-    pub object_removed: String,
-    pub video_job_complete: String,
-}
-
-/// Subscribes the functions' endpoints to the topics, then has the bucket
-/// notify the topics (S3 sends its `s3:TestEvent` through them then).
+/// Gives each topic (by ARN) an HTTP subscription to its URL, then has the
+/// bucket notify the topics (S3 sends its `s3:TestEvent` through them then).
 pub async fn subscribe(
     sdk: &SdkConfig,
     n: &Names,
     created: &Created,
-    to: &Subscriptions,
+    subscriptions: &[(String, String)],
 ) -> Result<()> {
     let sns = aws_sdk_sns::Client::new(sdk);
-    for (topic, endpoint) in [
-        (&created.created_topic_arn, &to.object_created),
-        (&created.removed_topic_arn, &to.object_removed),
-        (&created.video_topic_arn, &to.video_job_complete),
-    ] {
+    for (topic, endpoint) in subscriptions {
         sns.subscribe()
             .topic_arn(topic)
             .protocol("http")
