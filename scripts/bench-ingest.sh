@@ -11,18 +11,21 @@
 # seconds of CPU each, which Lambda's cold starts are not. It prints the
 # CPU seconds each process of the stack used during the timed run.
 #   ./scripts/bench-ingest.sh [N] [CLIENT_THREADS] [WARMUP]
+# PROFILE=dev runs debug builds instead (no optimised build to wait for,
+# when profiling moto, say).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-2000}
 THREADS=${2:-16}
 WARMUP=${3:-200}
-PROFILE=quick-release
+PROFILE=${PROFILE:-quick-release}
+OUT_DIR=$PROFILE; [ "$PROFILE" = dev ] && OUT_DIR=debug
 STATE=.local/bench-ingest
 rm -rf "$STATE" && mkdir -p "$STATE"
 for d in lambda edge node_modules models; do [ -e "$d" ] && ln -s "$PWD/$d" "$STATE/$d"; done
 cargo build -q --profile "$PROFILE" -p media-query-stack --bin media-query-stack
 (cd lambda && cargo build -q --profile "$PROFILE" --bins)
-(cd "$STATE" && exec setsid "$OLDPWD/target/$PROFILE/media-query-stack" \
+(cd "$STATE" && exec setsid "$OLDPWD/target/$OUT_DIR/media-query-stack" \
   --labels canned --no-edge --profile "$PROFILE") > "$STATE/stack.log" 2>&1 &
 STACK=$!
 trap 'kill -INT -- -$STACK 2>/dev/null; wait $STACK 2>/dev/null || true' EXIT

@@ -133,12 +133,37 @@ pub(crate) fn now_ms() -> u64 {
 
 /// Where an event that failed for good is recorded: an SQS queue, as the
 /// template's `OnFailure` destinations.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct DeadLetters {
     pub sqs: aws_sdk_sqs::Client,
     pub queue_url: String,
     /// The region the records' ARNs name.
     pub region: String,
+}
+
+impl DeadLetters {
+    /// Sends `record` to the queue. It must not be lost: while the queue
+    /// is away, this keeps trying, backing off up to 10 s between tries.
+    pub async fn record(&self, record: &Value) {
+        let mut wait = Duration::from_millis(200);
+        loop {
+            let sent = self
+                .sqs
+                .send_message()
+                .queue_url(&self.queue_url)
+                .message_body(record.to_string())
+                .send()
+                .await;
+            match sent {
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::error!(error = %e, "could not record the failed event; trying again in {wait:?}");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(10));
+                }
+            }
+        }
+    }
 }
 
 /// One asynchronous event: what the function gets, and the id its
@@ -268,23 +293,5 @@ async fn deliver(
         attempts,
         "event failed for good; recording it on the dead-letter queue"
     );
-    // The record must not be lost: keep trying while the queue is away.
-    let mut wait = Duration::from_millis(200);
-    loop {
-        let sent = dead_letters
-            .sqs
-            .send_message()
-            .queue_url(&dead_letters.queue_url)
-            .message_body(record.to_string())
-            .send()
-            .await;
-        match sent {
-            Ok(_) => return,
-            Err(e) => {
-                tracing::error!(error = %e, "could not record the failed event; trying again in {wait:?}");
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(10));
-            }
-        }
-    }
+    dead_letters.record(&record).await;
 }

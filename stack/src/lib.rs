@@ -105,17 +105,14 @@ pub struct StackEnv {
 impl StackEnv {
     /// `KEY=value` lines, as written to `.local/stack.env`.
     pub fn to_env_file(&self) -> String {
-        let mut lines = vec![
-            format!("AWS_ENDPOINT_URL={}", self.aws_endpoint_url),
-            format!("AWS_ENDPOINT_URL_DYNAMODB={}", self.dynamodb_endpoint_url),
-            format!(
-                "AWS_ENDPOINT_URL_DYNAMODB_STREAMS={}",
-                self.dynamodb_endpoint_url
-            ),
-            format!("AWS_REGION={}", self.region),
+        let mut lines: Vec<String> =
+            aws_variables(&self.aws_endpoint_url, &self.dynamodb_endpoint_url)
+                .into_iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+        lines.extend([
+            // The AWS CLI's and boto3's name for it.
             format!("AWS_DEFAULT_REGION={}", self.region),
-            "AWS_ACCESS_KEY_ID=testing".to_string(),
-            "AWS_SECRET_ACCESS_KEY=testing".to_string(),
             format!("MEDIA_BUCKET_NAME={}", self.media_bucket),
             format!("MEDIA_TABLE_NAME={}", self.media_table),
             format!("EXPORT_BUCKET={}", self.export_bucket),
@@ -123,7 +120,7 @@ impl StackEnv {
             format!("API_URL={}", self.api_url),
             format!("AWS_ENDPOINT_URL_LAMBDA={}", self.lambda_url),
             format!("FAILED_EVENTS_QUEUE_URL={}", self.failed_events_queue_url),
-        ];
+        ]);
         if let Some(edge) = &self.edge_url {
             lines.push(format!("EDGE_URL={edge}"));
         }
@@ -143,6 +140,21 @@ pub struct Stack {
 }
 
 const REGION: &str = "us-east-1";
+
+/// What points an AWS SDK at the local stack: the SDKs' standard endpoint
+/// variables (DynamoDB and its stream have a `moto_server` of their own),
+/// the region, and moto's dummy credentials. The functions, the Worker and
+/// `.local/stack.env` all get these.
+fn aws_variables(aws: &str, dynamodb: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", aws.to_string()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.to_string()),
+        ("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", dynamodb.to_string()),
+        ("AWS_REGION", REGION.to_string()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+    ]
+}
 
 /// The pending sweeper's schedule, as in template.yaml (`rate(15 minutes)`).
 pub const SWEEP_EVERY: Duration = Duration::from_secs(15 * 60);
@@ -228,13 +240,11 @@ impl Stack {
 
         // 3. The functions, through the Lambda runtime API.
         let invoke_port = free_port()?;
-        let mut env_vars = vec![
-            format!("AWS_ENDPOINT_URL={aws}"),
-            format!("AWS_ENDPOINT_URL_DYNAMODB={dynamodb}"),
-            format!("AWS_ENDPOINT_URL_DYNAMODB_STREAMS={dynamodb}"),
-            format!("AWS_REGION={REGION}"),
-            "AWS_ACCESS_KEY_ID=testing".into(),
-            "AWS_SECRET_ACCESS_KEY=testing".into(),
+        let mut env_vars: Vec<String> = aws_variables(&aws, &dynamodb)
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        env_vars.extend([
             format!("MEDIA_TABLE_NAME={}", names.table),
             format!("MEDIA_BUCKET_NAME={}", names.bucket),
             format!("VIDEO_TOPIC_ARN={}", created.video_topic_arn),
@@ -245,7 +255,7 @@ impl Stack {
             "EXPORT_TTL_SECONDS=1".into(),
             format!("PENDING_TIMEOUT_SECONDS={PENDING_TIMEOUT_SECONDS}"),
             "RUST_LOG=info".into(),
-        ];
+        ]);
         if let Some(r) = &stack.env.rekognition_url {
             env_vars.push(format!("AWS_ENDPOINT_URL_REKOGNITION={r}"));
         }
@@ -289,17 +299,13 @@ impl Stack {
                 "no Worker bundle at {}: run scripts/build-worker.sh",
                 shim.display()
             );
-            let vars = [
-                ("AWS_ENDPOINT_URL", aws.clone()),
-                ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.clone()),
-                ("AWS_REGION", REGION.to_string()),
-                ("AWS_ACCESS_KEY_ID", "testing".to_string()),
-                ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+            let mut vars = aws_variables(&aws, &dynamodb);
+            vars.extend([
                 ("MEDIA_TABLE_NAME", names.table.clone()),
                 ("EXPORT_BUCKET", names.export_bucket.clone()),
                 ("EXPORT_PREFIX", names.export_prefix.clone()),
                 ("EXPORT_TTL_SECONDS", "1".to_string()),
-            ];
+            ]);
             let mut config = format!(
                 "# Written by media-query-stack.\nname = \"media-query-local\"\nmain = {:?}\ncompatibility_date = \"2026-04-01\"\n\n[vars]\n",
                 shim.display().to_string()
@@ -328,9 +334,8 @@ impl Stack {
 
         // 5. Event sources: the topics S3 and Rekognition notify, the
         // schedules, and the table's stream.
-        let sqs = aws_sdk_sqs::Client::new(&sdk);
         let dead_letters = invoke::DeadLetters {
-            sqs: sqs.clone(),
+            sqs: aws_sdk_sqs::Client::new(&sdk),
             queue_url: created.dead_letter_queue_url.clone(),
             region: REGION.to_string(),
         };
@@ -381,13 +386,11 @@ impl Stack {
             batch_size: table_stream::BATCH_SIZE,
             batching_window: Duration::from_secs(table_stream::BATCHING_WINDOW_SECONDS),
             max_retries: table_stream::MAX_RETRIES,
-            on_failure_queue: created.dead_letter_queue_url.clone(),
-            region: REGION.to_string(),
+            on_failure: dead_letters,
         };
         stack.tasks.spawn(table_stream::poll_table_stream(
             aws_sdk_dynamodb::Client::new(&dynamodb_sdk),
             aws_sdk_dynamodbstreams::Client::new(&dynamodb_sdk),
-            sqs,
             names.table.clone(),
             mapping,
             invoker,

@@ -17,7 +17,7 @@
 //! The settings are the template's (`ExportWriterFunction`'s `TableChanged`
 //! event); `scripts/check_template.py` checks that they agree.
 
-use crate::invoke::Invoker;
+use crate::invoke::{DeadLetters, Invoker};
 use anyhow::{Context, Result};
 use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
 use serde_json::{json, Map, Value};
@@ -30,10 +30,8 @@ pub struct StreamMapping {
     pub batch_size: usize,
     pub batching_window: Duration,
     pub max_retries: u32,
-    /// The on-failure destination (an SQS queue URL).
-    pub on_failure_queue: String,
-    /// The region the failure records' ARNs name.
-    pub region: String,
+    /// The on-failure destination.
+    pub on_failure: DeadLetters,
 }
 
 /// The template's `BatchSize`, `MaximumBatchingWindowInSeconds` and
@@ -46,13 +44,12 @@ pub const MAX_RETRIES: u32 = 5;
 pub async fn poll_table_stream(
     ddb: aws_sdk_dynamodb::Client,
     streams: aws_sdk_dynamodbstreams::Client,
-    sqs: aws_sdk_sqs::Client,
     table: String,
     mapping: StreamMapping,
     invoker: Invoker,
 ) {
     loop {
-        if let Err(e) = read_stream(&ddb, &streams, &sqs, &table, &mapping, &invoker).await {
+        if let Err(e) = read_stream(&ddb, &streams, &table, &mapping, &invoker).await {
             tracing::warn!(error = %format!("{e:#}"), "reading the table's stream failed; starting over");
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
@@ -62,7 +59,6 @@ pub async fn poll_table_stream(
 async fn read_stream(
     ddb: &aws_sdk_dynamodb::Client,
     streams: &aws_sdk_dynamodbstreams::Client,
-    sqs: &aws_sdk_sqs::Client,
     table: &str,
     mapping: &StreamMapping,
     invoker: &Invoker,
@@ -113,15 +109,7 @@ async fn read_stream(
             let full = batch.len() >= mapping.batch_size;
             let waited = first_at.is_some_and(|t| t.elapsed() >= mapping.batching_window);
             if full || (waited && !batch.is_empty()) {
-                deliver(
-                    sqs,
-                    mapping,
-                    invoker,
-                    &arn,
-                    shard_id,
-                    std::mem::take(&mut batch),
-                )
-                .await;
+                deliver(mapping, invoker, &arn, shard_id, std::mem::take(&mut batch)).await;
                 first_at = None;
             }
             iterator = out.next_shard_iterator;
@@ -130,7 +118,7 @@ async fn read_stream(
             }
         }
         if !batch.is_empty() {
-            deliver(sqs, mapping, invoker, &arn, shard_id, batch).await;
+            deliver(mapping, invoker, &arn, shard_id, batch).await;
         }
     }
     Ok(())
@@ -139,7 +127,6 @@ async fn read_stream(
 /// Invokes the function with one batch, retrying it; past the retries,
 /// records the failure on the dead-letter queue and moves on.
 async fn deliver(
-    sqs: &aws_sdk_sqs::Client,
     mapping: &StreamMapping,
     invoker: &Invoker,
     arn: &str,
@@ -179,7 +166,7 @@ async fn deliver(
                     "requestContext": {
                         "condition": "RetryAttemptsExhausted",
                         "approximateInvokeCount": attempt + 1,
-                        "functionArn": crate::invoke::function_arn(&mapping.region, mapping.function),
+                        "functionArn": crate::invoke::function_arn(&mapping.on_failure.region, mapping.function),
                     },
                     "responseContext": { "functionError": format!("{e:#}") },
                     "DDBStreamBatchInfo": {
@@ -194,15 +181,7 @@ async fn deliver(
                     function = mapping.function,
                     "stream batch failed for good; recorded on the dead-letter queue"
                 );
-                let sent = sqs
-                    .send_message()
-                    .queue_url(&mapping.on_failure_queue)
-                    .message_body(failure.to_string())
-                    .send()
-                    .await;
-                if let Err(e) = sent {
-                    tracing::error!(error = %e, "could not record the failed batch");
-                }
+                mapping.on_failure.record(&failure).await;
                 return;
             }
         }
