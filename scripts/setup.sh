@@ -14,9 +14,15 @@ step "rust target wasm32-unknown-unknown"
 rustup target list --installed | grep -qx wasm32-unknown-unknown \
   || rustup target add wasm32-unknown-unknown
 
+# Built from source (minutes of CPU), so in the background while the
+# steps below mostly download; waited for at the end.
 step "wasm-bindgen-cli $WASM_BINDGEN_VERSION (wasm-bindgen, wasm-bindgen-test-runner)"
+BINDGEN_PID=
 if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then
-  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked
+  BINDGEN_LOG=$(mktemp)
+  echo "building in the background (log: $BINDGEN_LOG)"
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked >"$BINDGEN_LOG" 2>&1 &
+  BINDGEN_PID=$!
 fi
 
 step "cargo-nextest"
@@ -34,6 +40,17 @@ for part in scripts/setup.d/*.sh; do
   step "setup: $part"
   bash "$part"
 done
+
+if [ -n "$BINDGEN_PID" ]; then
+  step "waiting for wasm-bindgen-cli"
+  if ! wait "$BINDGEN_PID"; then
+    cat "$BINDGEN_LOG"
+    echo "setup: installing wasm-bindgen-cli failed (its log is above)" >&2
+    exit 1
+  fi
+  rm -f "$BINDGEN_LOG"
+  wasm-bindgen --version
+fi
 
 echo
 echo "setup: done"
