@@ -13,6 +13,8 @@
 //! and sequence-number range, not its records) goes to the dead-letter
 //! queue and the shard moves on. Shards are read one batch at a time, in
 //! order, so a name's changes are applied in the order the table made them.
+//! Each shard's place (the last sequence number handed on) is kept, so a
+//! failed read resumes there instead of replaying the stream.
 //!
 //! The settings are the template's (`ExportWriterFunction`'s `TableChanged`
 //! event); `scripts/check_template.py` checks that they agree.
@@ -21,6 +23,7 @@ use crate::invoke::{DeadLetters, Invoker};
 use anyhow::{Context, Result};
 use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
 use serde_json::{json, Map, Value};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// How an event source mapping batches and retries.
@@ -40,7 +43,18 @@ pub const BATCH_SIZE: usize = 1000;
 pub const BATCHING_WINDOW_SECONDS: u64 = 2;
 pub const MAX_RETRIES: u32 = 5;
 
-/// Reads the stream of `table` forever, from its oldest record.
+/// Where reading a shard resumes, as an event source mapping keeps its
+/// place: after the last record handed on, or nowhere once a closed shard
+/// has been read to its end.
+#[derive(Debug, Clone, PartialEq)]
+enum Checkpoint {
+    After(String),
+    Done,
+}
+
+/// Reads the stream of `table` forever, from its oldest record. After a
+/// failed read it resumes at each shard's checkpoint, so an outage of the
+/// Streams API does not hand the whole stream to the function again.
 pub async fn poll_table_stream(
     ddb: aws_sdk_dynamodb::Client,
     streams: aws_sdk_dynamodbstreams::Client,
@@ -48,11 +62,14 @@ pub async fn poll_table_stream(
     mapping: StreamMapping,
     invoker: Invoker,
 ) {
+    let mut checkpoints = HashMap::new();
     loop {
-        if let Err(e) = read_stream(&ddb, &streams, &table, &mapping, &invoker).await {
-            tracing::warn!(error = %format!("{e:#}"), "reading the table's stream failed; starting over");
-            tokio::time::sleep(Duration::from_secs(1)).await;
+        let read = read_stream(&ddb, &streams, &table, &mapping, &invoker, &mut checkpoints).await;
+        if let Err(e) = read {
+            tracing::warn!(error = %format!("{e:#}"), "reading the table's stream failed; resuming at the checkpoints");
         }
+        // Every shard read to its end (or an error): look for new shards.
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
@@ -62,6 +79,7 @@ async fn read_stream(
     table: &str,
     mapping: &StreamMapping,
     invoker: &Invoker,
+    checkpoints: &mut HashMap<String, Checkpoint>,
 ) -> Result<()> {
     let described = ddb.describe_table().table_name(table).send().await?;
     let arn = described
@@ -81,11 +99,17 @@ async fn read_stream(
     // time, keeps that order.
     for shard in stream.shards() {
         let shard_id = shard.shard_id().context("a shard without an id")?;
+        let (start, after) = match checkpoints.get(shard_id) {
+            Some(Checkpoint::Done) => continue,
+            Some(Checkpoint::After(seq)) => (ShardIteratorType::AfterSequenceNumber, Some(seq)),
+            None => (ShardIteratorType::TrimHorizon, None),
+        };
         let mut iterator = streams
             .get_shard_iterator()
             .stream_arn(&arn)
             .shard_id(shard_id)
-            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .shard_iterator_type(start)
+            .set_sequence_number(after.cloned())
             .send()
             .await?
             .shard_iterator;
@@ -109,7 +133,11 @@ async fn read_stream(
             let full = batch.len() >= mapping.batch_size;
             let waited = first_at.is_some_and(|t| t.elapsed() >= mapping.batching_window);
             if full || (waited && !batch.is_empty()) {
+                let last = sequence_number(batch.last());
                 deliver(mapping, invoker, &arn, shard_id, std::mem::take(&mut batch)).await;
+                if !last.is_empty() {
+                    checkpoints.insert(shard_id.to_string(), Checkpoint::After(last));
+                }
                 first_at = None;
             }
             iterator = out.next_shard_iterator;
@@ -120,8 +148,17 @@ async fn read_stream(
         if !batch.is_empty() {
             deliver(mapping, invoker, &arn, shard_id, batch).await;
         }
+        checkpoints.insert(shard_id.to_string(), Checkpoint::Done);
     }
     Ok(())
+}
+
+/// A Lambda stream record's sequence number ("" if it has none).
+fn sequence_number(record: Option<&Value>) -> String {
+    record
+        .and_then(|r| r["dynamodb"]["SequenceNumber"].as_str())
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Invokes the function with one batch, retrying it; past the retries,
@@ -157,11 +194,6 @@ async fn deliver(
                 tokio::time::sleep(backoff).await;
             }
             Err(e) => {
-                let seq = |r: Option<&Value>| {
-                    r.and_then(|r| r["dynamodb"]["SequenceNumber"].as_str())
-                        .unwrap_or_default()
-                        .to_string()
-                };
                 let failure = json!({
                     "requestContext": {
                         "condition": "RetryAttemptsExhausted",
@@ -172,8 +204,8 @@ async fn deliver(
                     "DDBStreamBatchInfo": {
                         "shardId": shard_id,
                         "streamArn": arn,
-                        "startSequenceNumber": seq(records.first()),
-                        "endSequenceNumber": seq(records.last()),
+                        "startSequenceNumber": sequence_number(records.first()),
+                        "endSequenceNumber": sequence_number(records.last()),
                         "batchSize": records.len(),
                     }
                 });
