@@ -105,11 +105,10 @@ pub struct StackEnv {
 impl StackEnv {
     /// `KEY=value` lines, as written to `.local/stack.env`.
     pub fn to_env_file(&self) -> String {
-        let mut lines: Vec<String> =
-            aws_variables(&self.aws_endpoint_url, &self.dynamodb_endpoint_url)
-                .into_iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
+        let mut lines = env_lines(aws_variables(
+            &self.aws_endpoint_url,
+            &self.dynamodb_endpoint_url,
+        ));
         lines.extend([
             // The AWS CLI's and boto3's name for it.
             format!("AWS_DEFAULT_REGION={}", self.region),
@@ -154,6 +153,11 @@ fn aws_variables(aws: &str, dynamodb: &str) -> Vec<(&'static str, String)> {
         ("AWS_ACCESS_KEY_ID", "testing".to_string()),
         ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
     ]
+}
+
+/// `KEY=value` lines, as env files have them.
+fn env_lines(vars: Vec<(&'static str, String)>) -> Vec<String> {
+    vars.into_iter().map(|(k, v)| format!("{k}={v}")).collect()
 }
 
 /// The pending sweeper's schedule, as in template.yaml (`rate(15 minutes)`).
@@ -240,10 +244,7 @@ impl Stack {
 
         // 3. The functions, through the Lambda runtime API.
         let invoke_port = free_port()?;
-        let mut env_vars: Vec<String> = aws_variables(&aws, &dynamodb)
-            .into_iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
+        let mut env_vars = env_lines(aws_variables(&aws, &dynamodb));
         env_vars.extend([
             format!("MEDIA_TABLE_NAME={}", names.table),
             format!("MEDIA_BUCKET_NAME={}", names.bucket),
