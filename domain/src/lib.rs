@@ -27,6 +27,7 @@
 //! answering alike.
 
 pub mod api;
+pub mod bucket;
 pub mod dynamo;
 pub mod engine;
 pub mod export;

@@ -22,8 +22,11 @@
 pub mod config;
 pub mod convert;
 pub mod handlers;
+#[cfg(test)]
+pub(crate) mod memory_bucket;
 pub mod metrics;
 pub mod rekognition;
+pub mod s3_bucket;
 pub mod snapshot_bucket;
 pub mod spill;
 pub mod store;

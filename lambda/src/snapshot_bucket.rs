@@ -1,5 +1,6 @@
 //! The serving snapshot's bucket, read through the S3 SDK: the native
-//! `ObjectStore` behind the domain's read engine.
+//! `ObjectStore` behind the domain's read engine. The export writer's
+//! side (PUTs, listings, deletes) is [`crate::s3_bucket::S3Bucket`].
 
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::GetObjectError;
@@ -49,13 +50,23 @@ impl ObjectStore for SnapshotBucket {
             Err(e) => match e.raw_response().map(|r| r.status().as_u16()) {
                 Some(304) => Ok(Fetched::NotModified),
                 Some(404) => Ok(Fetched::Missing),
-                _ => Err(format!(
-                    "GetObject s3://{bucket}/{key}: {}",
-                    e.message()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| format!("{e:?}"))
-                )),
+                _ => Err(format!("GetObject s3://{bucket}/{key}: {}", describe(&e))),
             },
         }
+    }
+}
+
+/// An SDK error as one line: the service's code, message and HTTP status
+/// when it answered, else the whole error.
+pub(crate) fn describe<E>(e: &SdkError<E>) -> String
+where
+    E: ProvideErrorMetadata + std::fmt::Debug,
+{
+    let status = e.raw_response().map(|r| r.status().as_u16());
+    match (e.code(), e.message(), status) {
+        (Some(code), message, Some(status)) => {
+            format!("{code}: {} (HTTP {status})", message.unwrap_or(""))
+        }
+        _ => format!("{e:?}"),
     }
 }

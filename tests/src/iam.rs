@@ -408,6 +408,13 @@ impl Stack {
 /// authorizes against `*` (all but S3, SQS and IAM), the statement's
 /// resources are `*`, or moto would allow nothing; [`ResourceCheck`]
 /// checks those resources instead.
+///
+/// One S3 exception: moto 5.2.5 authorizes a whole `DeleteObjects` request
+/// as `s3:DeleteObject` on the *bucket's* ARN before it checks each key
+/// (`_bucket_response_post` in `moto/s3/responses.py`), where AWS
+/// authorizes each key alone. So a statement granting `s3:DeleteObject` on
+/// keys also grants it, for moto only, on their bucket; each key is still
+/// checked against the key ARNs.
 pub fn moto_policy(statements: &[Statement]) -> serde_json::Value {
     const RESOURCES_CHECKED_BY_MOTO: [&str; 3] = ["s3", "sqs", "iam"];
     let mut out = Vec::new();
@@ -417,6 +424,21 @@ pub fn moto_policy(statements: &[Statement]) -> serde_json::Value {
                 let service = a.split(':').next().unwrap_or("").to_lowercase();
                 RESOURCES_CHECKED_BY_MOTO.contains(&service.as_str())
             });
+        if checked.iter().any(|a| a == "s3:DeleteObject") {
+            let buckets: std::collections::BTreeSet<String> = st
+                .resources
+                .iter()
+                .filter_map(|r| r.split_once('/').map(|(b, _)| b.to_string()))
+                .collect();
+            out.push(
+                Statement {
+                    actions: vec!["s3:DeleteObject".into()],
+                    resources: buckets.into_iter().collect(),
+                    ..st.clone()
+                }
+                .to_json(),
+            );
+        }
         if !checked.is_empty() {
             out.push(
                 Statement {

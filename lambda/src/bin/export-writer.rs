@@ -27,7 +27,6 @@ use serde_json::{json, Value};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let ColdStart { config, sdk, store } = ColdStart::load().await?;
-    let s3 = aws_sdk_s3::Client::new(&sdk);
     let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
     let target = ExportTarget {
         bucket: config.export_bucket.clone().ok_or(ExportError::NoBucket)?,
@@ -35,11 +34,12 @@ async fn main() -> Result<(), Error> {
         table_arn: format!("arn:aws:dynamodb:{region}::table/{}", config.table),
         gc_grace_seconds: config.snapshot_gc_grace_seconds,
     };
-    let (store, s3, target) = (&store, &s3, &target);
+    let bucket = target.snapshot_bucket(&aws_sdk_s3::Client::new(&sdk));
+    let (store, s3, target) = (&store, &bucket, &target);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let payload = event.payload;
         if let Some(summary_key) = payload.get("fromExport").and_then(Value::as_str) {
-            let published = match export_items(s3, &target.bucket, summary_key).await? {
+            let published = match export_items(s3, summary_key).await? {
                 ExportContents::Full(items) => publish_serving(&items, s3, target).await?,
                 ExportContents::Incremental(changes) => apply_changes(&changes, s3, target)
                     .await?

@@ -1,20 +1,22 @@
-//! `export-writer`: the table snapshot the edge Worker serves.
+//! Reconciliation, the export writer's hourly run: the table read whole,
+//! written in DynamoDB's own export layout (see `domain::export`) for tools
+//! that read `ExportTableToPointInTime` output, and rebuilt as the serving
+//! snapshot (`super::serving`), which is what the edge and the read API
+//! read. No reader of this project reads the export-layout files.
 //!
-//! Written in DynamoDB's own export layout (see `domain::export`), so tools
-//! that read `ExportTableToPointInTime` output read ours, and the Worker can
-//! read a native export too. Publication is atomic: all data files and both
-//! manifests are written first, then `<prefix>/latest.json` is replaced in
-//! one PUT. Readers never see a half-written snapshot. The export before
-//! the current one is kept, so a reader that fetched the old pointer just
-//! before the switch still finds its files; older ones are deleted.
+//! Publication of the export-layout files is atomic: all data files and
+//! both manifests are written first, then `<prefix>/latest.json` is
+//! replaced in one PUT. The export before the current one is kept, so a
+//! reader that fetched the old pointer just before the switch still finds
+//! its files; older ones are deleted.
 
 use crate::spill::SpillSorter;
 use crate::store::{MediaStore, StoreError};
-use aws_sdk_s3::primitives::ByteStream;
 use base64::Engine;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use md5::{Digest, Md5};
+use media_query_domain::bucket::{Bucket, Condition, Put, PutMeta};
 use media_query_domain::dynamo::export_line;
 use media_query_domain::export::{
     export_dir, join_key, latest_pointer_key, LatestPointer, ManifestFile, ManifestSummary,
@@ -56,18 +58,6 @@ pub struct ExportTarget {
     pub gc_grace_seconds: u64,
 }
 
-pub(crate) fn s3_err<E: std::fmt::Debug>(
-    operation: &'static str,
-    key: &str,
-) -> impl FnOnce(E) -> ExportError {
-    let key = key.to_string();
-    move |e| ExportError::S3 {
-        operation,
-        key,
-        detail: format!("{e:?}"),
-    }
-}
-
 /// Milliseconds since the epoch and an ISO-8601 rendering of it.
 fn now() -> (u128, String) {
     let ms = SystemTime::now()
@@ -77,27 +67,37 @@ fn now() -> (u128, String) {
     (ms, iso8601_millis(ms as u64))
 }
 
-/// One PUT; returns the object's ETag. `cache_control` tells HTTP caches
-/// in front of the bucket how long the object may be kept.
+/// One plain PUT; returns the object's ETag.
+impl ExportTarget {
+    /// The export bucket through the SDK, as the export writer uses it.
+    pub fn snapshot_bucket(&self, s3: &aws_sdk_s3::Client) -> crate::s3_bucket::S3Bucket {
+        crate::s3_bucket::S3Bucket::new(s3.clone(), self.bucket.clone())
+    }
+}
+
 pub(crate) async fn put(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
+    bucket: &impl Bucket,
     key: &str,
     body: Vec<u8>,
     content_type: &str,
-    cache_control: Option<&str>,
 ) -> Result<Option<String>, ExportError> {
-    let out = s3
-        .put_object()
-        .bucket(bucket)
-        .key(key)
-        .content_type(content_type)
-        .set_cache_control(cache_control.map(str::to_string))
-        .body(ByteStream::from(body))
-        .send()
+    let meta = PutMeta {
+        content_type,
+        cache_control: None,
+    };
+    let failed = |detail: String| ExportError::S3 {
+        operation: "PutObject",
+        key: key.to_string(),
+        detail,
+    };
+    match bucket
+        .put(key, body, meta, Condition::Always)
         .await
-        .map_err(s3_err("PutObject", key))?;
-    Ok(out.e_tag.map(|t| t.trim_matches('"').to_string()))
+        .map_err(failed)?
+    {
+        Put::Written { etag } => Ok(etag.map(|t| t.trim_matches('"').to_string())),
+        Put::PreconditionFailed => Err(failed("a precondition failed on a plain PUT".into())),
+    }
 }
 
 /// Segments of the rebuild's parallel Scan.
@@ -129,7 +129,7 @@ impl DataFile {
 /// it differs. Returns the export's pointer and what the publish did.
 pub async fn write_snapshot<S: MediaStore>(
     store: &S,
-    s3: &aws_sdk_s3::Client,
+    bucket: &impl Bucket,
     target: &ExportTarget,
 ) -> Result<(LatestPointer, super::serving::Published), ExportError> {
     use futures::StreamExt;
@@ -145,6 +145,9 @@ pub async fn write_snapshot<S: MediaStore>(
         detail: e.to_string(),
     };
     let mut sorter = SpillSorter::new(None, SORT_CHUNK_BYTES).map_err(sort_error)?;
+    // The serving pointer as it is before the table is read: the rebuild
+    // publishes only over this version (see `publish_sorted`).
+    let published_before = super::serving::read_pointer(bucket, &target.prefix).await?;
 
     let mut files = Vec::new();
     let mut billed = 0u64;
@@ -171,7 +174,7 @@ pub async fn write_snapshot<S: MediaStore>(
             billed += data.len() as u64;
             let md5 = Md5::digest(&data);
             let key = format!("{dir}data/{:05}-{}.json.gz", files.len(), hex(&md5[..8]));
-            let etag = put(s3, &target.bucket, &key, data, "application/gzip", None).await?;
+            let etag = put(bucket, &key, data, "application/gzip").await?;
             files.push(ManifestFile {
                 item_count: full.items,
                 md5_checksum: base64::engine::general_purpose::STANDARD.encode(md5),
@@ -190,12 +193,10 @@ pub async fn write_snapshot<S: MediaStore>(
         .map(|f| serde_json::to_string(f).expect("serialise") + "\n")
         .collect();
     put(
-        s3,
-        &target.bucket,
+        bucket,
         &files_key,
         files_text.into_bytes(),
         "application/json",
-        None,
     )
     .await?;
 
@@ -220,33 +221,18 @@ pub async fn write_snapshot<S: MediaStore>(
     };
     let summary_key = format!("{dir}manifest-summary.json");
     let summary_text = serde_json::to_vec(&summary).expect("serialise");
-    put(
-        s3,
-        &target.bucket,
-        &summary_key,
-        summary_text,
-        "application/json",
-        None,
-    )
-    .await?;
+    put(bucket, &summary_key, summary_text, "application/json").await?;
 
     // Publish: the single PUT that switches readers to the new snapshot.
     let pointer_key = latest_pointer_key(&target.prefix);
-    let previous = read_pointer(s3, &target.bucket, &pointer_key).await;
+    let previous = read_latest(bucket, &pointer_key).await;
     let pointer = LatestPointer {
         manifest_summary_key: summary_key,
         export_time: start_time,
         item_count,
     };
-    put(
-        s3,
-        &target.bucket,
-        &pointer_key,
-        serde_json::to_vec(&pointer).expect("serialise"),
-        "application/json",
-        None,
-    )
-    .await?;
+    let body = serde_json::to_vec(&pointer).expect("serialise");
+    put(bucket, &pointer_key, body, "application/json").await?;
     info!(
         export_id,
         items = item_count,
@@ -255,7 +241,8 @@ pub async fn write_snapshot<S: MediaStore>(
         "export published"
     );
     let sorted = sorter.into_sorted().map_err(sort_error)?;
-    let published = super::serving::publish_sorted(sorted, s3, target).await?;
+    let published =
+        super::serving::publish_sorted(sorted, published_before, bucket, target).await?;
 
     let mut keep = vec![dir];
     if let Some(prev) = previous {
@@ -266,48 +253,34 @@ pub async fn write_snapshot<S: MediaStore>(
             keep.push(d.to_string());
         }
     }
-    delete_old_exports(s3, target, &keep).await?;
+    delete_old_exports(bucket, target, &keep).await?;
     Ok((pointer, published))
 }
 
-async fn read_pointer(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Option<LatestPointer> {
-    let out = s3.get_object().bucket(bucket).key(key).send().await.ok()?;
-    let bytes = out.body.collect().await.ok()?.into_bytes();
+/// The export-layout pointer, if there is one that parses.
+async fn read_latest(bucket: &impl Bucket, key: &str) -> Option<LatestPointer> {
+    let (bytes, _) = super::serving::get(bucket, key).await.ok()??;
     serde_json::from_slice(&bytes).ok()
 }
 
+/// Deletes the export-layout files of every export but those in `keep`.
 async fn delete_old_exports(
-    s3: &aws_sdk_s3::Client,
+    bucket: &impl Bucket,
     target: &ExportTarget,
     keep: &[String],
 ) -> Result<(), ExportError> {
     let root = join_key(&target.prefix, "AWSDynamoDB/");
-    let mut token = None;
-    loop {
-        let out = s3
-            .list_objects_v2()
-            .bucket(&target.bucket)
-            .prefix(&root)
-            .set_continuation_token(token.take())
-            .send()
-            .await
-            .map_err(s3_err("ListObjectsV2", &root))?;
-        for obj in out.contents() {
-            let Some(key) = obj.key() else { continue };
-            if !keep.iter().any(|k| key.starts_with(k.as_str())) {
-                s3.delete_object()
-                    .bucket(&target.bucket)
-                    .key(key)
-                    .send()
-                    .await
-                    .map_err(s3_err("DeleteObject", key))?;
-            }
-        }
-        match out.next_continuation_token {
-            Some(t) if out.is_truncated == Some(true) => token = Some(t),
-            _ => return Ok(()),
-        }
-    }
+    let listed = bucket.list(&root).await.map_err(|detail| ExportError::S3 {
+        operation: "ListObjectsV2",
+        key: root.clone(),
+        detail,
+    })?;
+    let old: Vec<String> = listed
+        .into_iter()
+        .map(|o| o.key)
+        .filter(|key| !keep.iter().any(|k| key.starts_with(k.as_str())))
+        .collect();
+    super::serving::delete_objects(bucket, &old).await
 }
 
 fn hex(bytes: &[u8]) -> String {

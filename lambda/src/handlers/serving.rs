@@ -16,99 +16,128 @@
 //! ([`export_items`]), ours or a native `ExportTableToPointInTime`
 //! full export.
 
-use super::export::{put, s3_err, ExportError, ExportTarget};
-use crate::snapshot_bucket::SnapshotBucket;
+use super::export::{ExportError, ExportTarget};
 use crate::store::{MediaStore, StoreError};
+use media_query_domain::bucket::{Bucket, Condition, Put, PutMeta, DELETE_BATCH};
 use media_query_domain::dynamo::{export_line, parse_export_line, parse_incremental_line, Item};
 use media_query_domain::engine::{Fetched, ObjectStore, ReadEngine, VersionLoader};
 use media_query_domain::export::{key_candidates, parse_manifest_files, ManifestSummary};
 use media_query_domain::page::{PageRequest, MAX_LIMIT};
 use media_query_domain::record::{attr, MediaItem};
 use media_query_domain::serving::build::Builder;
-use media_query_domain::serving::manifest::{Directory, Manifest};
-use media_query_domain::serving::update::{all_entries, apply, ObjectSink, Policy};
-use media_query_domain::serving::{object_key, objects_prefix, pointer_key};
+use media_query_domain::serving::manifest::{Directory, Manifest, ShardRef};
+use media_query_domain::serving::update::{all_entries, apply, ObjectSink, Policy, ShardLoader};
+use media_query_domain::serving::{object_key, objects_prefix, pointer_key, Run};
 use media_query_domain::time::iso8601_millis;
 use media_query_domain::ListQuery;
 use media_query_domain::MediaRecord;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
-/// An object of the export bucket, `None` if there is none. Any other
-/// failure (a refused or failed read) is an error: taken for "no snapshot
-/// yet", it would turn a stream batch into a full rebuild.
-async fn get(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    key: &str,
-) -> Result<Option<Vec<u8>>, ExportError> {
-    let fetched = SnapshotBucket::new(s3.clone(), Some(bucket.to_string()))
-        .get(key, None)
-        .await
-        .map_err(|detail| ExportError::S3 {
-            operation: "GetObject",
-            key: key.to_string(),
-            detail,
-        })?;
-    Ok(match fetched {
-        Fetched::Object { body, .. } => Some(body),
-        Fetched::Missing | Fetched::NotModified => None,
-    })
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
 }
 
-/// Every object key under `prefix`.
-async fn list_keys(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    prefix: &str,
-) -> Result<HashSet<String>, ExportError> {
-    let mut keys = HashSet::new();
-    let mut token = None;
-    loop {
-        let out = s3
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .set_continuation_token(token.take())
-            .send()
-            .await
-            .map_err(s3_err("ListObjectsV2", prefix))?;
-        keys.extend(
-            out.contents()
-                .iter()
-                .filter_map(|o| o.key().map(str::to_string)),
-        );
-        match out.next_continuation_token {
-            Some(t) if out.is_truncated == Some(true) => token = Some(t),
-            _ => return Ok(keys),
-        }
+fn s3_error(operation: &'static str, key: &str) -> impl FnOnce(String) -> ExportError {
+    let key = key.to_string();
+    move |detail| ExportError::S3 {
+        operation,
+        key,
+        detail,
     }
 }
 
+/// An object of the export bucket and its ETag, `None` if there is none.
+/// Any other failure (a refused or failed read) is an error: taken for "no
+/// snapshot yet", it would turn a stream batch into a full rebuild.
+pub(crate) async fn get(
+    bucket: &impl ObjectStore,
+    key: &str,
+) -> Result<Option<(Vec<u8>, Option<String>)>, ExportError> {
+    Ok(
+        match bucket
+            .get(key, None)
+            .await
+            .map_err(s3_error("GetObject", key))?
+        {
+            Fetched::Object { body, etag } => Some((body, etag)),
+            Fetched::Missing | Fetched::NotModified => None,
+        },
+    )
+}
+
+/// Every object under `prefix`, and when it was last written (ms).
+async fn list_objects(
+    bucket: &impl Bucket,
+    prefix: &str,
+) -> Result<HashMap<String, u64>, ExportError> {
+    let listed = bucket
+        .list(prefix)
+        .await
+        .map_err(s3_error("ListObjectsV2", prefix))?;
+    Ok(listed
+        .into_iter()
+        .map(|o| (o.key, o.last_modified_ms))
+        .collect())
+}
+
+/// Deletes `keys`, [`DELETE_BATCH`] to a `DeleteObjects` request, a few
+/// requests at once.
+pub(crate) async fn delete_objects(
+    bucket: &impl Bucket,
+    keys: &[String],
+) -> Result<(), ExportError> {
+    use futures::stream::{self, StreamExt, TryStreamExt};
+    stream::iter(keys.chunks(DELETE_BATCH))
+        .map(|chunk| async move {
+            bucket
+                .delete(chunk)
+                .await
+                .map_err(s3_error("DeleteObjects", &chunk[0]))
+        })
+        .buffer_unordered(DELETES_AT_ONCE)
+        .try_collect::<Vec<()>>()
+        .await
+        .map(|_| ())
+}
+
+/// `DeleteObjects` requests in flight at once.
+const DELETES_AT_ONCE: usize = 4;
+
 /// The object keys a manifest references: its directory pages, their
-/// shards, its delta and its level's parts.
+/// shards, its delta and its level's parts. Fails when any directory page
+/// cannot be read: an incomplete set must never pass for the whole one,
+/// or garbage collection would delete what a reader needs.
 async fn referenced(
-    s3: &aws_sdk_s3::Client,
-    target: &ExportTarget,
+    bucket: &impl ObjectStore,
+    prefix: &str,
     manifest: &Manifest,
-) -> Option<HashSet<String>> {
-    let bucket = SnapshotBucket::new(s3.clone(), Some(target.bucket.clone()));
-    let engine = ReadEngine::new(&target.prefix, f64::INFINITY, 0);
+) -> Result<HashSet<String>, ExportError> {
+    let engine = ReadEngine::new(prefix, f64::INFINITY, 0);
     let loader = VersionLoader {
         engine: &engine,
-        store: &bucket,
+        store: bucket,
         manifest,
     };
-    let entries = all_entries(&loader, manifest).await.ok()?;
-    let key = |hash: &str| object_key(&target.prefix, hash);
+    let entries = all_entries(&loader, manifest)
+        .await
+        .map_err(|e| ExportError::S3 {
+            operation: "read the directory of a published version",
+            key: manifest.version.clone(),
+            detail: e.to_string(),
+        })?;
+    let key = |hash: &str| object_key(prefix, hash);
     let mut keys: HashSet<String> = entries.iter().map(|e| key(&e.hash)).collect();
     if let Directory::Paged(pages) = &manifest.directory {
         keys.extend(pages.iter().map(|p| key(&p.hash)));
     }
     keys.extend(manifest.delta.iter().map(|d| key(&d.hash)));
     keys.extend(manifest.level.iter().map(|p| key(&p.part.hash)));
-    Some(keys)
+    Ok(keys)
 }
 
 /// What an export in DynamoDB's layout holds.
@@ -127,8 +156,7 @@ pub enum ExportContents {
 /// `ExportTableToPointInTime` export (DYNAMODB_JSON), full or incremental.
 /// Every data file's item count is checked against the manifest.
 pub async fn export_items(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
+    bucket: &impl ObjectStore,
     summary_key: &str,
 ) -> Result<ExportContents, ExportError> {
     let bad = |key: &str, detail: String| ExportError::S3 {
@@ -137,37 +165,24 @@ pub async fn export_items(
         detail,
     };
     let read = |key: String| async move {
-        let out = s3
-            .get_object()
-            .bucket(bucket)
-            .key(&key)
-            .send()
-            .await
-            .map_err(s3_err("GetObject", &key))?;
-        let bytes = out
-            .body
-            .collect()
-            .await
-            .map_err(s3_err("GetObject", &key))?;
-        Ok::<_, ExportError>(bytes.into_bytes().to_vec())
+        get(bucket, &key)
+            .await?
+            .map(|(body, _)| body)
+            .ok_or_else(|| bad(&key, "no such object".into()))
     };
     // A key named by a manifest, wherever the writer meant it to be.
-    let snapshot = SnapshotBucket::new(s3.clone(), Some(bucket.to_string()));
-    let named = |key: String| {
-        let snapshot = &snapshot;
-        async move {
-            for candidate in key_candidates(summary_key, &key) {
-                match snapshot.get(&candidate, None).await {
-                    Ok(Fetched::Object { body, .. }) => return Ok((candidate, body)),
-                    Ok(_) => continue,
-                    Err(detail) => return Err(bad(&candidate, detail)),
-                }
+    let named = |key: String| async move {
+        for candidate in key_candidates(summary_key, &key) {
+            match bucket.get(&candidate, None).await {
+                Ok(Fetched::Object { body, .. }) => return Ok((candidate, body)),
+                Ok(_) => continue,
+                Err(detail) => return Err(bad(&candidate, detail)),
             }
-            Err(bad(
-                &key,
-                "no such object, from the bucket's root or the export's folder".into(),
-            ))
         }
+        Err(bad(
+            &key,
+            "no such object, from the bucket's root or the export's folder".into(),
+        ))
     };
     let summary = ManifestSummary::parse(&String::from_utf8_lossy(
         &read(summary_key.to_string()).await?,
@@ -248,65 +263,117 @@ pub async fn export_items(
     })
 }
 
-/// PUTs in flight at once when writing snapshot objects.
-const PUTS_AT_ONCE: usize = 32;
+/// PUTs in flight at once when writing snapshot objects: at S3's tens of
+/// milliseconds a PUT, one at a time a first build at 10M items (~45,000
+/// shards) would wait on PUTs for longer than the function may run.
+pub const PUTS_AT_ONCE: usize = 32;
 
-/// Writes new snapshot objects (immutable, cacheable for a year), except
-/// those `existing` already holds, [`PUTS_AT_ONCE`] at a time; returns how
-/// many and how many bytes.
-async fn write_objects(
-    s3: &aws_sdk_s3::Client,
-    target: &ExportTarget,
-    objects: Vec<(String, Vec<u8>)>,
-    existing: &HashSet<String>,
+const IMMUTABLE: PutMeta<'static> = PutMeta {
+    content_type: "application/octet-stream",
+    cache_control: Some("public, max-age=31536000, immutable"),
+};
+
+/// One unconditional PUT of a snapshot object (immutable, content-addressed).
+async fn put_object(bucket: &impl Bucket, key: String, bytes: Vec<u8>) -> Result<u64, ExportError> {
+    let len = bytes.len() as u64;
+    match bucket.put(&key, bytes, IMMUTABLE, Condition::Always).await {
+        Ok(Put::Written { .. }) => Ok(len),
+        Ok(Put::PreconditionFailed) => Err(ExportError::S3 {
+            operation: "PutObject",
+            key,
+            detail: "a precondition failed on an unconditional PUT".into(),
+        }),
+        Err(detail) => Err(ExportError::S3 {
+            operation: "PutObject",
+            key,
+            detail,
+        }),
+    }
+}
+
+/// Writes snapshot objects (by hash) as they arrive, [`PUTS_AT_ONCE`] in
+/// flight, across whatever batches they were cut in; returns how many
+/// and how many bytes. Ends when the sender is dropped, or at the first
+/// failed PUT.
+async fn write_stream(
+    bucket: &impl Bucket,
+    prefix: &str,
+    objects: impl futures::Stream<Item = (String, Vec<u8>)>,
 ) -> Result<(usize, u64), ExportError> {
-    use futures::stream::{self, StreamExt, TryStreamExt};
-    let new: Vec<(String, Vec<u8>)> = objects
-        .into_iter()
-        .map(|(hash, bytes)| (object_key(&target.prefix, &hash), bytes))
-        .filter(|(key, _)| !existing.contains(key))
-        .collect();
-    let count = new.len();
-    let bytes_written = new.iter().map(|(_, b)| b.len() as u64).sum();
-    stream::iter(new)
-        .map(|(key, bytes)| async move {
-            let immutable = Some("public, max-age=31536000, immutable");
-            put(
-                s3,
-                &target.bucket,
-                &key,
-                bytes,
-                "application/octet-stream",
-                immutable,
-            )
-            .await
-        })
+    use futures::stream::{StreamExt, TryStreamExt};
+    objects
+        .map(|(hash, bytes)| put_object(bucket, object_key(prefix, &hash), bytes))
         .buffer_unordered(PUTS_AT_ONCE)
-        .try_collect::<Vec<_>>()
-        .await?;
-    Ok((count, bytes_written))
+        .try_fold(
+            (0usize, 0u64),
+            |(n, b), len| async move { Ok((n + 1, b + len)) },
+        )
+        .await
+}
+
+/// Writes `objects` (by hash), [`PUTS_AT_ONCE`] at a time.
+async fn write_objects(
+    bucket: &impl Bucket,
+    prefix: &str,
+    objects: Vec<(String, Vec<u8>)>,
+) -> Result<(usize, u64), ExportError> {
+    write_stream(bucket, prefix, futures::stream::iter(objects)).await
 }
 
 /// Publishes `manifest`: the single PUT of the pointer that switches
-/// readers to the new version. Returns the bytes written.
+/// readers to the new version, only if the pointer is still the one the
+/// writer started from (`If-Match` its ETag; `If-None-Match: *` when there
+/// was none). `Ok(None)`: another writer published first.
 async fn write_pointer(
-    s3: &aws_sdk_s3::Client,
-    target: &ExportTarget,
+    bucket: &impl Bucket,
+    prefix: &str,
     manifest: &Manifest,
-) -> Result<u64, ExportError> {
+    read_etag: Option<&str>,
+) -> Result<Option<u64>, ExportError> {
     let body = serde_json::to_vec(manifest).expect("serialise");
     let len = body.len() as u64;
-    let pointer = pointer_key(&target.prefix);
-    put(
-        s3,
-        &target.bucket,
-        &pointer,
-        body,
-        "application/json",
-        Some("no-cache"),
-    )
-    .await?;
-    Ok(len)
+    let pointer = pointer_key(prefix);
+    let condition = match read_etag {
+        Some(etag) => Condition::IfMatch(etag),
+        None => Condition::IfAbsent,
+    };
+    let meta = PutMeta {
+        content_type: "application/json",
+        cache_control: Some("no-cache"),
+    };
+    match bucket
+        .put(&pointer, body, meta, condition)
+        .await
+        .map_err(s3_error("PutObject", &pointer))?
+    {
+        Put::Written { .. } => Ok(Some(len)),
+        Put::PreconditionFailed => {
+            warn!(
+                version = manifest.version,
+                "another writer published first; this version was not published"
+            );
+            crate::metrics::emit(&[("SnapshotPublishConflicts", 1.0, "Count")]);
+            Ok(None)
+        }
+    }
+}
+
+/// The published pointer: its manifest and ETag, `None` when none is
+/// published. A pointer that is there but cannot be parsed is an error.
+pub async fn read_pointer(
+    bucket: &impl ObjectStore,
+    prefix: &str,
+) -> Result<Option<(Manifest, Option<String>)>, ExportError> {
+    let pointer = pointer_key(prefix);
+    let Some((bytes, etag)) = get(bucket, &pointer).await? else {
+        return Ok(None);
+    };
+    let manifest = Manifest::parse(&pointer, &bytes).map_err(|e| ExportError::S3 {
+        operation: "read the published pointer",
+        key: pointer.clone(),
+        detail: e.to_string(),
+    })?;
+    Ok(Some((manifest, etag)))
 }
 
 /// `<prefix>/serving/unreferenced.json`: the snapshot objects no version
@@ -316,13 +383,13 @@ fn gc_ledger_key(prefix: &str) -> String {
 }
 
 async fn read_gc_ledger(
-    s3: &aws_sdk_s3::Client,
-    target: &ExportTarget,
+    bucket: &impl ObjectStore,
+    prefix: &str,
 ) -> Result<BTreeMap<String, u64>, ExportError> {
-    let key = gc_ledger_key(&target.prefix);
-    Ok(match get(s3, &target.bucket, &key).await? {
+    let key = gc_ledger_key(prefix);
+    Ok(match get(bucket, &key).await? {
         // A ledger that cannot be read restarts the clock: later, not sooner.
-        Some(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+        Some((bytes, _)) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
             warn!(key, error = %e, "unreadable garbage ledger; starting a new one");
             BTreeMap::new()
         }),
@@ -331,22 +398,80 @@ async fn read_gc_ledger(
 }
 
 async fn write_gc_ledger(
-    s3: &aws_sdk_s3::Client,
-    target: &ExportTarget,
+    bucket: &impl Bucket,
+    prefix: &str,
     ledger: &BTreeMap<String, u64>,
 ) -> Result<(), ExportError> {
     let body = serde_json::to_vec(ledger).expect("serialise");
-    let key = gc_ledger_key(&target.prefix);
-    put(
-        s3,
-        &target.bucket,
-        &key,
-        body,
-        "application/json",
-        Some("no-cache"),
-    )
-    .await
-    .map(|_| ())
+    let key = gc_ledger_key(prefix);
+    let meta = PutMeta {
+        content_type: "application/json",
+        cache_control: Some("no-cache"),
+    };
+    match bucket
+        .put(&key, body, meta, Condition::Always)
+        .await
+        .map_err(s3_error("PutObject", &key))?
+    {
+        Put::Written { .. } => Ok(()),
+        Put::PreconditionFailed => Err(ExportError::S3 {
+            operation: "PutObject",
+            key,
+            detail: "a precondition failed on an unconditional PUT".into(),
+        }),
+    }
+}
+
+/// Garbage collection of snapshot objects: `existing` (key to when it was
+/// last written) less `keep` (what the versions in use reference).
+///
+/// An object goes only after the grace period, counted from when a run
+/// first found it unreferenced (the ledger), not from when it was written:
+/// content-addressed, an old object may have been in use until a minute
+/// ago. For the same reason an object written again since the ledger's
+/// entry (an update re-cut the same bytes: a version published between
+/// two runs referenced it again) starts its grace period again now.
+///
+/// The ledger is written before anything is deleted, so a run killed
+/// half-way still leaves what it found; the next run sees the keys that
+/// were deleted gone from the listing and the rest still due.
+/// Returns how many objects were deleted.
+pub async fn collect_garbage(
+    bucket: &impl Bucket,
+    target: &ExportTarget,
+    existing: &HashMap<String, u64>,
+    keep: &HashSet<String>,
+    now: u64,
+) -> Result<usize, ExportError> {
+    let mut ledger = read_gc_ledger(bucket, &target.prefix).await?;
+    let unreferenced: HashMap<&String, u64> = existing
+        .iter()
+        .filter(|(key, _)| !keep.contains(*key))
+        .map(|(key, &written)| (key, written))
+        .collect();
+    ledger.retain(|key, _| unreferenced.contains_key(key));
+    let grace_ms = target.gc_grace_seconds * 1000;
+    let mut due = Vec::new();
+    for (key, written) in unreferenced {
+        let since = ledger.entry(key.clone()).or_insert(now);
+        if written > *since {
+            *since = now;
+        }
+        if now.saturating_sub(*since) >= grace_ms {
+            due.push(key.clone());
+        }
+    }
+    due.sort();
+    write_gc_ledger(bucket, &target.prefix, &ledger).await?;
+    if due.is_empty() {
+        return Ok(0);
+    }
+    delete_objects(bucket, &due).await?;
+    for key in &due {
+        ledger.remove(key);
+    }
+    write_gc_ledger(bucket, &target.prefix, &ledger).await?;
+    Ok(due.len())
 }
 
 /// How the published snapshot differed from the table, counted while a
@@ -370,6 +495,8 @@ impl Drift {
 /// What a publish did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Published {
+    /// The version now published: this writer's, or, when another writer
+    /// published first ([`Published::conflicts`]), the one it found.
     pub manifest: Manifest,
     pub objects_written: usize,
     pub bytes_written: u64,
@@ -378,23 +505,99 @@ pub struct Published {
     pub drift: Option<Drift>,
     /// Table items that are not media records (logged, not served).
     pub skipped: u64,
+    /// Times another writer published between this writer's read of the
+    /// pointer and its conditional write of it.
+    pub conflicts: u32,
 }
 
+/// Directory entries of the names run read ahead of the drift check.
+const DRIFT_READ_AHEAD: usize = 32;
+
 /// The published snapshot's items in name order, read page by page
-/// through the engine (bounded memory).
-struct PublishedItems<'a> {
+/// through the engine (bounded memory), with the names run's shards
+/// fetched [`DRIFT_READ_AHEAD`] at once ahead of the pages that need them.
+struct PublishedItems<'a, B> {
     engine: ReadEngine,
-    bucket: SnapshotBucket,
+    bucket: &'a B,
     manifest: &'a Manifest,
+    /// The names run's shards, in order, and how far they are fetched.
+    names: Vec<ShardRef>,
+    fetched_to: usize,
     buffer: std::collections::VecDeque<(String, String)>,
     after: Option<String>,
     done: bool,
 }
 
-impl PublishedItems<'_> {
+fn read_error(e: impl std::fmt::Display) -> ExportError {
+    ExportError::S3 {
+        operation: "read the published snapshot",
+        key: pointer_key(""),
+        detail: e.to_string(),
+    }
+}
+
+impl<'a, B: ObjectStore> PublishedItems<'a, B> {
+    async fn new(bucket: &'a B, prefix: &str, manifest: &'a Manifest) -> Result<Self, ExportError> {
+        let engine = ReadEngine::new(prefix, f64::INFINITY, 64 << 20);
+        let names_run = Run::Names.id();
+        let names = {
+            let loader = VersionLoader {
+                engine: &engine,
+                store: bucket,
+                manifest,
+            };
+            all_entries(&loader, manifest)
+                .await
+                .map_err(read_error)?
+                .into_iter()
+                .filter(|e| e.run == names_run)
+                .collect()
+        };
+        Ok(PublishedItems {
+            engine,
+            bucket,
+            manifest,
+            names,
+            fetched_to: 0,
+            buffer: Default::default(),
+            after: None,
+            done: false,
+        })
+    }
+
+    /// Fetches the next window of the names run's shards into the engine's
+    /// cache, all at once, when the page about to be read nears its end.
+    async fn read_ahead(&mut self) -> Result<(), ExportError> {
+        let at = match &self.after {
+            Some(a) => self
+                .names
+                .partition_point(|s| s.first.as_str() <= a.as_str()),
+            None => 0,
+        }
+        .saturating_sub(1);
+        if at + DRIFT_READ_AHEAD / 2 < self.fetched_to || self.fetched_to >= self.names.len() {
+            return Ok(());
+        }
+        let from = self.fetched_to.max(at);
+        let to = (from + DRIFT_READ_AHEAD).min(self.names.len());
+        let loader = VersionLoader {
+            engine: &self.engine,
+            store: self.bucket,
+            manifest: self.manifest,
+        };
+        let loaded =
+            futures::future::join_all(self.names[from..to].iter().map(|r| loader.shard(r))).await;
+        for shard in loaded {
+            shard.map_err(read_error)?;
+        }
+        self.fetched_to = to;
+        Ok(())
+    }
+
     /// The next item's name and JSON, without taking it.
     async fn peek(&mut self) -> Result<Option<&(String, String)>, ExportError> {
         while self.buffer.is_empty() && !self.done {
+            self.read_ahead().await?;
             let request = PageRequest {
                 limit: MAX_LIMIT,
                 explicit_limit: true,
@@ -402,13 +605,9 @@ impl PublishedItems<'_> {
             };
             let page = self
                 .engine
-                .list(&self.bucket, self.manifest, &ListQuery::default(), &request)
+                .list(self.bucket, self.manifest, &ListQuery::default(), &request)
                 .await
-                .map_err(|e| ExportError::S3 {
-                    operation: "read the published snapshot",
-                    key: pointer_key(""),
-                    detail: e.to_string(),
-                })?;
+                .map_err(read_error)?;
             for json in page.items {
                 let name = serde_json::from_str::<MediaItem>(&json)
                     .map(|i| i.name)
@@ -424,8 +623,8 @@ impl PublishedItems<'_> {
 
 /// Counts `drift` for one visible table item (`None`: the table is done),
 /// consuming the published items up to it.
-async fn compare(
-    published: &mut PublishedItems<'_>,
+async fn compare<B: ObjectStore>(
+    published: &mut PublishedItems<'_, B>,
     item: Option<(&str, &str)>,
     drift: &mut Drift,
 ) -> Result<(), ExportError> {
@@ -450,7 +649,7 @@ async fn compare(
 /// Builds the serving snapshot of `items` (in any order) and publishes it.
 pub async fn publish_serving(
     items: &[Item],
-    s3: &aws_sdk_s3::Client,
+    bucket: &impl Bucket,
     target: &ExportTarget,
 ) -> Result<Published, ExportError> {
     let mut lines: Vec<(String, Vec<u8>)> = items
@@ -461,85 +660,114 @@ pub async fn publish_serving(
         })
         .collect();
     lines.sort_by(|a, b| a.0.cmp(&b.0));
-    publish_sorted(lines.into_iter().map(Ok), s3, target).await
+    let previous = read_pointer(bucket, &target.prefix).await?;
+    publish_sorted(lines.into_iter().map(Ok), previous, bucket, target).await
+}
+
+/// What the build half of [`publish_sorted`] found.
+struct Built {
+    manifest: Manifest,
+    drift: Drift,
+    skipped: u64,
 }
 
 /// Builds the serving snapshot from the table's items in name order (each
-/// as its name and export-layout line), streaming: shards are written as
-/// they are cut, so memory holds open shards, not the table. On the way it
-/// compares the table with the published snapshot and counts the drift.
-/// Publishes unless the new version is the published one.
+/// as its name and export-layout line), streaming: shards are handed to
+/// the writer as they are cut and kept [`PUTS_AT_ONCE`] in flight across
+/// records, so memory holds open shards and the PUTs in flight, not the
+/// table. On the way it compares the table with the published snapshot
+/// (read ahead) and counts the drift. Publishes unless the new version is
+/// the published one, then collects garbage.
+///
+/// `previous` is the pointer as it was read (manifest and ETag) *before*
+/// the items were read from the table: the version is published only if
+/// the pointer is still that one, so a stream batch that published a
+/// newer state of an item meanwhile is never overwritten.
+///
+/// Killed at any point (the function's timeout), it leaves the published
+/// snapshot as it was: the pointer is the last write. The objects it wrote
+/// are unreferenced and age out through the ledger, or are referenced by
+/// the next run's identical build, which finds them already written.
 pub async fn publish_sorted(
     sorted: impl Iterator<Item = std::io::Result<(String, Vec<u8>)>>,
-    s3: &aws_sdk_s3::Client,
+    previous: Option<(Manifest, Option<String>)>,
+    bucket: &impl Bucket,
     target: &ExportTarget,
 ) -> Result<Published, ExportError> {
-    let pointer = pointer_key(&target.prefix);
-    let previous = match get(s3, &target.bucket, &pointer).await? {
-        Some(bytes) => Manifest::parse(&pointer, &bytes).ok(),
-        None => None,
-    };
-    let mut published = previous.as_ref().map(|m| PublishedItems {
-        engine: ReadEngine::new(&target.prefix, f64::INFINITY, 64 << 20),
-        bucket: SnapshotBucket::new(s3.clone(), Some(target.bucket.clone())),
-        manifest: m,
-        buffer: Default::default(),
-        after: None,
-        done: false,
-    });
-    let prefix = objects_prefix(&target.prefix);
-    let existing = list_keys(s3, &target.bucket, &prefix).await?;
-    let (mut objects_written, mut bytes_written) = (0, 0);
-    let (mut drift, mut skipped) = (Drift::default(), 0u64);
-    let mut builder = Builder::default();
-    let mut last: Option<String> = None;
-    for entry in sorted {
-        let (name, line) = entry.map_err(|e| ExportError::S3 {
-            operation: "sort the table's items",
-            key: String::new(),
-            detail: e.to_string(),
-        })?;
-        let record = std::str::from_utf8(&line)
-            .map_err(|e| e.to_string())
-            .and_then(|l| parse_export_line(l).map_err(|e| e.to_string()))
-            .and_then(|item| MediaRecord::from_item(&item).map_err(|e| e.to_string()));
-        let record = match record {
-            Ok(r) if last.as_deref() != Some(r.name.as_str()) => r,
-            Ok(_) => continue,
-            Err(why) => {
-                warn!(name, why, "skipping an item that is not a media record");
-                skipped += 1;
-                continue;
-            }
+    use futures::SinkExt;
+    let existing = list_objects(bucket, &objects_prefix(&target.prefix)).await?;
+    let (tx, rx) = futures::channel::mpsc::channel::<(String, Vec<u8>)>(PUTS_AT_ONCE);
+    let writer = write_stream(bucket, &target.prefix, rx);
+    let build = async {
+        let mut tx = tx;
+        let mut published = match &previous {
+            Some((m, _)) => Some(PublishedItems::new(bucket, &target.prefix, m).await?),
+            None => None,
         };
-        builder.push(&record).map_err(|e| ExportError::S3 {
-            operation: "build the serving snapshot",
-            key: name.clone(),
-            detail: e.to_string(),
-        })?;
-        if let Some(p) = published.as_mut().filter(|_| record.is_visible()) {
-            let json = media_query_domain::api::item_body(&record.to_media_item());
-            compare(p, Some((&record.name, &json)), &mut drift).await?;
+        let (mut drift, mut skipped) = (Drift::default(), 0u64);
+        let mut builder = Builder::default();
+        let mut last: Option<String> = None;
+        // New objects only: content-addressed, one already there is these bytes.
+        let fresh = |(hash, _): &(String, Vec<u8>)| {
+            !existing.contains_key(&object_key(&target.prefix, hash))
+        };
+        let closed = |_| ExportError::S3 {
+            operation: "PutObject",
+            key: String::new(),
+            detail: "the writer stopped".into(),
+        };
+        for entry in sorted {
+            let (name, line) = entry.map_err(|e| ExportError::S3 {
+                operation: "sort the table's items",
+                key: String::new(),
+                detail: e.to_string(),
+            })?;
+            let record = std::str::from_utf8(&line)
+                .map_err(|e| e.to_string())
+                .and_then(|l| parse_export_line(l).map_err(|e| e.to_string()))
+                .and_then(|item| MediaRecord::from_item(&item).map_err(|e| e.to_string()));
+            let record = match record {
+                Ok(r) if last.as_deref() != Some(r.name.as_str()) => r,
+                Ok(_) => continue,
+                Err(why) => {
+                    warn!(name, why, "skipping an item that is not a media record");
+                    skipped += 1;
+                    continue;
+                }
+            };
+            builder.push(&record).map_err(|e| ExportError::S3 {
+                operation: "build the serving snapshot",
+                key: name.clone(),
+                detail: e.to_string(),
+            })?;
+            if let Some(p) = published.as_mut().filter(|_| record.is_visible()) {
+                let json = media_query_domain::api::item_body(&record.to_media_item());
+                compare(p, Some((&record.name, &json)), &mut drift).await?;
+            }
+            last = Some(record.name);
+            for object in builder.take_objects().into_iter().filter(fresh) {
+                tx.send(object).await.map_err(closed)?;
+            }
         }
-        last = Some(record.name);
-        let ready = builder.take_objects();
-        if !ready.is_empty() {
-            let (n, b) = write_objects(s3, target, ready, &existing).await?;
-            objects_written += n;
-            bytes_written += b;
+        if let Some(p) = published.as_mut() {
+            compare(p, None, &mut drift).await?;
         }
-    }
-    if let Some(p) = published.as_mut() {
-        compare(p, None, &mut drift).await?;
-    }
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as u64;
-    let (manifest, objects) = builder.finish(&iso8601_millis(now));
-    let (n, b) = write_objects(s3, target, objects, &existing).await?;
-    objects_written += n;
-    bytes_written += b;
+        let (manifest, objects) = builder.finish(&iso8601_millis(now_ms()));
+        for object in objects.into_iter().filter(fresh) {
+            tx.send(object).await.map_err(closed)?;
+        }
+        Ok::<_, ExportError>(Built {
+            manifest,
+            drift,
+            skipped,
+        })
+    };
+    let (built, (objects_written, mut bytes_written)) = futures::try_join!(build, writer)?;
+    let Built {
+        manifest,
+        drift,
+        skipped,
+    } = built;
     let drift = previous.as_ref().map(|_| drift);
     if let Some(d) = drift.filter(|d| d.total() > 0) {
         warn!(
@@ -558,78 +786,92 @@ pub async fn publish_sorted(
         ("ItemsSkipped", skipped as f64, "Count"),
     ]);
 
-    // Publish: the single PUT that switches readers to the new version.
-    if previous.as_ref().map(|m| &m.version) != Some(&manifest.version) {
-        bytes_written += write_pointer(s3, target, &manifest).await?;
-    }
-    let mut keep = referenced(s3, target, &manifest).await.unwrap_or_default();
-    let mut objects_deleted = 0;
-    if let Some(prev) = &previous {
-        match referenced(s3, target, prev).await {
-            Some(old) => keep.extend(old),
+    // Publish: the single conditional PUT that switches readers to the new
+    // version. A writer that published since this run read the pointer
+    // wins: it read the table later (a stream batch reads each changed
+    // item's current state), so its version is kept, and the drift this
+    // run found is left to the next run.
+    let (previous, previous_etag) = previous.unzip();
+    let mut conflicts = 0;
+    let mut in_use = vec![manifest.clone()];
+    in_use.extend(previous.iter().cloned());
+    let mut current = manifest;
+    if previous.as_ref().map(|m| &m.version) != Some(&current.version) {
+        match write_pointer(
+            bucket,
+            &target.prefix,
+            &current,
+            previous_etag.flatten().as_deref(),
+        )
+        .await?
+        {
+            Some(len) => bytes_written += len,
             None => {
-                warn!("the previous version could not be read; deleting nothing this time");
-                keep.extend(existing.iter().cloned());
+                conflicts += 1;
+                if let Some((winner, _)) = read_pointer(bucket, &target.prefix).await? {
+                    in_use.push(winner.clone());
+                    current = winner;
+                }
             }
         }
     }
-    // Unreferenced objects go only after the grace period, counted from
-    // when a run first found them unreferenced (the ledger), not from when
-    // they were written: content-addressed, an old object may have been in
-    // use until a minute ago.
-    let mut ledger = read_gc_ledger(s3, target).await?;
-    let unreferenced: HashSet<&String> = existing.difference(&keep).collect();
-    ledger.retain(|key, _| unreferenced.contains(key));
-    let grace_ms = target.gc_grace_seconds * 1000;
-    for key in unreferenced {
-        let since = *ledger.entry(key.clone()).or_insert(now);
-        if now.saturating_sub(since) < grace_ms {
-            continue;
+
+    // Garbage: what no version in use references. If any of them cannot
+    // be read, nothing is deleted this time.
+    let mut keep = HashSet::new();
+    let mut readable = true;
+    for m in &in_use {
+        match referenced(bucket, &target.prefix, m).await {
+            Ok(keys) => keep.extend(keys),
+            Err(e) => {
+                error!(version = m.version, error = %e, "a version in use could not be read; garbage collection skipped");
+                readable = false;
+                break;
+            }
         }
-        s3.delete_object()
-            .bucket(&target.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(s3_err("DeleteObject", key))?;
-        ledger.remove(key);
-        objects_deleted += 1;
     }
-    write_gc_ledger(s3, target, &ledger).await?;
+    let objects_deleted = if readable {
+        collect_garbage(bucket, target, &existing, &keep, now_ms()).await?
+    } else {
+        crate::metrics::emit(&[("SnapshotGcSkipped", 1.0, "Count")]);
+        0
+    };
     info!(
-        version = manifest.version,
-        items = manifest.item_count,
-        shards = manifest.shard_count,
+        version = current.version,
+        items = current.item_count,
+        shards = current.shard_count,
         objects_written,
         bytes_written,
         objects_deleted,
         skipped,
+        conflicts,
         "serving snapshot published"
     );
     crate::metrics::emit(&[
         ("SnapshotPublishes", 1.0, "Count"),
-        ("SnapshotBytes", manifest.shard_bytes as f64, "Bytes"),
+        ("SnapshotBytes", current.shard_bytes as f64, "Bytes"),
     ]);
     Ok(Published {
-        manifest,
+        manifest: current,
         objects_written,
         bytes_written,
         objects_deleted,
         drift,
         skipped,
+        conflicts,
     })
 }
 
 /// The export writer's [`ObjectSink`]: new objects go to the bucket as
 /// the update cuts them.
-struct BucketSink<'a> {
-    s3: &'a aws_sdk_s3::Client,
-    target: &'a ExportTarget,
+struct BucketSink<'a, B> {
+    bucket: &'a B,
+    prefix: &'a str,
 }
 
-impl ObjectSink for BucketSink<'_> {
+impl<B: Bucket> ObjectSink for BucketSink<'_, B> {
     async fn put(&self, objects: Vec<(String, Vec<u8>)>) -> Result<(), String> {
-        write_objects(self.s3, self.target, objects, &HashSet::new())
+        write_objects(self.bucket, self.prefix, objects)
             .await
             .map(|_| ())
             .map_err(|e| e.to_string())
@@ -663,76 +905,109 @@ pub async fn current_states(
         .await
 }
 
+/// Attempts of a stream batch to publish, each on the pointer as it then
+/// is, before it fails (and Lambda retries it).
+pub const PUBLISH_ATTEMPTS: u32 = 5;
+
 /// Applies one batch of the table's changes (name to its current state) to
 /// the current serving snapshot: merged into the snapshot's delta; past
 /// its bound, the delta merged into the level; past the level's bound,
 /// both compacted into the shards around the changes (see
 /// `domain::serving::update`). The new objects are written first, then
-/// the pointer. `None` when no snapshot is published yet (the caller then
-/// builds one in full).
+/// the pointer, conditionally: if another writer published in between, the
+/// batch is applied again to what it published (up to
+/// [`PUBLISH_ATTEMPTS`] times), so no change is lost. A batch that changes
+/// nothing (a replay) writes nothing. `None` when no snapshot is published
+/// yet (the caller then builds one in full).
 ///
 /// Objects that the new version no longer references are left for the
 /// next full publish to collect, so a reader holding an older pointer
 /// still finds them.
 pub async fn apply_changes(
     changes: &BTreeMap<String, Option<MediaRecord>>,
-    s3: &aws_sdk_s3::Client,
+    bucket: &impl Bucket,
     target: &ExportTarget,
 ) -> Result<Option<Published>, ExportError> {
     let pointer = pointer_key(&target.prefix);
-    let Some(bytes) = get(s3, &target.bucket, &pointer).await? else {
-        return Ok(None);
-    };
     let update_error = |detail: String| ExportError::S3 {
         operation: "update the serving snapshot",
         key: pointer.clone(),
         detail,
     };
-    let current = Manifest::parse(&pointer, &bytes).map_err(|e| update_error(e.to_string()))?;
-    let bucket = SnapshotBucket::new(s3.clone(), Some(target.bucket.clone()));
-    // A private engine: its cache lives for this batch only.
-    let engine = ReadEngine::new(&target.prefix, f64::INFINITY, 64 << 20);
-    let loader = VersionLoader {
-        engine: &engine,
-        store: &bucket,
-        manifest: &current,
-    };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as u64;
-    let sink = BucketSink { s3, target };
-    let updated = apply(
-        &loader,
-        &current,
-        changes,
-        Policy::default(),
-        &iso8601_millis(now),
-        &sink,
-    )
-    .await
-    .map_err(|e| update_error(e.to_string()))?;
-    let bytes_written =
-        updated.bytes_written + write_pointer(s3, target, &updated.manifest).await?;
-    info!(
-        version = updated.manifest.version,
-        changes = changes.len(),
-        level_merged = updated.level_merged,
-        compacted = updated.compacted,
-        parts_compacted = updated.parts_compacted,
-        level_parts = updated.manifest.level.len(),
-        delta_entries = updated.manifest.delta.as_ref().map_or(0, |d| d.entries),
-        shards_read = updated.shards_read,
-        objects_written = updated.objects_written,
-        bytes_written,
-        "serving snapshot updated"
-    );
-    Ok(Some(Published {
-        manifest: updated.manifest,
-        objects_written: updated.objects_written,
-        bytes_written,
-        objects_deleted: 0,
-        drift: None,
-        skipped: 0,
-    }))
+    let mut conflicts = 0;
+    loop {
+        let Some((current, etag)) = read_pointer(bucket, &target.prefix).await? else {
+            return Ok(None);
+        };
+        // A private engine: its cache lives for this attempt only.
+        let engine = ReadEngine::new(&target.prefix, f64::INFINITY, 64 << 20);
+        let loader = VersionLoader {
+            engine: &engine,
+            store: bucket,
+            manifest: &current,
+        };
+        let sink = BucketSink {
+            bucket,
+            prefix: &target.prefix,
+        };
+        let updated = apply(
+            &loader,
+            &current,
+            changes,
+            Policy::default(),
+            &iso8601_millis(now_ms()),
+            &sink,
+        )
+        .await
+        .map_err(|e| update_error(e.to_string()))?;
+        let published = |manifest, bytes_written| Published {
+            manifest,
+            objects_written: updated.objects_written,
+            bytes_written,
+            objects_deleted: 0,
+            drift: None,
+            skipped: 0,
+            conflicts,
+        };
+        if updated.manifest.version == current.version {
+            // Nothing changed (a replayed batch): a new pointer with the
+            // same version would only make every reader download it again.
+            info!(
+                version = current.version,
+                changes = changes.len(),
+                "serving snapshot unchanged"
+            );
+            return Ok(Some(published(current, updated.bytes_written)));
+        }
+        let Some(pointer_bytes) =
+            write_pointer(bucket, &target.prefix, &updated.manifest, etag.as_deref()).await?
+        else {
+            conflicts += 1;
+            if conflicts >= PUBLISH_ATTEMPTS {
+                return Err(update_error(format!(
+                    "another writer published first, {conflicts} times in a row"
+                )));
+            }
+            continue;
+        };
+        let bytes_written = updated.bytes_written + pointer_bytes;
+        info!(
+            version = updated.manifest.version,
+            changes = changes.len(),
+            level_merged = updated.level_merged,
+            compacted = updated.compacted,
+            parts_compacted = updated.parts_compacted,
+            level_parts = updated.manifest.level.len(),
+            delta_entries = updated.manifest.delta.as_ref().map_or(0, |d| d.entries),
+            shards_read = updated.shards_read,
+            objects_written = updated.objects_written,
+            bytes_written,
+            conflicts,
+            "serving snapshot updated"
+        );
+        return Ok(Some(published(updated.manifest.clone(), bytes_written)));
+    }
 }
+
+#[cfg(test)]
+mod tests;

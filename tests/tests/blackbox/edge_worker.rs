@@ -62,9 +62,13 @@ impl World {
     }
 
     async fn export(&self) {
-        write_snapshot(&self.store, &aws::s3_client(&self.sdk), &self.target)
-            .await
-            .unwrap();
+        write_snapshot(
+            &self.store,
+            &self.target.snapshot_bucket(&aws::s3_client(&self.sdk)),
+            &self.target,
+        )
+        .await
+        .unwrap();
     }
 
     pub(super) fn vars(&self, secret: &str) -> Vec<(&'static str, String)> {

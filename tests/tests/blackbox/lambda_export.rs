@@ -10,6 +10,11 @@ use media_query_domain::export::{
 };
 use media_query_domain::{MediaRecord, MediaType, OrderKey, RecordStatus};
 use media_query_lambda::handlers::export::{write_snapshot, ExportTarget};
+
+/// The export bucket through the SDK, as the export writer uses it.
+fn bucket(s3: &aws_sdk_s3::Client) -> media_query_lambda::s3_bucket::S3Bucket {
+    media_query_lambda::s3_bucket::S3Bucket::new(s3.clone(), BUCKET.to_string())
+}
 use media_query_lambda::store::{DynamoStore, MediaStore};
 use media_query_tests::aws;
 use media_query_tests::moto::MotoServer;
@@ -81,7 +86,7 @@ async fn snapshot_is_a_complete_dynamodb_export_published_last() {
         table_arn: "arn:aws:dynamodb:us-east-1::table/media".into(),
         gc_grace_seconds: 0,
     };
-    let (pointer, first) = write_snapshot(&store, &s3, &target).await.unwrap();
+    let (pointer, first) = write_snapshot(&store, &bucket(&s3), &target).await.unwrap();
     assert_eq!(
         (first.drift, first.skipped),
         (None, 0),
@@ -123,9 +128,9 @@ async fn snapshot_is_a_complete_dynamodb_export_published_last() {
     );
 
     // Two more exports: the previous one is kept for readers mid-switch, older ones go.
-    let (second, _) = write_snapshot(&store, &s3, &target).await.unwrap();
+    let (second, _) = write_snapshot(&store, &bucket(&s3), &target).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    let (third, _) = write_snapshot(&store, &s3, &target).await.unwrap();
+    let (third, _) = write_snapshot(&store, &bucket(&s3), &target).await.unwrap();
     let dir = |p: &LatestPointer| {
         p.manifest_summary_key
             .trim_end_matches("manifest-summary.json")
@@ -153,11 +158,11 @@ async fn snapshot_is_a_complete_dynamodb_export_published_last() {
         (written[1].name.clone(), None),
         (relabelled.name.clone(), Some(relabelled)),
     ]);
-    apply_changes(&drifted, &s3, &target)
+    apply_changes(&drifted, &bucket(&s3), &target)
         .await
         .unwrap()
         .unwrap();
-    let (_, fixed) = write_snapshot(&store, &s3, &target).await.unwrap();
+    let (_, fixed) = write_snapshot(&store, &bucket(&s3), &target).await.unwrap();
     let want = Drift {
         missing: 1,
         extra: 1,
@@ -165,7 +170,7 @@ async fn snapshot_is_a_complete_dynamodb_export_published_last() {
     };
     assert_eq!(fixed.drift, Some(want));
     assert!(fixed.manifest.delta.is_none());
-    let (_, clean) = write_snapshot(&store, &s3, &target).await.unwrap();
+    let (_, clean) = write_snapshot(&store, &bucket(&s3), &target).await.unwrap();
     assert_eq!(clean.drift, Some(Drift::default()));
     assert_eq!(clean.manifest.version, fixed.manifest.version);
 }
@@ -239,11 +244,14 @@ async fn the_serving_snapshot_builds_from_a_native_export_and_rewrites_only_chan
         table_arn: "arn:aws:dynamodb:us-east-1::table/media".into(),
         gc_grace_seconds: 0,
     };
-    let ExportContents::Full(items) = export_items(&s3, BUCKET, &summary_key).await.unwrap() else {
+    let ExportContents::Full(items) = export_items(&bucket(&s3), &summary_key).await.unwrap()
+    else {
         panic!("a full export")
     };
     assert_eq!(items.len(), 60);
-    let first = publish_serving(&items, &s3, &target).await.unwrap();
+    let first = publish_serving(&items, &bucket(&s3), &target)
+        .await
+        .unwrap();
     assert_eq!(first.manifest.item_count, 59, "the tombstone is not served");
     assert!(first.objects_written > 0);
 
@@ -278,7 +286,9 @@ async fn the_serving_snapshot_builds_from_a_native_export_and_rewrites_only_chan
     );
 
     // The same items again: nothing but the pointer is written.
-    let again = publish_serving(&items, &s3, &target).await.unwrap();
+    let again = publish_serving(&items, &bucket(&s3), &target)
+        .await
+        .unwrap();
     assert_eq!(
         (again.objects_written, again.manifest.version.clone()),
         (0, first.manifest.version.clone())
@@ -293,15 +303,21 @@ async fn the_serving_snapshot_builds_from_a_native_export_and_rewrites_only_chan
     let mut r = MediaRecord::from_item(one).unwrap();
     r.labels = vec!["Owl".into()];
     *one = r.to_item();
-    let third = publish_serving(&changed, &s3, &target).await.unwrap();
+    let third = publish_serving(&changed, &bucket(&s3), &target)
+        .await
+        .unwrap();
     // The name run's shard, the image run's shard, Cat's shard and Owl's new one.
     assert_eq!(third.objects_written, 4, "{third:?}");
     // Back to the first content: the third version's objects stay, for
     // readers that fetched its pointer just before the switch...
-    let fourth = publish_serving(&items, &s3, &target).await.unwrap();
+    let fourth = publish_serving(&items, &bucket(&s3), &target)
+        .await
+        .unwrap();
     assert_eq!((fourth.objects_written, fourth.objects_deleted), (0, 0));
     // ...and go once no current or previous version references them.
-    let fifth = publish_serving(&items, &s3, &target).await.unwrap();
+    let fifth = publish_serving(&items, &bucket(&s3), &target)
+        .await
+        .unwrap();
     assert_eq!(fifth.objects_written, 0);
     assert!(
         fifth.objects_deleted >= 2,
@@ -350,12 +366,12 @@ async fn the_serving_snapshot_builds_from_a_native_export_and_rewrites_only_chan
         .replace("\"itemCount\":60", "\"itemCount\":3");
     let inc_key = format!("{inc}manifest-summary.json");
     aws::put_object(&sdk, BUCKET, &inc_key, inc_summary.into_bytes()).await;
-    let ExportContents::Incremental(changes) = export_items(&s3, BUCKET, &inc_key).await.unwrap()
+    let ExportContents::Incremental(changes) = export_items(&bucket(&s3), &inc_key).await.unwrap()
     else {
         panic!("an incremental export")
     };
     assert_eq!(changes.len(), 2);
-    apply_changes(&changes, &s3, &target)
+    apply_changes(&changes, &bucket(&s3), &target)
         .await
         .unwrap()
         .unwrap();
@@ -400,7 +416,7 @@ async fn a_stream_batch_updates_the_serving_snapshot_incrementally() {
         gc_grace_seconds: 0,
     };
     // No snapshot yet: the batch asks for a full build.
-    let nothing = apply_changes(&Default::default(), &s3, &target)
+    let nothing = apply_changes(&Default::default(), &bucket(&s3), &target)
         .await
         .unwrap();
     assert!(nothing.is_none());
@@ -411,7 +427,7 @@ async fn a_stream_batch_updates_the_serving_snapshot_incrementally() {
         r.event_order = Some(OrderKey::from_sequencer(&format!("{:X}", i + 1)).unwrap());
         store.put_if_newer(&r).await.unwrap();
     }
-    write_snapshot(&store, &s3, &target).await.unwrap();
+    write_snapshot(&store, &bucket(&s3), &target).await.unwrap();
 
     // The table changes; its stream delivers the new images.
     let mut cat = MediaRecord::ready("p05.jpg", MediaType::Image, vec!["Cat".into()]);
@@ -439,7 +455,10 @@ async fn a_stream_batch_updates_the_serving_snapshot_incrementally() {
     let latest = current_states(&store, changes.latest.keys().cloned())
         .await
         .unwrap();
-    let updated = apply_changes(&latest, &s3, &target).await.unwrap().unwrap();
+    let updated = apply_changes(&latest, &bucket(&s3), &target)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(updated.manifest.item_count, 30, "one deleted, one added");
     assert!(
         updated.manifest.delta.is_some(),
@@ -447,7 +466,10 @@ async fn a_stream_batch_updates_the_serving_snapshot_incrementally() {
     );
     assert_eq!(updated.objects_written, 1, "the delta, and nothing else");
     // Replaying the same batch changes nothing.
-    let again = apply_changes(&latest, &s3, &target).await.unwrap().unwrap();
+    let again = apply_changes(&latest, &bucket(&s3), &target)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(again.manifest.version, updated.manifest.version);
 
     let api = ReadApi::new(
@@ -488,7 +510,7 @@ async fn a_stream_batch_updates_the_serving_snapshot_incrementally() {
     let replayed = current_states(&store, changes.latest.keys().cloned())
         .await
         .unwrap();
-    apply_changes(&replayed, &s3, &target)
+    apply_changes(&replayed, &bucket(&s3), &target)
         .await
         .unwrap()
         .unwrap();
@@ -499,7 +521,7 @@ async fn a_stream_batch_updates_the_serving_snapshot_incrementally() {
     );
 
     // A rebuild from the table answers exactly the same, without a delta.
-    write_snapshot(&store, &s3, &target).await.unwrap();
+    write_snapshot(&store, &bucket(&s3), &target).await.unwrap();
     let rebuilt: media_query_domain::serving::manifest::Manifest =
         serde_json::from_slice(&get(&s3, &media_query_domain::serving::pointer_key("edge")).await)
             .unwrap();
@@ -540,7 +562,7 @@ async fn a_pointer_that_cannot_be_read_fails_the_batch_instead_of_rebuilding() {
         table_arn: "arn:aws:dynamodb:us-east-1::table/media".into(),
         gc_grace_seconds: 0,
     };
-    write_snapshot(&store, &aws::s3_client(&sdk), &target)
+    write_snapshot(&store, &bucket(&aws::s3_client(&sdk)), &target)
         .await
         .unwrap();
     // The pointer exists, but reading it fails (a 500 past the SDK's
@@ -550,7 +572,7 @@ async fn a_pointer_that_cannot_be_read_fails_the_batch_instead_of_rebuilding() {
     let pointer = Match::s3_get(&format!("{BUCKET}/{}", pointer_key("edge")));
     proxy.inject(Rule::always(Fault::ServerError, pointer.clone()));
     let through_proxy = aws::s3_client(&sdk.to_builder().endpoint_url(proxy.endpoint()).build());
-    let err = apply_changes(&Default::default(), &through_proxy, &target)
+    let err = apply_changes(&Default::default(), &bucket(&through_proxy), &target)
         .await
         .map(|p| p.is_some())
         .unwrap_err();
@@ -606,7 +628,8 @@ async fn exports_as_other_tools_write_them_are_read_and_a_bad_line_is_skipped() 
     let summary = native_summary("manifest-files.json", 3);
     aws::put_object(&sdk, BUCKET, &summary_key, summary.into_bytes()).await;
 
-    let ExportContents::Full(items) = export_items(&s3, BUCKET, &summary_key).await.unwrap() else {
+    let ExportContents::Full(items) = export_items(&bucket(&s3), &summary_key).await.unwrap()
+    else {
         panic!("a full export")
     };
     let records: Vec<MediaRecord> = items
@@ -651,7 +674,7 @@ async fn unreferenced_objects_wait_out_the_grace_period() {
     // Three versions: the first's objects end up referenced by neither the
     // current nor the previous version.
     for label in ["Dog", "Cat", "Owl"] {
-        let p = publish_serving(&version(label), &s3, &target)
+        let p = publish_serving(&version(label), &bucket(&s3), &target)
             .await
             .unwrap();
         assert_eq!(p.objects_deleted, 0, "{label}: within the grace period");
@@ -666,7 +689,7 @@ async fn unreferenced_objects_wait_out_the_grace_period() {
     // Past the grace period they go (and, with no grace, the second
     // version's, unreferenced from now on), and the ledger forgets them.
     target.gc_grace_seconds = 0;
-    let p = publish_serving(&version("Owl"), &s3, &target)
+    let p = publish_serving(&version("Owl"), &bucket(&s3), &target)
         .await
         .unwrap();
     assert!(p.objects_deleted > ledger.len(), "{p:?}");

@@ -1,0 +1,144 @@
+//! The export bucket as the export writer uses it, through the S3 SDK:
+//! the [`Bucket`] port (conditional PUTs, listings, batched deletes), and
+//! reads through [`SnapshotBucket`]. Kept apart from the readers' adapter
+//! so that the read API's code never reaches a write.
+
+use crate::snapshot_bucket::{describe, SnapshotBucket};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use media_query_domain::bucket::{Bucket, Condition, Listed, Put, PutMeta};
+use media_query_domain::engine::{Fetched, ObjectStore};
+
+/// The export bucket named `bucket`.
+#[derive(Clone)]
+pub struct S3Bucket {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    reads: SnapshotBucket,
+}
+
+impl S3Bucket {
+    pub fn new(client: aws_sdk_s3::Client, bucket: String) -> S3Bucket {
+        let reads = SnapshotBucket::new(client.clone(), Some(bucket.clone()));
+        S3Bucket {
+            client,
+            bucket,
+            reads,
+        }
+    }
+}
+
+impl ObjectStore for S3Bucket {
+    async fn get(&self, key: &str, if_none_match: Option<&str>) -> Result<Fetched, String> {
+        self.reads.get(key, if_none_match).await
+    }
+}
+
+impl Bucket for S3Bucket {
+    async fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        meta: PutMeta<'_>,
+        condition: Condition<'_>,
+    ) -> Result<Put, String> {
+        let bucket = &self.bucket;
+        let (if_match, if_none_match) = match condition {
+            Condition::Always => (None, None),
+            Condition::IfMatch(etag) => (Some(etag.to_string()), None),
+            Condition::IfAbsent => (None, Some("*".to_string())),
+        };
+        let out = self
+            .client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type(meta.content_type)
+            .set_cache_control(meta.cache_control.map(str::to_string))
+            .set_if_match(if_match)
+            .set_if_none_match(if_none_match)
+            .body(ByteStream::from(body))
+            .send()
+            .await;
+        match out {
+            Ok(o) => Ok(Put::Written { etag: o.e_tag }),
+            // 412: the condition failed; 409: a concurrent conditional
+            // write to the same key won (S3 documents both); 404 to an
+            // `If-Match`: the object it named is gone.
+            Err(e)
+                if matches!(
+                    (e.raw_response().map(|r| r.status().as_u16()), condition),
+                    (Some(412 | 409), _) | (Some(404), Condition::IfMatch(_))
+                ) =>
+            {
+                Ok(Put::PreconditionFailed)
+            }
+            Err(e) => Err(format!("PutObject s3://{bucket}/{key}: {}", describe(&e))),
+        }
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<Listed>, String> {
+        let bucket = &self.bucket;
+        let mut listed = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page
+                .map_err(|e| format!("ListObjectsV2 s3://{bucket}/{prefix}: {}", describe(&e)))?;
+            for o in page.contents() {
+                let Some(key) = o.key() else { continue };
+                let last_modified_ms = o
+                    .last_modified()
+                    .and_then(|t| t.to_millis().ok())
+                    .map_or(0, |ms| ms.max(0) as u64);
+                listed.push(Listed {
+                    key: key.to_string(),
+                    last_modified_ms,
+                });
+            }
+        }
+        Ok(listed)
+    }
+
+    async fn delete(&self, keys: &[String]) -> Result<(), String> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let bucket = &self.bucket;
+        let objects = keys
+            .iter()
+            .map(|k| ObjectIdentifier::builder().key(k).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        let delete = Delete::builder()
+            .set_objects(Some(objects))
+            .quiet(true)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let out = self
+            .client
+            .delete_objects()
+            .bucket(bucket)
+            .delete(delete)
+            .send()
+            .await
+            .map_err(|e| format!("DeleteObjects s3://{bucket}: {}", describe(&e)))?;
+        // Quiet mode lists only the keys that failed.
+        match out.errors().first() {
+            None => Ok(()),
+            Some(err) => Err(format!(
+                "DeleteObjects s3://{bucket}: {} of {} keys failed, {} first: {} {}",
+                out.errors().len(),
+                keys.len(),
+                err.key().unwrap_or("?"),
+                err.code().unwrap_or("?"),
+                err.message().unwrap_or("")
+            )),
+        }
+    }
+}
