@@ -9,7 +9,16 @@
 //! ([`Table`]) is the fallback:
 //!
 //! * `GET /`: the snapshot; if it cannot be read, a DynamoDB Scan with the
-//!   domain's FilterExpression, paginated the same way.
+//!   domain's FilterExpression, paginated the same way. A Scan returns the
+//!   table in hash order, so a page sorted by name needs the whole table:
+//!   the fallback reads Scan pages one at a time, keeping only the page's
+//!   best `limit` items (memory: one Scan page and one answer page), and
+//!   gives up with a 503 past [`Settings::scan_fallback_max_pages`] (the
+//!   subrequests: that many Scan calls). A large table is served from the
+//!   stale snapshot or not at all, never by reading all of it in a request.
+//! * An object of the snapshot that has gone (the pointer moved on and the
+//!   old version's garbage was collected) makes the engine re-check the
+//!   pointer before anything falls back.
 //! * `GET /{name}`: the snapshot; a name it lacks is checked with
 //!   `GetItem`, so an upload newer than the snapshot is found. Names found
 //!   missing there are remembered for the snapshot TTL ([`Misses`]), and
@@ -24,7 +33,8 @@
 //! from DynamoDB hash their (small) body instead.
 
 use crate::api::{self, ApiError, JSON_CONTENT_TYPE};
-use crate::engine::{ListPage, ObjectStore, ReadEngine};
+use crate::dynamo::Item;
+use crate::engine::{ListPage, ObjectStore, ReadEngine, ReadError};
 use crate::page::{next_link, PageRequest};
 use crate::query::{ListQuery, ListRequest};
 use crate::record::MediaRecord;
@@ -55,8 +65,14 @@ impl AnswerSource {
 pub trait Table {
     /// The record named `name`, visible or not (strongly consistent).
     async fn get_item(&self, name: &str) -> Result<Option<MediaRecord>, String>;
-    /// Every visible record matching `query`, all Scan pages.
-    async fn scan(&self, query: &ListQuery) -> Result<Vec<MediaRecord>, String>;
+    /// One page of a Scan with `query`'s FilterExpression, from `start`
+    /// (the previous page's `LastEvaluatedKey`): the visible records
+    /// matching `query`, and where the next page starts (`None`: done).
+    async fn scan_page(
+        &self,
+        query: &ListQuery,
+        start: Option<Item>,
+    ) -> Result<(Vec<MediaRecord>, Option<Item>), String>;
 }
 
 /// An incoming request, reduced to what the API reads.
@@ -109,6 +125,10 @@ pub struct Settings {
     /// per second, with a burst of twice that; past it, a 503 with
     /// `Retry-After` (no Scan storm when the snapshot is down).
     pub scan_fallbacks_per_second: f64,
+    /// Scan pages (up to 1 MB of the table each) one fallback may read;
+    /// a table that needs more is too large to be listed from DynamoDB
+    /// in one request, and the answer is a 503 with `Retry-After`.
+    pub scan_fallback_max_pages: usize,
 }
 
 impl Default for Settings {
@@ -118,9 +138,15 @@ impl Default for Settings {
             miss_lookups_per_second: 50.0,
             miss_capacity: 10_000,
             scan_fallbacks_per_second: 1.0,
+            scan_fallback_max_pages: DEFAULT_SCAN_FALLBACK_MAX_PAGES,
         }
     }
 }
+
+/// Scan pages a fallback may read by default: 8 MB of the table, about
+/// 40,000 items of the workshop's size. With the Worker's three attempts a
+/// call, 24 subrequests at most (see `edge/src/subrequests.rs`).
+pub const DEFAULT_SCAN_FALLBACK_MAX_PAGES: usize = 8;
 
 /// A token bucket: `rate` a second, bursts of twice that.
 #[derive(Debug)]
@@ -287,33 +313,77 @@ fn snapshot_etag(version: &str, request: &str) -> String {
     format!("\"{version}-{}\"", &content_hash(request.as_bytes())[..12])
 }
 
+/// Whether `If-None-Match` names `etag` (weakly compared, RFC 9110 13.1.2).
 fn matches_etag(if_none_match: Option<&str>, etag: &str) -> bool {
     if_none_match.is_some_and(|inm| {
         inm.split(',').any(|t| {
             let t = t.trim();
-            t == etag || t == "*" || t.strip_prefix("W/") == Some(etag)
+            t == etag || t.strip_prefix("W/") == Some(etag)
         })
     })
 }
 
-fn not_modified(etag: String) -> Reply {
-    let mut r = base(304, String::new());
-    r.headers.push(("etag", etag));
+/// Whether `If-None-Match` is `*`: it matches any current representation,
+/// so only a resource that exists (RFC 9110 13.1.2: a name that does not
+/// exist is still a 404).
+fn matches_any(if_none_match: Option<&str>) -> bool {
+    if_none_match.is_some_and(|inm| inm.split(',').any(|t| t.trim() == "*"))
+}
+
+/// A 304: the `ETag` and `Cache-Control` the 200 would have carried (RFC
+/// 9110 15.4.5), so caches refresh what they hold; no body.
+fn not_modified(etag: String, source: AnswerSource, max_age: u64) -> Reply {
+    let mut r = ok(String::new(), source, etag, max_age);
+    r.status = 304;
+    r.headers.retain(|(k, _)| *k != "x-media-source");
     r
 }
 
-/// A page of records from the Scan fallback, cut as the snapshot would.
-fn page_of(records: &[MediaRecord], query: &ListQuery, page: &PageRequest) -> ListPage {
-    let items = query.select(records);
-    let from = match &page.after {
-        Some(a) => items.partition_point(|i| i.name.as_str() <= a.as_str()),
-        None => 0,
-    };
-    let rest = &items[from..];
-    let take = rest.len().min(page.limit);
-    ListPage {
-        items: rest[..take].iter().map(api::item_body).collect(),
-        next_after: (rest.len() > take).then(|| rest[take - 1].name.clone()),
+/// The page a Scan fallback answers, gathered from Scan pages in any
+/// order: the first `limit` matching items after the cursor, by name, and
+/// whether more follow. Holds at most `limit + 1` records, whatever the
+/// table's size.
+struct ScanPage<'a> {
+    query: &'a ListQuery,
+    page: &'a PageRequest,
+    best: std::collections::BTreeMap<String, MediaRecord>,
+}
+
+impl<'a> ScanPage<'a> {
+    fn new(query: &'a ListQuery, page: &'a PageRequest) -> ScanPage<'a> {
+        ScanPage {
+            query,
+            page,
+            best: Default::default(),
+        }
+    }
+
+    fn offer(&mut self, records: Vec<MediaRecord>) {
+        for r in records {
+            let after = self.page.after.as_deref();
+            if !self.query.matches(&r) || after.is_some_and(|a| r.name.as_str() <= a) {
+                continue;
+            }
+            self.best.insert(r.name.clone(), r);
+            if self.best.len() > self.page.limit + 1 {
+                self.best.pop_last();
+            }
+        }
+    }
+
+    fn finish(mut self) -> ListPage {
+        let more = self.best.len() > self.page.limit;
+        if more {
+            self.best.pop_last();
+        }
+        let items: Vec<MediaRecord> = self.best.into_values().collect();
+        ListPage {
+            next_after: more.then(|| items.last().map(|r| r.name.clone())).flatten(),
+            items: items
+                .iter()
+                .map(|r| api::item_body(&r.to_media_item()))
+                .collect(),
+        }
     }
 }
 
@@ -425,32 +495,46 @@ impl Responder {
                     .push(("link", next_link(&canonical, &list.page, after)));
             }
         };
-        let snapshot_error = match self.engine.manifest(store, now_ms).await {
-            Ok(m) => {
-                // Everything the answer depends on: the Link repeats `limit`
-                // only when the client gave it.
-                let request = format!(
-                    "list?{canonical}&limit={}&explicit={}&after={}",
-                    list.page.limit,
-                    list.page.explicit_limit,
-                    list.page.after.as_deref().unwrap_or("")
-                );
-                let etag = snapshot_etag(&m.version, &request);
-                if matches_etag(if_none_match, &etag) {
-                    return Ok(not_modified(etag));
+        let mut snapshot_error = None;
+        // At most twice: again after re-checking the pointer, when an
+        // object the manifest names has gone.
+        for _attempt in 0..2 {
+            let m = match self.engine.manifest(store, now_ms).await {
+                Ok(m) => m,
+                Err(e) => {
+                    snapshot_error = Some(e);
+                    break;
                 }
-                match self.engine.list(store, &m, &list.query, &list.page).await {
-                    Ok(page) => {
-                        let mut r = ok(page.body(), AnswerSource::Snapshot, etag, max_age);
-                        link(&page, &mut r);
-                        self.describe_snapshot(&mut r, &m, now_ms);
-                        return Ok(r);
+            };
+            // Everything the answer depends on: the Link repeats `limit`
+            // only when the client gave it.
+            let request = format!(
+                "list?{canonical}&limit={}&explicit={}&after={}",
+                list.page.limit,
+                list.page.explicit_limit,
+                list.page.after.as_deref().unwrap_or("")
+            );
+            let etag = snapshot_etag(&m.version, &request);
+            if matches_etag(if_none_match, &etag) || matches_any(if_none_match) {
+                return Ok(not_modified(etag, AnswerSource::Snapshot, max_age));
+            }
+            match self.engine.list(store, &m, &list.query, &list.page).await {
+                Ok(page) => {
+                    let mut r = ok(page.body(), AnswerSource::Snapshot, etag, max_age);
+                    link(&page, &mut r);
+                    self.describe_snapshot(&mut r, &m, now_ms);
+                    return Ok(r);
+                }
+                Err(e) => {
+                    let moved_on = self.gone(&e) && self.engine.recheck(store, now_ms).await;
+                    snapshot_error = Some(e);
+                    if !moved_on {
+                        break;
                     }
-                    Err(e) => e,
                 }
             }
-            Err(e) => e,
-        };
+        }
+        let snapshot_error = snapshot_error.expect("the loop ends with an answer or an error");
         let mut log = vec![format!(
             "snapshot unavailable, scanning DynamoDB: {snapshot_error}"
         )];
@@ -459,24 +543,49 @@ impl Responder {
             log.push("Scan fallbacks over their rate".into());
             return Err((ApiError::service_unavailable(UNAVAILABLE), log));
         }
-        match table.scan(&list.query).await {
-            Ok(records) => {
-                let page = page_of(&records, &list.query, &list.page);
-                let body = page.body();
-                let etag = body_etag(&body);
-                if matches_etag(if_none_match, &etag) {
-                    return Ok(not_modified(etag));
-                }
-                let mut r = ok(body, AnswerSource::DynamoDb, etag, max_age);
-                link(&page, &mut r);
-                r.log = log;
-                Ok(r)
+        let mut gathered = ScanPage::new(&list.query, &list.page);
+        let mut start = None;
+        let mut pages = 0;
+        loop {
+            if pages == self.settings.scan_fallback_max_pages {
+                log.push(format!(
+                    "the table needs more than {pages} Scan pages: too large to list from DynamoDB"
+                ));
+                return Err((ApiError::service_unavailable(UNAVAILABLE), log));
             }
-            Err(scan_error) => {
-                log.push(format!("DynamoDB Scan failed: {scan_error}"));
-                Err((ApiError::service_unavailable(UNAVAILABLE), log))
+            pages += 1;
+            match table.scan_page(&list.query, start.take()).await {
+                Ok((records, next)) => {
+                    gathered.offer(records);
+                    match next {
+                        Some(key) => start = Some(key),
+                        None => break,
+                    }
+                }
+                Err(scan_error) => {
+                    log.push(format!("DynamoDB Scan failed: {scan_error}"));
+                    return Err((ApiError::service_unavailable(UNAVAILABLE), log));
+                }
             }
         }
+        let page = gathered.finish();
+        let body = page.body();
+        let etag = body_etag(&body);
+        if matches_etag(if_none_match, &etag) || matches_any(if_none_match) {
+            return Ok(not_modified(etag, AnswerSource::DynamoDb, max_age));
+        }
+        let mut r = ok(body, AnswerSource::DynamoDb, etag, max_age);
+        link(&page, &mut r);
+        r.log = log;
+        Ok(r)
+    }
+
+    /// Whether a read failed because an object the manifest names is not
+    /// there (not the pointer itself).
+    /// (Only the pointer's read, in [`ReadEngine::manifest`], can miss
+    /// the pointer; a list or a lookup reads objects.)
+    fn gone(&self, e: &ReadError) -> bool {
+        matches!(e, ReadError::Missing(_))
     }
 
     async fn item<S: ObjectStore, T: Table>(
@@ -490,25 +599,43 @@ impl Responder {
         let max_age = self.settings.max_age_seconds;
         let mut log = Vec::new();
         let mut snapshot_answered = false;
-        match self.engine.manifest(store, now_ms).await {
-            Ok(m) => {
-                let etag = snapshot_etag(&m.version, &format!("item/{name}"));
-                // The version is a hash of the content: a matching ETag means
-                // this version still has the item.
-                if matches_etag(if_none_match, &etag) {
-                    return Ok(not_modified(etag));
+        // At most twice: again after re-checking the pointer, when an
+        // object the manifest names has gone.
+        for _attempt in 0..2 {
+            let m = match self.engine.manifest(store, now_ms).await {
+                Ok(m) => m,
+                Err(e) => {
+                    log.push(format!("snapshot unavailable for GET /{{name}}: {e}"));
+                    break;
                 }
-                match self.engine.get(store, &m, name).await {
-                    Ok(Some(json)) => {
-                        let mut r = ok(json, AnswerSource::Snapshot, etag, max_age);
-                        self.describe_snapshot(&mut r, &m, now_ms);
-                        return Ok(r);
+            };
+            let etag = snapshot_etag(&m.version, &format!("item/{name}"));
+            // The version is a hash of the content: a matching ETag means
+            // this version still has the item.
+            if matches_etag(if_none_match, &etag) {
+                return Ok(not_modified(etag, AnswerSource::Snapshot, max_age));
+            }
+            match self.engine.get(store, &m, name).await {
+                Ok(Some(_)) if matches_any(if_none_match) => {
+                    return Ok(not_modified(etag, AnswerSource::Snapshot, max_age));
+                }
+                Ok(Some(json)) => {
+                    let mut r = ok(json, AnswerSource::Snapshot, etag, max_age);
+                    self.describe_snapshot(&mut r, &m, now_ms);
+                    return Ok(r);
+                }
+                Ok(None) => {
+                    snapshot_answered = true;
+                    break;
+                }
+                Err(e) => {
+                    let moved_on = self.gone(&e) && self.engine.recheck(store, now_ms).await;
+                    log.push(format!("snapshot unavailable for GET /{{name}}: {e}"));
+                    if !moved_on {
+                        break;
                     }
-                    Ok(None) => snapshot_answered = true,
-                    Err(e) => log.push(format!("snapshot unavailable for GET /{{name}}: {e}")),
                 }
             }
-            Err(e) => log.push(format!("snapshot unavailable for GET /{{name}}: {e}")),
         }
         if snapshot_answered {
             // Not in the snapshot: maybe newer than it. Ask DynamoDB, unless
@@ -526,8 +653,8 @@ impl Responder {
             Ok(Some(r)) if r.is_visible() => {
                 let body = api::item_body(&r.to_media_item());
                 let etag = body_etag(&body);
-                if matches_etag(if_none_match, &etag) {
-                    return Ok(not_modified(etag));
+                if matches_etag(if_none_match, &etag) || matches_any(if_none_match) {
+                    return Ok(not_modified(etag, AnswerSource::DynamoDb, max_age));
                 }
                 let mut reply = ok(body, AnswerSource::DynamoDb, etag, max_age);
                 reply.log = log;
@@ -558,8 +685,9 @@ mod tests {
     use super::*;
     use crate::engine::Fetched;
     use crate::media::MediaType;
+    use crate::record::MediaItem;
     use crate::serving::build::Builder;
-    use crate::serving::{object_key, pointer_key};
+    use crate::serving::{object_key, objects_prefix, pointer_key};
     use std::cell::Cell;
     use std::collections::HashMap;
 
@@ -598,9 +726,13 @@ mod tests {
             self.gets.set(self.gets.get() + 1);
             Ok(None)
         }
-        async fn scan(&self, _: &ListQuery) -> Result<Vec<MediaRecord>, String> {
+        async fn scan_page(
+            &self,
+            _: &ListQuery,
+            _: Option<Item>,
+        ) -> Result<(Vec<MediaRecord>, Option<Item>), String> {
             self.scans.set(self.scans.get() + 1);
-            Ok(Vec::new())
+            Ok((Vec::new(), None))
         }
     }
 
@@ -670,7 +802,11 @@ mod tests {
         async fn get_item(&self, _: &str) -> Result<Option<MediaRecord>, String> {
             Err("ProvisionedThroughputExceededException".into())
         }
-        async fn scan(&self, _: &ListQuery) -> Result<Vec<MediaRecord>, String> {
+        async fn scan_page(
+            &self,
+            _: &ListQuery,
+            _: Option<Item>,
+        ) -> Result<(Vec<MediaRecord>, Option<Item>), String> {
             Err("ProvisionedThroughputExceededException".into())
         }
     }
@@ -880,5 +1016,210 @@ mod tests {
             .load(std::sync::atomic::Ordering::Relaxed);
         assert_eq!(fetched, 0, "no shard was read for the 304");
         assert_eq!((t.gets.get(), t.scans.get()), (0, 0));
+    }
+
+    /// A table of `n` records read in Scan pages of `page` records, in an
+    /// order that is not the names' (as a Scan's hash order is not).
+    struct PagedTable {
+        records: Vec<MediaRecord>,
+        page: usize,
+        pages_read: Cell<usize>,
+    }
+
+    impl PagedTable {
+        fn new(n: usize, page: usize) -> PagedTable {
+            let mut records: Vec<MediaRecord> = (0..n)
+                .map(|i| {
+                    let label = if i % 3 == 0 { "Dog" } else { "Cat" };
+                    MediaRecord::ready(format!("s{i:07}.jpg"), MediaType::Image, vec![label.into()])
+                })
+                .collect();
+            // A fixed shuffle: by the name's reversed digits.
+            records.sort_by_key(|r| r.name.chars().rev().collect::<String>());
+            PagedTable {
+                records,
+                page,
+                pages_read: Cell::new(0),
+            }
+        }
+    }
+
+    impl Table for PagedTable {
+        async fn get_item(&self, _: &str) -> Result<Option<MediaRecord>, String> {
+            Ok(None)
+        }
+        async fn scan_page(
+            &self,
+            query: &ListQuery,
+            start: Option<Item>,
+        ) -> Result<(Vec<MediaRecord>, Option<Item>), String> {
+            self.pages_read.set(self.pages_read.get() + 1);
+            let from: usize = match start.as_ref().and_then(|k| k.get("at")) {
+                Some(crate::dynamo::AttributeValue::N(n)) => n.parse().unwrap(),
+                _ => 0,
+            };
+            let to = (from + self.page).min(self.records.len());
+            let records = self.records[from..to]
+                .iter()
+                .filter(|r| query.matches(r))
+                .cloned()
+                .collect();
+            let next = (to < self.records.len()).then(|| {
+                Item::from([(
+                    "at".to_string(),
+                    crate::dynamo::AttributeValue::N(to.to_string()),
+                )])
+            });
+            Ok((records, next))
+        }
+    }
+
+    fn request(
+        r: &Responder,
+        b: &impl ObjectStore,
+        t: &impl Table,
+        path: &str,
+        query: Option<&str>,
+        inm: Option<&str>,
+    ) -> Reply {
+        ready(r.handle(
+            b,
+            t,
+            ApiRequest {
+                method: "GET",
+                raw_path: path,
+                raw_query: query,
+                if_none_match: inm,
+            },
+            0.0,
+        ))
+    }
+
+    #[test]
+    fn the_scan_fallback_of_a_large_table_reads_a_bounded_number_of_pages() {
+        // 200,000 items in pages of 1,000: far more than a request may read.
+        let t = PagedTable::new(200_000, 1_000);
+        let r = Responder::new(ReadEngine::new("p", 60_000.0, 1 << 20), Settings::default());
+        let reply = request(&r, &Bucket(HashMap::new()), &t, "/", Some("limit=1"), None);
+        assert_eq!(reply.status, 503);
+        assert_eq!(reply.header("retry-after"), Some("5"));
+        assert_eq!(t.pages_read.get(), DEFAULT_SCAN_FALLBACK_MAX_PAGES);
+    }
+
+    #[test]
+    fn the_scan_fallback_of_a_small_table_pages_like_the_snapshot() {
+        let t = PagedTable::new(5_000, 1_000);
+        let settings = Settings {
+            scan_fallbacks_per_second: f64::INFINITY,
+            ..Settings::default()
+        };
+        let r = Responder::new(ReadEngine::new("p", 60_000.0, 1 << 20), settings);
+        let empty = Bucket(HashMap::new());
+        let mut seen = Vec::new();
+        let mut query = "label=Dog&limit=300".to_string();
+        loop {
+            let reply = request(&r, &empty, &t, "/", Some(&query), None);
+            assert_eq!(
+                (reply.status, reply.header("x-media-source")),
+                (200, Some("dynamodb"))
+            );
+            let items: Vec<MediaItem> = serde_json::from_str(&reply.body).unwrap();
+            assert!(items.len() <= 300);
+            seen.extend(items.into_iter().map(|i| i.name));
+            match reply.header("link") {
+                Some(link) => {
+                    query = link
+                        .split_once('?')
+                        .unwrap()
+                        .1
+                        .split_once('>')
+                        .unwrap()
+                        .0
+                        .to_string();
+                }
+                None => break,
+            }
+        }
+        let mut expected: Vec<String> = t
+            .records
+            .iter()
+            .filter(|r| r.labels == ["Dog"])
+            .map(|r| r.name.clone())
+            .collect();
+        expected.sort();
+        assert_eq!(seen, expected);
+        // Each request read the table's 5 pages, no more.
+        assert_eq!(t.pages_read.get(), 5 * seen.len().div_ceil(300));
+    }
+
+    #[test]
+    fn if_none_match_star_matches_an_item_that_exists_not_one_that_does_not() {
+        let (b, t) = (bucket(), CountingTable::default());
+        let r = Responder::new(ReadEngine::new("p", 60_000.0, 1 << 20), Settings::default());
+        assert_eq!(get(&r, &b, &t, "/n07.jpg", Some("*"), 0.0).status, 304);
+        let missing = get(&r, &b, &t, "/nope.jpg", Some("*"), 0.0);
+        assert_eq!(missing.status, 404);
+        assert!(missing.body.contains("NotFoundError"));
+    }
+
+    #[test]
+    fn a_304_carries_the_cache_control_and_etag_of_the_200() {
+        let (b, t) = (bucket(), CountingTable::default());
+        let r = Responder::new(ReadEngine::new("p", 60_000.0, 1 << 20), Settings::default());
+        for path in ["/n07.jpg", "/"] {
+            let first = get(&r, &b, &t, path, None, 0.0);
+            let etag = first.header("etag").unwrap();
+            let again = get(&r, &b, &t, path, Some(etag), 0.0);
+            assert_eq!(again.status, 304);
+            assert_eq!(again.header("etag"), Some(etag));
+            assert_eq!(again.header("cache-control"), first.header("cache-control"));
+            assert_eq!(again.header("cache-control"), Some("public, max-age=60"));
+        }
+    }
+
+    #[test]
+    fn a_gone_object_makes_the_engine_recheck_the_pointer_before_falling_back() {
+        // Two isolates hold version 1's manifest (a conditional request
+        // read nothing else); version 2 is published and version 1's
+        // shards are collected before their TTL is up.
+        let mut b = bucket();
+        let t = CountingTable::default();
+        let lists = Responder::new(ReadEngine::new("p", 60_000.0, 1 << 20), Settings::default());
+        let items = Responder::new(ReadEngine::new("p", 60_000.0, 1 << 20), Settings::default());
+        for r in [&lists, &items] {
+            assert_eq!(request(r, &b, &t, "/", None, Some("*")).status, 304);
+        }
+        let mut v2 = Builder::default();
+        for i in 0..50 {
+            let labels = vec!["Dog".into(), "Pet".into()];
+            v2.push(&MediaRecord::ready(
+                format!("n{i:02}.jpg"),
+                MediaType::Image,
+                labels,
+            ))
+            .unwrap();
+        }
+        let (m, objects) = v2.finish("2026-11-24T11:00:00.000Z");
+        b.0.retain(|k, _| !k.starts_with(&objects_prefix("p")));
+        b.0.extend(objects.into_iter().map(|(h, o)| (object_key("p", &h), o)));
+        b.0.insert(pointer_key("p"), serde_json::to_vec(&m).unwrap());
+        // Each now needs a shard of version 1: gone from the bucket.
+        let reply = list(&lists, &b, &t, 1_000.0);
+        assert_eq!(
+            (reply.status, reply.header("x-media-source")),
+            (200, Some("snapshot"))
+        );
+        assert!(reply.body.contains("Pet"), "{}", reply.body);
+        let item = get(&items, &b, &t, "/n08.jpg", None, 1_000.0);
+        assert_eq!(
+            (item.status, item.header("x-media-source")),
+            (200, Some("snapshot"))
+        );
+        assert!(item.body.contains("Pet"), "{}", item.body);
+        assert_eq!(
+            (t.scans.get(), t.gets.get()),
+            (0, 0),
+            "no fallback to the table"
+        );
     }
 }

@@ -143,6 +143,45 @@ impl RetryPolicy {
     }
 }
 
+/// A request's allowance of subrequests (each attempt of a call to AWS,
+/// each Cache API read or write): a platform that refuses the call past a
+/// fixed number per request (Cloudflare Workers: 50 on the Free plan)
+/// would otherwise fail the whole request with an exception. Spent, a
+/// call fails like an outage, and the responder's fallbacks and 503 take
+/// over.
+#[derive(Debug)]
+pub struct Allowance {
+    limit: u32,
+    used: std::sync::atomic::AtomicU32,
+}
+
+impl Allowance {
+    pub fn new(limit: u32) -> Allowance {
+        Allowance {
+            limit,
+            used: Default::default(),
+        }
+    }
+
+    /// Takes one subrequest, or says why not.
+    pub fn take(&self) -> Result<(), String> {
+        use std::sync::atomic::Ordering;
+        let used = self.used.fetch_add(1, Ordering::Relaxed);
+        if used < self.limit {
+            return Ok(());
+        }
+        self.used.fetch_sub(1, Ordering::Relaxed);
+        Err(format!(
+            "this request has made its {} subrequests",
+            self.limit
+        ))
+    }
+
+    pub fn used(&self) -> u32 {
+        self.used.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 /// AWS error codes that mean "too fast, try again later", as the AWS
 /// SDKs list them (`aws-runtime`'s `THROTTLING_ERRORS`): DynamoDB's
 /// `ProvisionedThroughputExceededException`, `ThrottlingException` and
@@ -400,5 +439,13 @@ mod tests {
         for ok in [200, 204, 304] {
             assert!(!transient_aws_answer(ok, b""));
         }
+    }
+
+    #[test]
+    fn an_allowance_refuses_past_its_limit() {
+        let a = Allowance::new(3);
+        assert!((0..3).all(|_| a.take().is_ok()));
+        assert!(a.take().unwrap_err().contains("its 3 subrequests"));
+        assert_eq!(a.used(), 3);
     }
 }

@@ -195,7 +195,11 @@ mod serving {
         async fn get_item(&self, _: &str) -> Result<Option<MediaRecord>, String> {
             Err("unreachable".into())
         }
-        async fn scan(&self, _: &ListQuery) -> Result<Vec<MediaRecord>, String> {
+        async fn scan_page(
+            &self,
+            _: &ListQuery,
+            _: Option<media_query_domain::dynamo::Item>,
+        ) -> Result<(Vec<MediaRecord>, Option<media_query_domain::dynamo::Item>), String> {
             Err("unreachable".into())
         }
     }

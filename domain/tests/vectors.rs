@@ -191,7 +191,11 @@ impl media_query_domain::http::Table for NoTable {
     async fn get_item(&self, _: &str) -> Result<Option<MediaRecord>, String> {
         Ok(None)
     }
-    async fn scan(&self, _: &ListQuery) -> Result<Vec<MediaRecord>, String> {
+    async fn scan_page(
+        &self,
+        _: &ListQuery,
+        _: Option<media_query_domain::dynamo::Item>,
+    ) -> Result<(Vec<MediaRecord>, Option<media_query_domain::dynamo::Item>), String> {
         Err("the vectors have no table".into())
     }
 }

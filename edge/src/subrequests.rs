@@ -10,9 +10,7 @@ use media_query_domain::retry::RetryPolicy;
 ///
 /// * 3 attempts, the AWS SDKs' default: a blip (a reset connection, a
 ///   500, a throttle) is usually over by the next attempt, and the
-///   requests stay few: a request makes at most five calls (pointer,
-///   directory page, two shards, a GetItem), so at most 15 subrequests,
-///   under the 50 of the Workers Free plan.
+///   requests stay few (see [`SUBREQUESTS_PER_REQUEST`] for the count).
 /// * 2 s an attempt: a GET of the pointer or of a shard (tens of KB
 ///   gzip'd) or a GetItem takes tens to hundreds of milliseconds from
 ///   Cloudflare's locations, a new TLS connection included. An attempt
@@ -45,10 +43,37 @@ pub const S3_BUDGET_MS: f64 = 4_000.0;
 /// many pages as the table needs.
 pub const DYNAMODB_CALL_BUDGET_MS: f64 = 4_000.0;
 
-// Pointer, directory page, two shards, one GetItem: five calls a request,
-// each tried at most `max_attempts` times, within the Free plan's 50
-// subrequests.
-const _: () = assert!(5 * RETRY.max_attempts <= 50);
+/// Subrequests one request may make: Cloudflare's limit on the Workers
+/// Free plan (the Paid plan allows 10,000). Each attempt of an S3 GET or a
+/// DynamoDB call counts, and so does each Cache API read and write of an
+/// object (counted here as the worst case).
+///
+/// What a request needs (`SNAPSHOT_OBJECTS` objects, each a Cache API
+/// read, a GET and a Cache API write, and the pointer, a GET):
+///
+/// * healthy, nothing cached in the isolate: 1 + 6 × 3 = 19 for a list
+///   (pointer, delta, two level parts, one directory page, two shards);
+///   an item reads the pointer, the delta, a level part, a page and a
+///   shard, then perhaps a `GetItem`: 1 + 4 × 3 + 1 = 14;
+/// * every call retried to its 3 attempts: 3 + 6 × 5 = 33 for a list;
+/// * an object gone (the pointer moved on), read again on the new
+///   version: up to 66 for a list; the Scan fallback: up to 8 pages
+///   ([`media_query_domain::http::DEFAULT_SCAN_FALLBACK_MAX_PAGES`]) of 3
+///   attempts, 24 more.
+///
+/// So only a request that meets failures on top of failures can reach the
+/// limit. It is enforced per request ([`media_query_domain::retry::Allowance`]):
+/// past it a call fails like an outage and the request ends in the stale
+/// snapshot's answer or a 503, instead of the platform's exception.
+pub const SUBREQUESTS_PER_REQUEST: u32 = 50;
+
+/// The objects a list request reads besides the pointer.
+const SNAPSHOT_OBJECTS: u32 = 6;
+
+// A list whose calls all took 3 attempts fits (so a healthy one does).
+const _: () = assert!(
+    RETRY.max_attempts + SNAPSHOT_OBJECTS * (RETRY.max_attempts + 2) <= SUBREQUESTS_PER_REQUEST
+);
 // Under the read engine's hold on a pointer check in flight (10 s).
 const _: () = assert!(S3_BUDGET_MS < 10_000.0 && DYNAMODB_CALL_BUDGET_MS < 10_000.0);
 

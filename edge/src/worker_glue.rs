@@ -3,12 +3,12 @@
 //! responder (read engine, bounded shard cache, negative cache).
 
 use crate::aws::{AwsAccess, SignedRequest};
-use crate::subrequests::{DYNAMODB_CALL_BUDGET_MS, RETRY, S3_BUDGET_MS};
+use crate::subrequests::{DYNAMODB_CALL_BUDGET_MS, RETRY, S3_BUDGET_MS, SUBREQUESTS_PER_REQUEST};
 use futures_util::future::{select, Either};
 use media_query_domain::dynamo::{AttributeValue, Item};
 use media_query_domain::engine::{Fetched, ObjectStore, ReadEngine};
 use media_query_domain::http::{ApiRequest, Reply, Responder, Settings, Table};
-use media_query_domain::retry::{transient_aws_answer, Failure, RetryEnv};
+use media_query_domain::retry::{transient_aws_answer, Allowance, Failure, RetryEnv};
 use media_query_domain::serving::objects_prefix;
 use media_query_domain::{ListQuery, MediaRecord};
 use serde_json::{json, Value};
@@ -218,10 +218,11 @@ impl RetryEnv for WorkerTime {
 async fn send(
     sign: impl Fn() -> std::result::Result<SignedRequest, String>,
     deadline_ms: f64,
+    allowance: &Allowance,
 ) -> std::result::Result<HttpAnswer, String> {
     RETRY
         .run(&WorkerTime, deadline_ms, |timeout_ms| {
-            let req = sign();
+            let req = sign().and_then(|r| allowance.take().map(|()| r));
             async move {
                 let req = req.map_err(Failure::permanent)?;
                 let answer = send_once(&req, timeout_ms)
@@ -248,6 +249,8 @@ struct SnapshotBucket<'a> {
     cache_origin: String,
     /// When this request stops waiting for S3 ([`S3_BUDGET_MS`]).
     deadline_ms: f64,
+    /// The request's subrequests, shared with the table.
+    allowance: &'a Allowance,
 }
 
 impl SnapshotBucket<'_> {
@@ -262,11 +265,15 @@ impl SnapshotBucket<'_> {
     }
 
     async fn cached(&self, url: &str) -> Option<Vec<u8>> {
+        self.allowance.take().ok()?;
         let mut hit = Cache::default().get(url, true).await.ok().flatten()?;
         hit.bytes().await.ok()
     }
 
     async fn remember(&self, url: &str, body: &[u8]) {
+        if self.allowance.take().is_err() {
+            return;
+        }
         let Ok(resp) = Response::from_bytes(body.to_vec()) else {
             return;
         };
@@ -298,7 +305,7 @@ impl ObjectStore for SnapshotBucket<'_> {
                 .s3_get(&self.config.export_bucket, key, if_none_match, now_ms())
                 .map_err(|e| e.to_string())
         };
-        let r = send(signed, self.deadline_ms)
+        let r = send(signed, self.deadline_ms, self.allowance)
             .await
             .map_err(|e| format!("S3: {e}"))?;
         match r.status {
@@ -324,6 +331,7 @@ impl ObjectStore for SnapshotBucket<'_> {
 /// The media table, through DynamoDB's JSON API.
 struct MediaTable<'a> {
     config: &'a Config,
+    allowance: &'a Allowance,
 }
 
 impl MediaTable<'_> {
@@ -335,7 +343,7 @@ impl MediaTable<'_> {
                 .map_err(|e| e.to_string())
         };
         let deadline_ms = now_ms() as f64 + DYNAMODB_CALL_BUDGET_MS;
-        let r = send(signed, deadline_ms)
+        let r = send(signed, deadline_ms, self.allowance)
             .await
             .map_err(|e| format!("DynamoDB {operation}: {e}"))?;
         let text = String::from_utf8_lossy(&r.body).to_string();
@@ -370,35 +378,37 @@ impl Table for MediaTable<'_> {
         }))
     }
 
-    async fn scan(&self, query: &ListQuery) -> std::result::Result<Vec<MediaRecord>, String> {
+    async fn scan_page(
+        &self,
+        query: &ListQuery,
+        start: Option<Item>,
+    ) -> std::result::Result<(Vec<MediaRecord>, Option<Item>), String> {
         let filter = query.scan_filter();
-        let mut records = Vec::new();
-        let mut start: Option<Value> = None;
-        loop {
-            let mut body = json!({
-                "TableName": self.config.table,
-                "FilterExpression": filter.expression,
-                "ExpressionAttributeNames": filter.names,
-            });
-            if !filter.values.is_empty() {
-                body["ExpressionAttributeValues"] = json!(filter.values);
-            }
-            if let Some(s) = start.take() {
-                body["ExclusiveStartKey"] = s;
-            }
-            let out = self.call("Scan", body).await?;
-            // An answer without `Items` is not an empty table.
-            let items = out["Items"]
-                .as_array()
-                .ok_or_else(|| format!("DynamoDB Scan answered without Items: {out}"))?;
-            for item in items {
-                records.push(record(item)?);
-            }
-            match out.get("LastEvaluatedKey") {
-                Some(k) if k.as_object().is_some_and(|o| !o.is_empty()) => start = Some(k.clone()),
-                _ => return Ok(records),
-            }
+        let mut body = json!({
+            "TableName": self.config.table,
+            "FilterExpression": filter.expression,
+            "ExpressionAttributeNames": filter.names,
+        });
+        if !filter.values.is_empty() {
+            body["ExpressionAttributeValues"] = json!(filter.values);
         }
+        if let Some(s) = start {
+            body["ExclusiveStartKey"] = json!(s);
+        }
+        let out = self.call("Scan", body).await?;
+        // An answer without `Items` is not an empty table.
+        let items = out["Items"]
+            .as_array()
+            .ok_or_else(|| format!("DynamoDB Scan answered without Items: {out}"))?;
+        let records = items.iter().map(record).collect::<Result<Vec<_>, _>>()?;
+        let next = match out.get("LastEvaluatedKey") {
+            Some(k) if k.as_object().is_some_and(|o| !o.is_empty()) => Some(
+                serde_json::from_value(k.clone())
+                    .map_err(|e| format!("DynamoDB Scan's LastEvaluatedKey: {e}"))?,
+            ),
+            _ => None,
+        };
+        Ok((records, next))
     }
 }
 
@@ -445,18 +455,19 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         if_none_match: if_none_match.as_deref(),
     };
     let responder = config.responder();
+    let allowance = Allowance::new(SUBREQUESTS_PER_REQUEST);
     let bucket = SnapshotBucket {
         config: &config,
         cache_origin: url.origin().ascii_serialization(),
         deadline_ms: started as f64 + S3_BUDGET_MS,
+        allowance: &allowance,
+    };
+    let table = MediaTable {
+        config: &config,
+        allowance: &allowance,
     };
     let reply = responder
-        .handle(
-            &bucket,
-            &MediaTable { config: &config },
-            api_request,
-            started as f64,
-        )
+        .handle(&bucket, &table, api_request, started as f64)
         .await;
     log_request(&method, url.path(), &reply, now_ms() - started);
     if setting(&env, "DEBUG_MEMORY").is_some() {

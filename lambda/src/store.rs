@@ -70,6 +70,13 @@ pub trait MediaStore: Send + Sync {
         &self,
         query: &ListQuery,
     ) -> impl Future<Output = Result<Vec<MediaRecord>, StoreError>> + Send;
+    /// One page of the Scan [`MediaStore::list`] makes, from `start` (the
+    /// last page's `LastEvaluatedKey`), and where the next one starts.
+    fn list_page(
+        &self,
+        query: &ListQuery,
+        start: Option<Item>,
+    ) -> impl Future<Output = Result<(Vec<MediaRecord>, Option<Item>), StoreError>> + Send;
     /// Every stored item, as is (for the export), page by page: a Scan in
     /// `segments` parallel segments, so memory holds pages, not the table.
     fn scan_pages(&self, segments: u32) -> BoxStream<'_, Result<Vec<Item>, StoreError>>;
@@ -244,6 +251,26 @@ impl MediaStore for DynamoStore {
         items.iter().map(decode).collect()
     }
 
+    async fn list_page(
+        &self,
+        query: &ListQuery,
+        start: Option<Item>,
+    ) -> Result<(Vec<MediaRecord>, Option<Item>), StoreError> {
+        let out = self
+            .filtered_scan(&query.scan_filter())
+            .set_exclusive_start_key(start.as_ref().map(item_to_sdk))
+            .send()
+            .await
+            .map_err(|e| dynamo("Scan", e))?;
+        let records = out.items().iter().map(decode).collect::<Result<_, _>>()?;
+        let next = out
+            .last_evaluated_key
+            .as_ref()
+            .filter(|k| !k.is_empty())
+            .and_then(item_from_sdk);
+        Ok((records, next))
+    }
+
     fn scan_pages(&self, segments: u32) -> BoxStream<'_, Result<Vec<Item>, StoreError>> {
         let segments = segments.max(1);
         let streams = (0..segments).map(|segment| {
@@ -328,28 +355,39 @@ impl MediaStore for DynamoStore {
 }
 
 impl DynamoStore {
+    /// A Scan of the table with `filter`'s FilterExpression.
+    fn filtered_scan(
+        &self,
+        f: &ScanFilter,
+    ) -> aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder {
+        let values: HashMap<String, Sdk> = f
+            .values
+            .iter()
+            .map(|(k, v)| (k.clone(), to_sdk(v)))
+            .collect();
+        self.client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression(&f.expression)
+            .set_expression_attribute_names(Some(f.names.clone().into_iter().collect()))
+            .set_expression_attribute_values((!values.is_empty()).then_some(values))
+    }
+
     /// Every item the Scan returns, following `LastEvaluatedKey` through all
     /// pages (the workshop's single Scan lost everything past 1 MB).
     async fn scan_all(
         &self,
         filter: Option<&ScanFilter>,
     ) -> Result<Vec<HashMap<String, Sdk>>, StoreError> {
-        let mut scan = self.client.scan().table_name(&self.table);
-        match filter {
-            Some(f) => {
-                let values: HashMap<String, Sdk> = f
-                    .values
-                    .iter()
-                    .map(|(k, v)| (k.clone(), to_sdk(v)))
-                    .collect();
-                scan = scan
-                    .filter_expression(&f.expression)
-                    .set_expression_attribute_names(Some(f.names.clone().into_iter().collect()))
-                    .set_expression_attribute_values((!values.is_empty()).then_some(values));
-            }
+        let scan = match filter {
+            Some(f) => self.filtered_scan(f),
             // The export wants the table as of now.
-            None => scan = scan.consistent_read(true),
-        }
+            None => self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .consistent_read(true),
+        };
         scan.into_paginator()
             .items()
             .send()
@@ -428,6 +466,14 @@ impl MediaStore for MemoryStore {
             }
         }
         Ok(out)
+    }
+
+    async fn list_page(
+        &self,
+        query: &ListQuery,
+        _start: Option<Item>,
+    ) -> Result<(Vec<MediaRecord>, Option<Item>), StoreError> {
+        Ok((self.list(query).await?, None))
     }
 
     fn scan_pages(&self, _segments: u32) -> BoxStream<'_, Result<Vec<Item>, StoreError>> {

@@ -262,6 +262,22 @@ impl ReadEngine {
         }
     }
 
+    /// Re-checks the pointer now, whatever the TTL: an object the manifest
+    /// names has gone, so the pointer has probably moved on (and the old
+    /// version's garbage was collected). Whether a different version is
+    /// now current, so that the read is worth trying again.
+    pub async fn recheck<S: ObjectStore>(&self, store: &S, now_ms: f64) -> bool {
+        let before = {
+            let mut c = lock(&self.current);
+            c.checked_at_ms = f64::NEG_INFINITY;
+            c.manifest.as_ref().map(|m| m.version.clone())
+        };
+        match self.manifest(store, now_ms).await {
+            Ok(m) => before.as_deref() != Some(m.version.as_str()),
+            Err(_) => false,
+        }
+    }
+
     async fn fetch<S: ObjectStore>(
         &self,
         store: &S,

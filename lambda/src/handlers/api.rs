@@ -12,6 +12,7 @@ use crate::store::MediaStore;
 use crate::store::StoreError;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
+use media_query_domain::dynamo::Item;
 use media_query_domain::engine::ReadEngine;
 use media_query_domain::http::{ApiRequest, Reply, Responder, Settings, Table};
 use media_query_domain::{ListQuery, MediaRecord};
@@ -37,8 +38,15 @@ impl<S: MediaStore> Table for StoreTable<'_, S> {
         }
     }
 
-    async fn scan(&self, query: &ListQuery) -> Result<Vec<MediaRecord>, String> {
-        self.0.list(query).await.map_err(|e| e.to_string())
+    async fn scan_page(
+        &self,
+        query: &ListQuery,
+        start: Option<Item>,
+    ) -> Result<(Vec<MediaRecord>, Option<Item>), String> {
+        self.0
+            .list_page(query, start)
+            .await
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -71,6 +79,7 @@ impl<'s, S: MediaStore> ReadApi<'s, S> {
     pub fn table_only(store: &'s S) -> Self {
         let settings = Settings {
             scan_fallbacks_per_second: f64::INFINITY,
+            scan_fallback_max_pages: usize::MAX,
             ..Settings::default()
         };
         ReadApi {

@@ -195,3 +195,45 @@ async fn edge_faults_a_hanging_s3_is_cut_off_by_the_timeout() {
     assert!(took < bound, "took {took:?}");
     assert!(proxy.faulted(&s3()) >= 2, "{:?}", proxy.log());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edge_faults_a_collected_shard_makes_the_edge_read_the_pointer_again() {
+    let world = World::new().await;
+    let mut vars = world.vars("testing");
+    for (k, v) in &mut vars {
+        if *k == "EXPORT_TTL_SECONDS" {
+            // Far longer than the test: only a re-check forced by the
+            // missing object can move the isolate to the new version.
+            *v = "600".into();
+        }
+    }
+    // A version 1 of this run's own, so that no earlier run left its
+    // objects in the Cache API of `wrangler dev`.
+    let nonce = format!(
+        "{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    put_unexported(&world, &format!("{nonce}.jpg")).await;
+    world.export().await;
+    let edge = WranglerDev::start(&vars);
+    // The isolate holds version 1's manifest, and none of the Owl run's
+    // shards (a conditional request reads only the manifest).
+    let warm = edge.request("GET", "/?label=Owl", &[("if-none-match", "*")]);
+    assert_eq!(warm.status, 304, "{}", warm.body);
+    // Two rebuilds later (no grace period), version 1's shards are gone.
+    put_unexported(&world, "zz-new-1.jpg").await;
+    world.export().await;
+    put_unexported(&world, "zz-new-2.jpg").await;
+    world.export().await;
+    let a = edge.get("/?label=Owl");
+    assert_eq!(
+        (a.status, a.header("x-media-source")),
+        (200, Some("snapshot")),
+        "{}",
+        a.body
+    );
+    assert!(a.body.contains("zz-new-2.jpg"), "{}", a.body);
+}

@@ -61,7 +61,7 @@ impl World {
             .unwrap();
     }
 
-    async fn export(&self) {
+    pub(super) async fn export(&self) {
         write_snapshot(
             &self.store,
             &self.target.snapshot_bucket(&aws::s3_client(&self.sdk)),
