@@ -25,6 +25,7 @@
 //! SigV4 S3 GETs in the Worker, the SDK in Lambda, files in benchmarks.
 
 pub mod cache;
+mod single_flight;
 
 use crate::page::PageRequest;
 use crate::query::ListQuery;
@@ -35,6 +36,7 @@ use crate::serving::shard::Shard;
 use crate::serving::update::{base_item, changed_item, shards_from};
 use crate::serving::{object_key, open_object, pointer_key, FormatError, Run};
 use cache::LruCache;
+use single_flight::{SingleFlight, Turn};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -105,7 +107,7 @@ pub struct Stats {
     pub cache_hits: AtomicU64,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Decoded {
     Shard(Arc<Shard>),
     Page(Arc<DirectoryPage>),
@@ -144,6 +146,7 @@ pub struct ReadEngine {
     max_stale_ms: f64,
     current: Mutex<Current>,
     cache: Mutex<LruCache<Decoded>>,
+    flights: SingleFlight<Decoded>,
     pub stats: Stats,
 }
 
@@ -161,6 +164,7 @@ impl ReadEngine {
             max_stale_ms: DEFAULT_MAX_STALE_MS,
             current: Mutex::new(Current::default()),
             cache: Mutex::new(LruCache::new(cache_bytes)),
+            flights: SingleFlight::default(),
             stats: Stats::default(),
         }
     }
@@ -298,15 +302,45 @@ impl ReadEngine {
     }
 
     fn cached(&self, hash: &str) -> Option<Decoded> {
-        let hit = lock(&self.cache).get(hash).map(|d| match &*d {
-            Decoded::Shard(s) => Decoded::Shard(s.clone()),
-            Decoded::Page(p) => Decoded::Page(p.clone()),
-            Decoded::Delta(d) => Decoded::Delta(d.clone()),
-        });
+        let hit = lock(&self.cache).get(hash).map(|d| (*d).clone());
         if hit.is_some() {
             self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
         }
         hit
+    }
+
+    /// The object `hash` decoded: from the cache, from the fetch another
+    /// request has in flight, or fetched and decoded by `load` (which
+    /// returns it and the memory it holds), then cached.
+    async fn object<F, Fut>(&self, hash: &str, load: F) -> Result<Decoded, ReadError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<(Decoded, usize), ReadError>>,
+    {
+        if let Some(d) = self.cached(hash) {
+            return Ok(d);
+        }
+        let leader = match self.flights.join(hash) {
+            Turn::Lead(leader) => Some(leader),
+            Turn::Wait(rx) => match rx.await {
+                Ok(result) => return result,
+                // The request fetching it went away: fetch it here.
+                Err(_) => None,
+            },
+        };
+        let result = load().await.map(|(decoded, bytes)| {
+            lock(&self.cache).insert(hash.to_string(), Arc::new(decoded.clone()), bytes);
+            decoded
+        });
+        if let Some(leader) = leader {
+            leader.finish(&result);
+        }
+        result
+    }
+
+    /// Objects being fetched now (for tests and benchmarks).
+    pub fn fetches_in_flight(&self) -> usize {
+        self.flights.in_flight()
     }
 
     async fn shard<S: ObjectStore>(
@@ -315,19 +349,17 @@ impl ReadEngine {
         m: &Manifest,
         r: &ShardRef,
     ) -> Result<Arc<Shard>, ReadError> {
-        if let Some(Decoded::Shard(s)) = self.cached(&r.hash) {
-            return Ok(s);
-        }
         let max_raw = m.shard_target_bytes as usize * 2 + (1 << 20);
-        let raw = self.fetch(store, &r.hash, max_raw).await?;
-        let shard = Arc::new(Shard::decode(&object_key(&self.prefix, &r.hash), raw)?);
-        let bytes = shard.memory_bytes();
-        lock(&self.cache).insert(
-            r.hash.clone(),
-            Arc::new(Decoded::Shard(shard.clone())),
-            bytes,
-        );
-        Ok(shard)
+        let load = || async {
+            let raw = self.fetch(store, &r.hash, max_raw).await?;
+            let shard = Shard::decode(&object_key(&self.prefix, &r.hash), raw)?;
+            let bytes = shard.memory_bytes();
+            Ok((Decoded::Shard(Arc::new(shard)), bytes))
+        };
+        match self.object(&r.hash, load).await? {
+            Decoded::Shard(s) => Ok(s),
+            _ => Err(self.not_a(&r.hash, "shard")),
+        }
     }
 
     async fn page<S: ObjectStore>(
@@ -335,24 +367,20 @@ impl ReadEngine {
         store: &S,
         hash: &str,
     ) -> Result<Arc<DirectoryPage>, ReadError> {
-        if let Some(Decoded::Page(p)) = self.cached(hash) {
-            return Ok(p);
+        let load = || async {
+            let raw = self.fetch(store, hash, 1 << 20).await?;
+            let key = object_key(&self.prefix, hash);
+            let page: DirectoryPage =
+                serde_json::from_slice(&raw).map_err(|e| FormatError::corrupt(&key, e))?;
+            if page.entries.is_empty() {
+                return Err(FormatError::corrupt(&key, "empty directory page").into());
+            }
+            Ok((Decoded::Page(Arc::new(page)), raw.len() * 2))
+        };
+        match self.object(hash, load).await? {
+            Decoded::Page(p) => Ok(p),
+            _ => Err(self.not_a(hash, "directory page")),
         }
-        let raw = self.fetch(store, hash, 1 << 20).await?;
-        let key = object_key(&self.prefix, hash);
-        let page: DirectoryPage =
-            serde_json::from_slice(&raw).map_err(|e| FormatError::corrupt(&key, e))?;
-        if page.entries.is_empty() {
-            return Err(FormatError::corrupt(&key, "empty directory page").into());
-        }
-        let page = Arc::new(page);
-        let bytes = raw.len() * 2;
-        lock(&self.cache).insert(
-            hash.to_string(),
-            Arc::new(Decoded::Page(page.clone())),
-            bytes,
-        );
-        Ok(page)
     }
 
     async fn delta<S: ObjectStore>(
@@ -360,19 +388,26 @@ impl ReadEngine {
         store: &S,
         r: &DeltaRef,
     ) -> Result<Arc<Delta>, ReadError> {
-        if let Some(Decoded::Delta(d)) = self.cached(&r.hash) {
-            return Ok(d);
+        let load = || async {
+            let raw = self.fetch(store, &r.hash, r.raw_bytes as usize).await?;
+            let delta = Delta::decode(&object_key(&self.prefix, &r.hash), &raw)?;
+            let bytes = delta.memory_bytes();
+            Ok((Decoded::Delta(Arc::new(delta)), bytes))
+        };
+        match self.object(&r.hash, load).await? {
+            Decoded::Delta(d) => Ok(d),
+            _ => Err(self.not_a(&r.hash, "delta or level part")),
         }
-        let max_raw = r.raw_bytes as usize;
-        let raw = self.fetch(store, &r.hash, max_raw).await?;
-        let delta = Arc::new(Delta::decode(&object_key(&self.prefix, &r.hash), &raw)?);
-        let bytes = delta.memory_bytes();
-        lock(&self.cache).insert(
-            r.hash.clone(),
-            Arc::new(Decoded::Delta(delta.clone())),
-            bytes,
-        );
-        Ok(delta)
+    }
+
+    /// An object named as one kind that decodes as another: the manifest
+    /// and the objects disagree.
+    fn not_a(&self, hash: &str, kind: &str) -> ReadError {
+        FormatError::corrupt(
+            &object_key(&self.prefix, hash),
+            format!("named as a {kind}, but it is another kind of object"),
+        )
+        .into()
     }
 
     fn loader<'a, S>(&'a self, store: &'a S, m: &'a Manifest) -> VersionLoader<'a, S> {
@@ -648,5 +683,134 @@ impl<S: ObjectStore> crate::serving::update::ShardLoader for VersionLoader<'_, S
 
     async fn delta(&self, r: &DeltaRef) -> Result<Arc<Delta>, ReadError> {
         self.engine.delta(self.store, r).await
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use crate::media::MediaType;
+    use crate::record::MediaRecord;
+    use crate::serving::build::Builder;
+    use std::collections::HashMap;
+
+    /// A bucket whose every GET waits a few polls, as a network read does,
+    /// and counts the GETs of each key.
+    #[derive(Default)]
+    struct SlowBucket {
+        objects: Mutex<HashMap<String, Vec<u8>>>,
+        gets: Mutex<HashMap<String, usize>>,
+    }
+
+    impl SlowBucket {
+        fn publish(&self, labels: &[&str]) {
+            let mut b = Builder::new(2048);
+            for i in 0..300 {
+                let labels = labels.iter().map(|l| l.to_string()).collect();
+                b.push(&MediaRecord::ready(
+                    format!("n{i:03}.jpg"),
+                    MediaType::Image,
+                    labels,
+                ))
+                .unwrap();
+            }
+            let (m, objects) = b.finish("2026-12-04T00:00:00.000Z");
+            let mut map = lock(&self.objects);
+            map.extend(objects.into_iter().map(|(h, o)| (object_key("p", &h), o)));
+            map.insert(pointer_key("p"), serde_json::to_vec(&m).unwrap());
+        }
+    }
+
+    impl ObjectStore for SlowBucket {
+        async fn get(&self, key: &str, _: Option<&str>) -> Result<Fetched, String> {
+            *lock(&self.gets).entry(key.to_string()).or_default() += 1;
+            for _ in 0..3 {
+                let mut yielded = false;
+                std::future::poll_fn(|cx| {
+                    if yielded {
+                        return std::task::Poll::Ready(());
+                    }
+                    yielded = true;
+                    cx.waker().wake_by_ref();
+                    std::task::Poll::Pending
+                })
+                .await;
+            }
+            Ok(match lock(&self.objects).get(key) {
+                Some(body) => Fetched::Object {
+                    body: body.clone(),
+                    etag: None,
+                },
+                None => Fetched::Missing,
+            })
+        }
+    }
+
+    #[test]
+    fn concurrent_requests_for_a_new_version_fetch_each_object_once() {
+        let bucket = SlowBucket::default();
+        bucket.publish(&["Dog"]);
+        let engine = ReadEngine::new("p", 1_000.0, 64 << 20);
+        let query = ListQuery::default();
+        let page = PageRequest {
+            limit: 50,
+            explicit_limit: true,
+            after: None,
+        };
+        let (bucket, engine, query, page) = (&bucket, &engine, &query, &page);
+        let read = |now: f64| async move {
+            let m = engine.manifest(bucket, now).await.unwrap();
+            engine.list(bucket, &m, query, page).await.unwrap()
+        };
+        futures::executor::block_on(read(0.0));
+        // A new version: every shard is new.
+        bucket.publish(&["Cat"]);
+        lock(&bucket.gets).clear();
+        let first = futures::executor::block_on(engine.manifest(bucket, 2_000.0)).unwrap();
+        assert!(!first.version.is_empty());
+        let pages = futures::executor::block_on(futures_util::future::join_all(
+            (0..12).map(|_| read(2_000.0)),
+        ));
+        assert!(pages
+            .iter()
+            .all(|p| p == &pages[0] && p.items[0].contains("Cat")));
+        let gets = lock(&bucket.gets);
+        let objects: Vec<(&String, &usize)> = gets
+            .iter()
+            .filter(|(k, _)| k.contains("/objects/"))
+            .collect();
+        assert!(!objects.is_empty());
+        for (key, n) in objects {
+            assert_eq!(
+                *n, 1,
+                "{key} was fetched {n} times by 12 concurrent requests"
+            );
+        }
+        assert_eq!(engine.fetches_in_flight(), 0);
+    }
+
+    #[test]
+    fn a_waiter_whose_leader_went_away_fetches_the_object_itself() {
+        let bucket = SlowBucket::default();
+        bucket.publish(&["Dog"]);
+        let engine = ReadEngine::new("p", 1_000.0, 64 << 20);
+        let m = futures::executor::block_on(engine.manifest(&bucket, 0.0)).unwrap();
+        let query = ListQuery::default();
+        let page = PageRequest {
+            limit: 50,
+            explicit_limit: true,
+            after: None,
+        };
+        // The leader is polled once (its fetch starts), then dropped.
+        {
+            let mut leader = std::pin::pin!(engine.list(&bucket, &m, &query, &page));
+            let waker = std::task::Waker::noop();
+            let mut cx = std::task::Context::from_waker(waker);
+            assert!(std::future::Future::poll(leader.as_mut(), &mut cx).is_pending());
+            assert_eq!(engine.fetches_in_flight(), 1);
+        }
+        assert_eq!(engine.fetches_in_flight(), 0);
+        let again = futures::executor::block_on(engine.list(&bucket, &m, &query, &page)).unwrap();
+        assert_eq!(again.items.len(), 50);
     }
 }
