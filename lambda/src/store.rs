@@ -256,8 +256,8 @@ impl MediaStore for DynamoStore {
         query: &ListQuery,
         start: Option<Item>,
     ) -> Result<(Vec<MediaRecord>, Option<Item>), StoreError> {
-        let out = self
-            .filtered_scan(&query.scan_filter())
+        let scan = self.client.scan().table_name(&self.table);
+        let out = with_filter(scan, &query.scan_filter())
             .set_exclusive_start_key(start.as_ref().map(item_to_sdk))
             .send()
             .await
@@ -355,38 +355,17 @@ impl MediaStore for DynamoStore {
 }
 
 impl DynamoStore {
-    /// A Scan of the table with `filter`'s FilterExpression.
-    fn filtered_scan(
-        &self,
-        f: &ScanFilter,
-    ) -> aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder {
-        let values: HashMap<String, Sdk> = f
-            .values
-            .iter()
-            .map(|(k, v)| (k.clone(), to_sdk(v)))
-            .collect();
-        self.client
-            .scan()
-            .table_name(&self.table)
-            .filter_expression(&f.expression)
-            .set_expression_attribute_names(Some(f.names.clone().into_iter().collect()))
-            .set_expression_attribute_values((!values.is_empty()).then_some(values))
-    }
-
     /// Every item the Scan returns, following `LastEvaluatedKey` through all
     /// pages (the workshop's single Scan lost everything past 1 MB).
     async fn scan_all(
         &self,
         filter: Option<&ScanFilter>,
     ) -> Result<Vec<HashMap<String, Sdk>>, StoreError> {
+        let scan = self.client.scan().table_name(&self.table);
         let scan = match filter {
-            Some(f) => self.filtered_scan(f),
+            Some(f) => with_filter(scan, f),
             // The export wants the table as of now.
-            None => self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .consistent_read(true),
+            None => scan.consistent_read(true),
         };
         scan.into_paginator()
             .items()
@@ -395,6 +374,21 @@ impl DynamoStore {
             .await
             .map_err(|e| dynamo("Scan", e))
     }
+}
+
+/// `scan` with `f`'s FilterExpression.
+fn with_filter(
+    scan: aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder,
+    f: &ScanFilter,
+) -> aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder {
+    let values: HashMap<String, Sdk> = f
+        .values
+        .iter()
+        .map(|(k, v)| (k.clone(), to_sdk(v)))
+        .collect();
+    scan.filter_expression(&f.expression)
+        .set_expression_attribute_names(Some(f.names.clone().into_iter().collect()))
+        .set_expression_attribute_values((!values.is_empty()).then_some(values))
 }
 
 // ---- In memory -----------------------------------------------------------------

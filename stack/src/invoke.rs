@@ -19,6 +19,7 @@
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
@@ -35,6 +36,13 @@ pub const ASYNC_RETRIES: u32 = 2;
 /// Before each retry. Lambda waits about a minute, then two; locally,
 /// seconds, so a failure reaches the dead-letter queue while you watch.
 pub const RETRY_DELAYS: [Duration; 2] = [Duration::from_secs(1), Duration::from_secs(2)];
+/// Functions that run at most this many invocations at a time, whatever
+/// invokes them: template.yaml's `ReservedConcurrentExecutions`, which
+/// Lambda enforces across every source (the stream mapping, schedules,
+/// direct invokes). The export writer must: two writers of the serving
+/// snapshot at once make one of them lose its publish and retry. A test
+/// compares this table with the template (`tests/src/iam.rs`).
+pub const RESERVED_CONCURRENCY: [(&str, usize); 2] = [("export-writer", 1), ("pending-sweeper", 1)];
 /// The account the local ARNs name (moto's default).
 const ACCOUNT: &str = "123456789012";
 
@@ -50,18 +58,30 @@ pub struct Invocation {
     /// Its result, or its error (`errorType`, `errorMessage`).
     pub body: Value,
 }
-/// Invokes functions through the Lambda Invoke API of `cargo lambda watch`.
+/// Invokes functions through the Lambda Invoke API of `cargo lambda watch`,
+/// each within its [`RESERVED_CONCURRENCY`] (clones share it).
 #[derive(Clone)]
 pub struct Invoker {
     http: reqwest::Client,
     base: String,
+    reserved: Arc<HashMap<&'static str, Arc<Semaphore>>>,
 }
 
 impl Invoker {
     pub fn new(invoke_port: u16) -> Invoker {
+        Invoker::at(format!("http://127.0.0.1:{invoke_port}"))
+    }
+
+    /// Invoking the Invoke API at `base`.
+    pub fn at(base: String) -> Invoker {
+        let reserved = RESERVED_CONCURRENCY
+            .iter()
+            .map(|&(function, n)| (function, Arc::new(Semaphore::new(n))))
+            .collect();
         Invoker {
             http: reqwest::Client::new(),
-            base: format!("http://127.0.0.1:{invoke_port}"),
+            base,
+            reserved: Arc::new(reserved),
         }
     }
 
@@ -74,8 +94,14 @@ impl Invoker {
         Ok(answer.body)
     }
 
-    /// Invokes `function` synchronously; its answer, failed or not.
+    /// Invokes `function` synchronously; its answer, failed or not. A
+    /// function at its reserved concurrency is waited for, as Lambda's
+    /// pollers and retries wait out its throttling.
     pub async fn call(&self, function: &str, payload: &Value) -> Result<Invocation> {
+        let _slot = match self.reserved.get(function) {
+            Some(slots) => Some(slots.clone().acquire_owned().await?),
+            None => None,
+        };
         let url = format!("{}/2015-03-31/functions/{function}/invocations", self.base);
         let resp = self
             .http
@@ -294,4 +320,63 @@ async fn deliver(
         "event failed for good; recording it on the dead-letter queue"
     );
     dead_letters.record(&record).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::extract::{Path, State};
+    use axum::routing::post;
+    use axum::Router;
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    /// Per function: invocations running now, and the most at once.
+    type Running = Arc<Mutex<HashMap<String, (usize, usize)>>>;
+
+    /// A stand-in for the Invoke API of `cargo lambda watch` on a port of
+    /// 127.0.0.1: each invocation takes 100 ms.
+    async fn invoke_api(running: Running) -> String {
+        async fn invoke(
+            State(running): State<Running>,
+            Path(function): Path<String>,
+        ) -> &'static str {
+            {
+                let mut r = running.lock().unwrap();
+                let (now, max) = r.entry(function.clone()).or_default();
+                *now += 1;
+                *max = (*max).max(*now);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            running.lock().unwrap().get_mut(&function).unwrap().0 -= 1;
+            "{}"
+        }
+        let app = Router::new()
+            .route("/2015-03-31/functions/{function}/invocations", post(invoke))
+            .with_state(running);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        base
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_function_runs_within_its_reserved_concurrency_whoever_invokes_it() {
+        let running = Running::default();
+        let invoker = Invoker::at(invoke_api(running.clone()).await);
+        // The stream mapping, the schedule and redrive.sh each hold a clone.
+        let mut calls = JoinSet::new();
+        for i in 0..6 {
+            for function in ["export-writer", "object-created"] {
+                let invoker = invoker.clone();
+                calls.spawn(async move { invoker.invoke(function, &json!({"i": i})).await });
+            }
+        }
+        while let Some(answer) = calls.join_next().await {
+            answer.unwrap().unwrap();
+        }
+        let r = running.lock().unwrap();
+        assert_eq!(r["export-writer"].1, 1, "two export writers ran at once");
+        assert!(r["object-created"].1 > 1, "{:?}", r["object-created"]);
+    }
 }

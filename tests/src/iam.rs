@@ -142,6 +142,20 @@ impl Template {
         }
     }
 
+    /// Each function's `ReservedConcurrentExecutions`, by its binary's name.
+    pub fn reserved_concurrency(&self) -> BTreeMap<String, u64> {
+        let resources = self.root["Resources"].as_mapping().expect("Resources");
+        resources
+            .values()
+            .filter(|r| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+            .filter_map(|r| {
+                let binary = r["Metadata"]["BuildProperties"]["Binary"].as_str()?;
+                let reserved = r["Properties"]["ReservedConcurrentExecutions"].as_u64()?;
+                Some((binary.to_string(), reserved))
+            })
+            .collect()
+    }
+
     /// The template as stack `name` (lower case: bucket names derive from
     /// it) would deploy it into moto's account and region.
     pub fn stack(self, name: &str) -> Stack {
@@ -892,6 +906,17 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_local_stack_reserves_what_the_template_reserves() {
+        let template: BTreeMap<String, u64> = Template::load().reserved_concurrency();
+        let stack: BTreeMap<String, u64> = media_query_stack::invoke::RESERVED_CONCURRENCY
+            .iter()
+            .map(|&(f, n)| (f.to_string(), n as u64))
+            .collect();
+        assert!(template.contains_key("export-writer"), "{template:?}");
+        assert_eq!(stack, template);
+    }
+
     use super::*;
 
     #[test]

@@ -699,3 +699,104 @@ async fn unreferenced_objects_wait_out_the_grace_period() {
         serde_json::from_slice(&get(&s3, "edge/serving/unreferenced.json").await).unwrap();
     assert!(after.is_empty(), "{after:?}");
 }
+
+/// A rebuild and a stream batch at the same time: the batch publishes
+/// while the rebuild, which read the table before the change, is still
+/// building. The rebuild's conditional write of the pointer then fails, and
+/// the batch's change stays in the published snapshot.
+#[tokio::test]
+async fn a_rebuild_never_publishes_over_a_stream_batch_that_ran_meanwhile() {
+    use media_query_lambda::handlers::api::ReadApi;
+    use media_query_lambda::handlers::serving::{apply_changes, current_states};
+    use media_query_lambda::snapshot_bucket::SnapshotBucket;
+    use media_query_tests::fault_proxy::{Fault, FaultProxy, Match, Rule};
+    use std::time::Duration;
+
+    let moto = MotoServer::start();
+    let sdk = aws::sdk_config(&moto).await;
+    aws::create_media_table(&sdk, TABLE).await;
+    aws::create_bucket(&sdk, BUCKET).await;
+    let s3 = aws::s3_client(&sdk);
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), TABLE);
+    let target = ExportTarget {
+        bucket: BUCKET.into(),
+        prefix: "edge".into(),
+        table_arn: "arn:aws:dynamodb:us-east-1::table/media".into(),
+        gc_grace_seconds: 7200,
+    };
+    for i in 0..20 {
+        let mut r =
+            MediaRecord::ready(format!("p{i:02}.jpg"), MediaType::Image, vec!["Dog".into()]);
+        r.event_order = Some(OrderKey::from_sequencer(&format!("{:X}", i + 1)).unwrap());
+        store.put_if_newer(&r).await.unwrap();
+    }
+    write_snapshot(&store, &bucket(&s3), &target).await.unwrap();
+    // An item the snapshot missed (a lost stream event): the rebuild has
+    // a new version to publish.
+    let mut missed = MediaRecord::ready("p99.jpg", MediaType::Image, vec!["Dog".into()]);
+    missed.event_order = Some(OrderKey::from_sequencer("FE").unwrap());
+    store.put_if_newer(&missed).await.unwrap();
+
+    // The rebuild's S3 calls go through a proxy that holds its listing of
+    // the snapshot's objects (after it has read the pointer and the
+    // table) for three seconds.
+    let proxy = FaultProxy::start(&moto.endpoint());
+    let listing = Match {
+        method: Some("GET".into()),
+        path_prefix: Some(format!(
+            "/{BUCKET}/?list-type=2&prefix=edge%2Fserving%2Fobjects"
+        )),
+        ..Match::any()
+    };
+    proxy.inject(Rule::times(
+        1,
+        Fault::Delay(Duration::from_secs(3)),
+        listing.clone(),
+    ));
+    let slow = bucket(&aws::s3_client(
+        &sdk.to_builder().endpoint_url(proxy.endpoint()).build(),
+    ));
+    let rebuild = write_snapshot(&store, &slow, &target);
+    let batch = async {
+        let waiting = std::time::Instant::now();
+        while proxy.seen(&listing) == 0 {
+            assert!(
+                waiting.elapsed() < Duration::from_secs(60),
+                "the rebuild never listed the snapshot's objects: {:?}",
+                proxy.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut owl = MediaRecord::ready("p03.jpg", MediaType::Image, vec!["Owl".into()]);
+        owl.event_order = Some(OrderKey::from_sequencer("FF").unwrap());
+        store.put_if_newer(&owl).await.unwrap();
+        let latest = current_states(&store, ["p03.jpg".to_string()])
+            .await
+            .unwrap();
+        apply_changes(&latest, &bucket(&s3), &target)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let (rebuilt, batch) = tokio::join!(rebuild, batch);
+    let (_, rebuilt) = rebuilt.unwrap();
+    assert_eq!(batch.conflicts, 0);
+    assert_eq!(rebuilt.drift.unwrap().missing, 1);
+    assert_eq!(rebuilt.conflicts, 1, "the rebuild published over the batch");
+    assert_eq!(rebuilt.manifest.version, batch.manifest.version);
+
+    let api = ReadApi::new(
+        &store,
+        SnapshotBucket::new(s3.clone(), Some(BUCKET.into())),
+        "edge",
+        0,
+    );
+    let owls = api.respond("GET", "/", Some("label=Owl"), None).await;
+    assert_eq!(
+        (owls.header("x-media-source"), owls.body.as_str()),
+        (
+            Some("snapshot"),
+            r#"[{"name":"p03.jpg","type":"image","labels":["Owl"]}]"#
+        )
+    );
+}
