@@ -17,10 +17,10 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use media_query_domain::stream::parse_batch;
-use media_query_lambda::handlers::export::{write_snapshot, ExportError, ExportTarget};
-use media_query_lambda::handlers::serving::{
-    apply_changes, current_states, export_items, publish_serving, ExportContents,
+use media_query_lambda::handlers::export::{
+    write_snapshot, ExportError, ExportTarget, SORT_CHUNK_BYTES,
 };
+use media_query_lambda::handlers::serving::{apply_changes, current_states, publish_export};
 use media_query_lambda::ColdStart;
 use serde_json::{json, Value};
 
@@ -39,12 +39,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let payload = event.payload;
         if let Some(summary_key) = payload.get("fromExport").and_then(Value::as_str) {
-            let published = match export_items(s3, summary_key).await? {
-                ExportContents::Full(items) => publish_serving(&items, s3, target).await?,
-                ExportContents::Incremental(changes) => apply_changes(&changes, s3, target)
-                    .await?
-                    .ok_or("an incremental export applies to a published snapshot, and there is none yet")?,
-            };
+            let (published, _) = publish_export(s3, target, summary_key, SORT_CHUNK_BYTES).await?;
             return Ok::<_, Error>(json!({
                 "fromExport": summary_key,
                 "version": published.manifest.version,

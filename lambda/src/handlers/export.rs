@@ -36,6 +36,8 @@ pub const ITEMS_PER_FILE: usize = 10_000;
 pub enum ExportError {
     #[error("EXPORT_BUCKET is not set")]
     NoBucket,
+    #[error("an incremental export applies to a published snapshot, and there is none yet")]
+    NoSnapshotToUpdate,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("S3 {operation} {key} failed: {detail}")]
@@ -56,6 +58,15 @@ pub struct ExportTarget {
     /// it (`SNAPSHOT_GC_GRACE_SECONDS`), so that a reader still holding an
     /// older manifest finds what it names.
     pub gc_grace_seconds: u64,
+}
+
+/// A failure of the external sort (the Lambda's ephemeral storage).
+pub(crate) fn sort_error(e: std::io::Error) -> ExportError {
+    ExportError::S3 {
+        operation: "sort the table's items",
+        key: String::new(),
+        detail: e.to_string(),
+    }
 }
 
 /// Milliseconds since the epoch and an ISO-8601 rendering of it.
@@ -139,11 +150,6 @@ pub async fn write_snapshot<S: MediaStore>(
         std::process::id() ^ (start_ms as u32)
     );
     let dir = export_dir(&target.prefix, &export_id);
-    let sort_error = |e: std::io::Error| ExportError::S3 {
-        operation: "sort the table's items",
-        key: String::new(),
-        detail: e.to_string(),
-    };
     let mut sorter = SpillSorter::new(None, SORT_CHUNK_BYTES).map_err(sort_error)?;
     // The serving pointer as it is before the table is read: the rebuild
     // publishes only over this version (see `publish_sorted`).

@@ -16,7 +16,8 @@
 //! ([`export_items`]), ours or a native `ExportTableToPointInTime`
 //! full export.
 
-use super::export::{ExportError, ExportTarget};
+use super::export::{sort_error, ExportError, ExportTarget};
+use crate::spill::SpillSorter;
 use crate::store::{MediaStore, StoreError};
 use media_query_domain::bucket::{Bucket, Condition, Put, PutMeta, DELETE_BATCH};
 use media_query_domain::dynamo::{export_line, parse_export_line, parse_incremental_line, Item};
@@ -151,14 +152,80 @@ pub enum ExportContents {
     Incremental(BTreeMap<String, Option<MediaRecord>>),
 }
 
-/// Reads an export in DynamoDB's layout, given the key of its
-/// `manifest-summary.json`: the export writer's own, or a native
-/// `ExportTableToPointInTime` export (DYNAMODB_JSON), full or incremental.
-/// Every data file's item count is checked against the manifest.
+/// What [`read_export`] read: a full export's items went to its caller
+/// one by one; an incremental export's changes (one per changed name,
+/// however often it changed) are returned.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExportRead {
+    Full { items: u64 },
+    Incremental(BTreeMap<String, Option<MediaRecord>>),
+}
+
+/// Reads an export in DynamoDB's layout whole, into memory: for small
+/// exports and tests. [`publish_export`] streams instead.
 pub async fn export_items(
     bucket: &impl ObjectStore,
     summary_key: &str,
 ) -> Result<ExportContents, ExportError> {
+    let mut items = Vec::new();
+    let read = read_export(bucket, summary_key, |item| {
+        items.push(item);
+        Ok(())
+    })
+    .await?;
+    Ok(match read {
+        ExportRead::Full { .. } => ExportContents::Full(items),
+        ExportRead::Incremental(changes) => ExportContents::Incremental(changes),
+    })
+}
+
+/// Builds and publishes the serving snapshot from an export in DynamoDB's
+/// layout (`{"fromExport": ...}`), in bounded memory: a full export's items
+/// stream from each data file, line by line, into the same external sort
+/// as reconciliation (`chunk_bytes` in memory, the rest spilled to disk),
+/// and from it into the streaming build. An incremental export's changes
+/// are applied to the published snapshot. Returns what was published and
+/// how many bytes the sort spilled.
+pub async fn publish_export(
+    bucket: &impl Bucket,
+    target: &ExportTarget,
+    summary_key: &str,
+    chunk_bytes: usize,
+) -> Result<(Published, u64), ExportError> {
+    let previous = read_pointer(bucket, &target.prefix).await?;
+    let mut sorter = SpillSorter::new(None, chunk_bytes).map_err(sort_error)?;
+    let read = read_export(bucket, summary_key, |item| {
+        let name = item.get(attr::NAME).and_then(|v| v.as_s()).unwrap_or("");
+        sorter
+            .push(name.to_string(), export_line(&item).into_bytes())
+            .map_err(sort_error)
+    })
+    .await?;
+    match read {
+        ExportRead::Full { .. } => {
+            let spilled = sorter.spilled_bytes;
+            let sorted = sorter.into_sorted().map_err(sort_error)?;
+            let published = publish_sorted(sorted, previous, bucket, target).await?;
+            Ok((published, spilled))
+        }
+        ExportRead::Incremental(changes) => apply_changes(&changes, bucket, target)
+            .await?
+            .map(|p| (p, 0))
+            .ok_or(ExportError::NoSnapshotToUpdate),
+    }
+}
+
+/// Reads an export in DynamoDB's layout, given the key of its
+/// `manifest-summary.json`: the export writer's own, or a native
+/// `ExportTableToPointInTime` export (DYNAMODB_JSON), full or incremental.
+/// A full export's items go to `on_item` as each data file is read, line
+/// by line (a data file is held gzip'd, never decompressed whole). Every
+/// data file's item count is checked against the manifest.
+pub async fn read_export(
+    bucket: &impl ObjectStore,
+    summary_key: &str,
+    mut on_item: impl FnMut(Item) -> Result<(), ExportError>,
+) -> Result<ExportRead, ExportError> {
     let bad = |key: &str, detail: String| ExportError::S3 {
         operation: "read export",
         key: key.to_string(),
@@ -192,26 +259,35 @@ pub async fn export_items(
     let (files_key, files) = named(summary.manifest_files_s3_key.clone()).await?;
     let files = parse_manifest_files(&String::from_utf8_lossy(&files))
         .map_err(|e| bad(&files_key, e.to_string()))?;
-    let mut items = Vec::new();
+    let mut items = 0u64;
     let mut latest: BTreeMap<String, (u64, Option<MediaRecord>)> = BTreeMap::new();
     let mut skipped = 0u64;
     for f in files {
         let (key, gz) = named(f.data_file_s3_key.clone()).await?;
         let key = &key;
         // A file of no items may be empty rather than an empty gzip stream.
-        let mut text = String::new();
-        if !gz.is_empty() {
-            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text)
-                .map_err(|e| bad(key, format!("not gzip'd UTF-8: {e}")))?;
-        }
+        let text: Box<dyn std::io::BufRead> = match gz.is_empty() {
+            true => Box::new(std::io::empty()),
+            false => Box::new(std::io::BufReader::new(flate2::read::GzDecoder::new(
+                &gz[..],
+            ))),
+        };
         let mut lines = 0u64;
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        for line in std::io::BufRead::lines(text) {
+            let line = line.map_err(|e| bad(key, format!("not gzip'd UTF-8: {e}")))?;
+            let line = line.as_str();
+            if line.trim().is_empty() {
+                continue;
+            }
             lines += 1;
             // One corrupt line is skipped, logged and counted; the rest of
             // the export is still served.
             if !incremental {
                 match parse_export_line(line) {
-                    Ok(item) => items.push(item),
+                    Ok(item) => {
+                        items += 1;
+                        on_item(item)?;
+                    }
                     Err(e) => {
                         warn!(key, line = lines, error = %e, "corrupt export line skipped");
                         skipped += 1;
@@ -257,9 +333,9 @@ pub async fn export_items(
         crate::metrics::emit(&[("ItemsSkipped", skipped as f64, "Count")]);
     }
     Ok(if incremental {
-        ExportContents::Incremental(latest.into_iter().map(|(k, (_, r))| (k, r)).collect())
+        ExportRead::Incremental(latest.into_iter().map(|(k, (_, r))| (k, r)).collect())
     } else {
-        ExportContents::Full(items)
+        ExportRead::Full { items }
     })
 }
 

@@ -296,3 +296,34 @@ async fn a_replayed_batch_writes_nothing() {
     let after = bucket.objects.lock().unwrap()[&pointer_key(PREFIX)].clone();
     assert_eq!(after.etag, pointer.etag);
 }
+
+#[tokio::test]
+async fn an_export_is_published_through_the_external_sort_not_held_in_memory() {
+    use crate::handlers::export::write_snapshot;
+    use crate::store::{MediaStore, MemoryStore};
+    let bucket = MemoryBucket::default();
+    let store = MemoryStore::new();
+    for item in items("a", 3000) {
+        let mut record = MediaRecord::from_item(&item).unwrap();
+        record.event_order = Some(media_query_domain::OrderKey::from_sequencer("1").unwrap());
+        store.put_if_newer(&record).await.unwrap();
+    }
+    // Reconciliation writes the table in DynamoDB's export layout.
+    let (export, rebuilt) = write_snapshot(&store, &bucket, &target(7200))
+        .await
+        .unwrap();
+    // Built from that export under another prefix, with 64 KiB of sort
+    // memory for 2.5 MB of items: the sort spills, and the snapshot is
+    // the same version.
+    let elsewhere = ExportTarget {
+        prefix: "elsewhere".into(),
+        ..target(7200)
+    };
+    let (published, spilled) =
+        publish_export(&bucket, &elsewhere, &export.manifest_summary_key, 64 << 10)
+            .await
+            .unwrap();
+    assert!(spilled > 1 << 20, "{spilled} bytes spilled");
+    assert_eq!(published.manifest.version, rebuilt.manifest.version);
+    assert_eq!(published.manifest.item_count, 3000);
+}
