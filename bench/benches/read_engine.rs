@@ -27,7 +27,11 @@ impl Table for NoTable {
     async fn get_item(&self, _: &str) -> Result<Option<MediaRecord>, String> {
         Err("the benchmark has no table".into())
     }
-    async fn scan(&self, _: &ListQuery) -> Result<Vec<MediaRecord>, String> {
+    async fn scan_page(
+        &self,
+        _: &ListQuery,
+        _: Option<media_query_domain::dynamo::Item>,
+    ) -> Result<(Vec<MediaRecord>, Option<media_query_domain::dynamo::Item>), String> {
         Err("the benchmark has no table".into())
     }
 }

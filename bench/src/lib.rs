@@ -11,7 +11,9 @@
 //! * [`DirStore`]: objects as files, with ETags for the pointer.
 //! * [`generate`]: builds and writes a snapshot once per size (stamped).
 
+pub mod latency_bucket;
 pub mod synthetic;
+pub mod synthetic_table;
 
 use media_query_domain::engine::{Fetched, ObjectStore};
 use media_query_domain::serving::build::Builder;
@@ -150,4 +152,74 @@ pub fn generate(dir: &Path, items: u64) -> std::io::Result<Generated> {
         serde_json::json!({"items": items, "layout": LAYOUT, "shards": g.shards, "shardBytes": g.shard_bytes, "objects": objects, "seconds": seconds}).to_string(),
     )?;
     Ok(g)
+}
+
+/// Writes `count` alternative pointers for the snapshot under `dir`,
+/// `<prefix>/serving/current-<k>.json`, each the generated snapshot plus
+/// its own delta of about its full size (changes to `changes` items spread
+/// over the table, each given the label `Live <k>`): what the edge
+/// benchmark swaps in as the pointer every second, as a busy stream would.
+/// Returns the deltas' raw sizes.
+pub fn generate_live_deltas(
+    dir: &Path,
+    items: u64,
+    count: u64,
+    changes: u64,
+) -> std::io::Result<Vec<u64>> {
+    use media_query_domain::engine::{ReadEngine, VersionLoader};
+    use media_query_domain::serving::manifest::Manifest;
+    use media_query_domain::serving::update::{apply, ObjectSink, Policy};
+    struct Files<'a>(&'a Path);
+    impl ObjectSink for Files<'_> {
+        async fn put(&self, objects: Vec<(String, Vec<u8>)>) -> Result<(), String> {
+            for (hash, bytes) in objects {
+                std::fs::write(self.0.join(object_key(PREFIX, &hash)), bytes)
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        }
+    }
+    let pointer = dir.join(pointer_key(PREFIX));
+    let base = Manifest::parse("pointer", &std::fs::read(&pointer)?)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let store = DirStore::new(dir);
+    let engine = ReadEngine::new(PREFIX, f64::INFINITY, 64 << 20);
+    let loader = VersionLoader {
+        engine: &engine,
+        store: &store,
+        manifest: &base,
+    };
+    // Every change stays in the delta.
+    let policy = Policy {
+        delta_max_bytes: usize::MAX,
+        ..Policy::default()
+    };
+    let mut sizes = Vec::new();
+    for k in 0..count {
+        let edits: std::collections::BTreeMap<String, Option<media_query_domain::MediaRecord>> = (0
+            ..changes)
+            .map(|j| {
+                let i = (j * (items / changes).max(1) + k) % items;
+                let mut r = synthetic::record(i, items);
+                r.labels.push(format!("Live {k}"));
+                (r.name.clone(), Some(r))
+            })
+            .collect();
+        let updated = futures::executor::block_on(apply(
+            &loader,
+            &base,
+            &edits,
+            policy,
+            "2026-12-04T00:00:00.000Z",
+            &Files(dir),
+        ))
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+        sizes.push(updated.manifest.delta.as_ref().map_or(0, |d| d.raw_bytes));
+        let path = dir.join(format!("{PREFIX}/serving/current-{k}.json"));
+        std::fs::write(
+            path,
+            serde_json::to_vec(&updated.manifest).expect("serialise"),
+        )?;
+    }
+    Ok(sizes)
 }

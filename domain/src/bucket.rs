@@ -30,6 +30,18 @@ pub enum Condition<'a> {
     IfAbsent,
 }
 
+impl Condition<'_> {
+    /// Whether a PUT may replace an object whose ETag is `current`
+    /// (`None`: there is none).
+    pub fn holds(&self, current: Option<&str>) -> bool {
+        match self {
+            Condition::Always => true,
+            Condition::IfMatch(etag) => current == Some(*etag),
+            Condition::IfAbsent => current.is_none(),
+        }
+    }
+}
+
 /// How a PUT went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Put {

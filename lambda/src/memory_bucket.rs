@@ -156,12 +156,7 @@ impl Bucket for MemoryBucket {
             .unwrap()
             .get(key)
             .map(|o| o.etag.clone());
-        let holds = match condition {
-            Condition::Always => true,
-            Condition::IfMatch(etag) => current.as_deref() == Some(etag),
-            Condition::IfAbsent => current.is_none(),
-        };
-        if !holds {
+        if !condition.holds(current.as_deref()) {
             return Ok(Put::PreconditionFailed);
         }
         let etag = self.store(key, body);

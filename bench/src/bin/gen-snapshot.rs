@@ -1,5 +1,8 @@
 //! Writes the serving snapshot of a synthetic table to a directory:
-//! `gen-snapshot ITEMS DIR`. The edge benchmark serves it over HTTP.
+//! `gen-snapshot ITEMS DIR [LIVE_DELTAS]`. The edge benchmark serves it over
+//! HTTP. With LIVE_DELTAS, it also writes that many alternative pointers,
+//! each with a full-size delta of its own, which the benchmark swaps in
+//! every second.
 
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -17,5 +20,21 @@ fn main() -> std::io::Result<()> {
         g.seconds,
         g.root.display()
     );
+    if let Some(count) = args.get(3).and_then(|a| a.parse().ok()) {
+        let sizes = media_query_bench::generate_live_deltas(
+            std::path::Path::new(dir),
+            items,
+            count,
+            3_000,
+        )?;
+        let raw: Vec<String> = sizes
+            .iter()
+            .map(|b| format!("{:.1} MB", *b as f64 / 1e6))
+            .collect();
+        println!(
+            "{count} live deltas of 3,000 changes each, raw: {}",
+            raw.join(", ")
+        );
+    }
     Ok(())
 }

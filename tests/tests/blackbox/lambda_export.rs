@@ -11,6 +11,25 @@ use media_query_domain::export::{
 use media_query_domain::{MediaRecord, MediaType, OrderKey, RecordStatus};
 use media_query_lambda::handlers::export::{write_snapshot, ExportTarget};
 
+/// moto with the media table and the export bucket, the table, and the
+/// serving snapshot's place under `edge` with this grace period.
+async fn export_world(
+    gc_grace_seconds: u64,
+) -> (MotoServer, aws_config::SdkConfig, DynamoStore, ExportTarget) {
+    let moto = MotoServer::start();
+    let sdk = aws::sdk_config(&moto).await;
+    aws::create_media_table(&sdk, TABLE).await;
+    aws::create_bucket(&sdk, BUCKET).await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), TABLE);
+    let target = ExportTarget {
+        bucket: BUCKET.into(),
+        prefix: "edge".into(),
+        table_arn: "arn:aws:dynamodb:us-east-1::table/media".into(),
+        gc_grace_seconds,
+    };
+    (moto, sdk, store, target)
+}
+
 /// The export bucket through the SDK, as the export writer uses it.
 fn bucket(s3: &aws_sdk_s3::Client) -> media_query_lambda::s3_bucket::S3Bucket {
     media_query_lambda::s3_bucket::S3Bucket::new(s3.clone(), BUCKET.to_string())
@@ -403,18 +422,8 @@ async fn a_stream_batch_updates_the_serving_snapshot_incrementally() {
     use media_query_lambda::snapshot_bucket::SnapshotBucket;
     use serde_json::json;
 
-    let moto = MotoServer::start();
-    let sdk = aws::sdk_config(&moto).await;
-    aws::create_media_table(&sdk, TABLE).await;
-    aws::create_bucket(&sdk, BUCKET).await;
+    let (moto, sdk, store, target) = export_world(0).await;
     let s3 = aws::s3_client(&sdk);
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), TABLE);
-    let target = ExportTarget {
-        bucket: BUCKET.into(),
-        prefix: "edge".into(),
-        table_arn: "arn:aws:dynamodb:us-east-1::table/media".into(),
-        gc_grace_seconds: 0,
-    };
     // No snapshot yet: the batch asks for a full build.
     let nothing = apply_changes(&Default::default(), &bucket(&s3), &target)
         .await
@@ -551,17 +560,7 @@ async fn a_pointer_that_cannot_be_read_fails_the_batch_instead_of_rebuilding() {
     use media_query_lambda::handlers::serving::apply_changes;
     use media_query_tests::fault_proxy::{Fault, FaultProxy, Match, Rule};
 
-    let moto = MotoServer::start();
-    let sdk = aws::sdk_config(&moto).await;
-    aws::create_media_table(&sdk, TABLE).await;
-    aws::create_bucket(&sdk, BUCKET).await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), TABLE);
-    let target = ExportTarget {
-        bucket: BUCKET.into(),
-        prefix: "edge".into(),
-        table_arn: "arn:aws:dynamodb:us-east-1::table/media".into(),
-        gc_grace_seconds: 0,
-    };
+    let (moto, sdk, store, target) = export_world(0).await;
     write_snapshot(&store, &bucket(&aws::s3_client(&sdk)), &target)
         .await
         .unwrap();
@@ -712,18 +711,8 @@ async fn a_rebuild_never_publishes_over_a_stream_batch_that_ran_meanwhile() {
     use media_query_tests::fault_proxy::{Fault, FaultProxy, Match, Rule};
     use std::time::Duration;
 
-    let moto = MotoServer::start();
-    let sdk = aws::sdk_config(&moto).await;
-    aws::create_media_table(&sdk, TABLE).await;
-    aws::create_bucket(&sdk, BUCKET).await;
+    let (moto, sdk, store, target) = export_world(7200).await;
     let s3 = aws::s3_client(&sdk);
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), TABLE);
-    let target = ExportTarget {
-        bucket: BUCKET.into(),
-        prefix: "edge".into(),
-        table_arn: "arn:aws:dynamodb:us-east-1::table/media".into(),
-        gc_grace_seconds: 7200,
-    };
     for i in 0..20 {
         let mut r =
             MediaRecord::ready(format!("p{i:02}.jpg"), MediaType::Image, vec!["Dog".into()]);
