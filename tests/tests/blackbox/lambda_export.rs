@@ -422,7 +422,7 @@ async fn a_stream_batch_updates_the_serving_snapshot_incrementally() {
     use media_query_lambda::snapshot_bucket::SnapshotBucket;
     use serde_json::json;
 
-    let (moto, sdk, store, target) = export_world(0).await;
+    let (_moto, sdk, store, target) = export_world(0).await;
     let s3 = aws::s3_client(&sdk);
     // No snapshot yet: the batch asks for a full build.
     let nothing = apply_changes(&Default::default(), &bucket(&s3), &target)
