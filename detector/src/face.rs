@@ -37,6 +37,7 @@ const THRESHOLDS: [f32; 3] = [0.6, 0.7, 0.97];
 pub const MAX_SIDE: u32 = 640;
 
 /// A face: its box in pixels of the searched image, and the score (0-1).
+/// (The object detector's candidate boxes are the same shape.)
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Face {
     pub x1: f32,
@@ -84,15 +85,16 @@ impl Face {
 }
 
 #[derive(Clone, Copy, PartialEq)]
-enum Overlap {
+pub(crate) enum Overlap {
     /// Intersection over union.
     Union,
     /// Intersection over the smaller box (drops faces inside faces).
     Min,
 }
 
-/// Non-maximum suppression: keeps the best-scored box of each cluster.
-fn nms(mut faces: Vec<Face>, threshold: f32, overlap: Overlap) -> Vec<Face> {
+/// Non-maximum suppression: keeps the best-scored box of each cluster
+/// (shared with [`crate::objects`], whose boxes are [`Face`]s too).
+pub(crate) fn nms(mut faces: Vec<Face>, threshold: f32, overlap: Overlap) -> Vec<Face> {
     faces.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut kept: Vec<Face> = Vec::new();
     for f in faces {

@@ -19,13 +19,15 @@
 //! end `FAILED`.
 //!
 //! Labels come from a [`Labeler`]: the real offline model ([`model`]: an
-//! ImageNet classifier, WordNet's hierarchy in [`taxonomy`], and a face
-//! detector in [`face`] for people), or canned labels for tests that need
-//! fixed answers.
+//! ImageNet classifier, WordNet's hierarchy in [`taxonomy`], a face
+//! detector in [`face`] for people, and an object detector in [`objects`]
+//! for people, vehicles, animals and more, with boxes), or canned labels
+//! for tests that need fixed answers.
 
 pub mod face;
 mod jobs;
 pub mod model;
+pub mod objects;
 pub mod protocol;
 pub mod taxonomy;
 pub mod video;

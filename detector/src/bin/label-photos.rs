@@ -1,5 +1,6 @@
 //! `label-photos`: the offline model's labels for image files, as
 //! rekognition-local would answer `DetectLabels`, with the time each took.
+//! A label with boxes (`Instances`) shows how many, as `Person 97.3 [2]`.
 //! A video file (`.mp4`, `.mov`, `.flv`) is sampled as a video job is: one
 //! line per sampled second, then the sampling and labelling times.
 //!
@@ -91,10 +92,14 @@ fn main() -> Result<()> {
     Ok(())
 }
 
+/// `Name 97.3` for each label, `Name 97.3 [2]` for one with two boxes.
 fn shown(labels: &[ScoredLabel]) -> String {
     labels
         .iter()
-        .map(|l| format!("{} {:.1}", l.name, l.confidence))
+        .map(|l| match l.instances.len() {
+            0 => format!("{} {:.1}", l.name, l.confidence),
+            n => format!("{} {:.1} [{n}]", l.name, l.confidence),
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -1,8 +1,9 @@
 //! rekognition-local with the real offline model, called by the real
 //! `aws-sdk-rekognition` client over HTTP, reading S3 and publishing to SNS
-//! in moto: real photos get the labels a person expects, videos are
-//! labelled frame by frame, bad files get Rekognition's errors, and the
-//! unchanged object-created handler stores real labels.
+//! in moto: real photos get the labels a person expects, objects get boxes
+//! where they are, videos are labelled frame by frame, bad files get
+//! Rekognition's errors, and the unchanged object-created handler stores
+//! real labels.
 
 use aws_sdk_rekognition::error::ProvideErrorMetadata;
 use aws_sdk_rekognition::primitives::Blob;
@@ -174,6 +175,105 @@ async fn real_photos_get_the_labels_a_person_expects() {
     // Only ancestors: the most general label has none.
     let animal = labels.iter().find(|l| l.name() == Some("Animal")).unwrap();
     assert!(animal.parents().is_empty(), "{animal:?}");
+}
+
+fn label<'a>(labels: &'a [Label], name: &str) -> &'a Label {
+    labels
+        .iter()
+        .find(|l| l.name() == Some(name))
+        .unwrap_or_else(|| panic!("{name} missing from {:?}", names(labels)))
+}
+
+/// An instance's (left, top, width, height) and confidence.
+fn instance(i: &aws_sdk_rekognition::types::Instance) -> ((f32, f32, f32, f32), f32) {
+    let b = i.bounding_box().unwrap();
+    (
+        (
+            b.left().unwrap(),
+            b.top().unwrap(),
+            b.width().unwrap(),
+            b.height().unwrap(),
+        ),
+        i.confidence().unwrap(),
+    )
+}
+
+/// Two photos side by side, as one PNG.
+fn side_by_side(left: &str, right: &str) -> Vec<u8> {
+    let (l, r) = (
+        image::load_from_memory(&photos::bytes(left))
+            .unwrap()
+            .to_rgb8(),
+        image::load_from_memory(&photos::bytes(right))
+            .unwrap()
+            .to_rgb8(),
+    );
+    let mut both = image::RgbImage::new(l.width() + r.width(), l.height().max(r.height()));
+    image::imageops::replace(&mut both, &l, 0, 0);
+    image::imageops::replace(&mut both, &r, l.width().into(), 0);
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgb8(both)
+        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+#[tokio::test]
+async fn objects_get_boxes_as_rekognition_instances() {
+    let e = env().await;
+    // The astronaut, sitting, fills most of the photo: one person, one box
+    // around the face's.
+    let labels = detect(&e, photos::bytes("astronaut.png"), 50.0).await;
+    let person = label(&labels, "Person");
+    assert_eq!(person.instances().len(), 1, "{person:?}");
+    let ((left, top, width, height), confidence) = instance(&person.instances()[0]);
+    assert!(left < 0.1 && top < 0.1, "{person:?}");
+    assert!(
+        (0.55..0.8).contains(&width) && (0.85..=1.0).contains(&height),
+        "{person:?}"
+    );
+    assert!((55.0..=100.0).contains(&confidence), "{person:?}");
+    let ((face_left, face_top, face_width, _), _) =
+        instance(&label(&labels, "Face").instances()[0]);
+    assert!(face_left > left && face_left + face_width < left + width && face_top > top);
+
+    // A motorcycle is a vehicle; only the motorcycle has a box, and the
+    // garage shelf behind it is not a person.
+    let labels = detect(&e, photos::bytes("motorcycle_right.png"), 50.0).await;
+    let bike = label(&labels, "Motorcycle");
+    let parents: Vec<&str> = bike.parents().iter().filter_map(|p| p.name()).collect();
+    assert_eq!(parents, ["Transportation", "Vehicle"], "{bike:?}");
+    assert_eq!(bike.instances().len(), 1, "{bike:?}");
+    let ((left, top, width, height), confidence) = instance(&bike.instances()[0]);
+    assert!(
+        (0.0..0.2).contains(&left) && (0.05..0.25).contains(&top),
+        "{bike:?}"
+    );
+    assert!(
+        (0.65..0.85).contains(&width) && (0.65..0.9).contains(&height),
+        "{bike:?}"
+    );
+    assert!(confidence >= 55.0, "{bike:?}");
+    assert!(label(&labels, "Vehicle").instances().is_empty());
+    assert!(!names(&labels).contains(&"Person"), "{:?}", names(&labels));
+
+    // Two photos side by side: a person in each half, letterboxed into
+    // the detector's square input and mapped back.
+    let labels = detect(&e, side_by_side("astronaut.png", "camera.png"), 25.0).await;
+    let person = label(&labels, "Person");
+    let mut centres: Vec<f32> = person
+        .instances()
+        .iter()
+        .map(|i| {
+            let ((left, top, width, height), _) = instance(i);
+            assert!(top < 0.2 && height > 0.8, "{person:?}");
+            left + width / 2.0
+        })
+        .collect();
+    centres.sort_by(f32::total_cmp);
+    assert_eq!(centres.len(), 2, "{person:?}");
+    assert!(centres[0] < 0.5 && centres[1] > 0.5, "{centres:?}");
+    label(&labels, "People");
 }
 
 #[tokio::test]
