@@ -21,11 +21,11 @@ QUERIES=${2:-10000}
 CONNECTIONS=${3:-1}
 LIVE_DELTAS=${4:-0}
 DIR=target/bench-snapshots/$ITEMS
-cargo run --release -q -p media-query-bench --bin gen-snapshot -- "$ITEMS" "$DIR"
+cargo run --profile bench -q -p media-query-bench --bin gen-snapshot -- "$ITEMS" "$DIR"
 rm -f "$DIR"/bench/serving/current-*.json
 cp "$DIR/bench/serving/current.json" "$DIR/stamp-pointer.json"
 if [ "$LIVE_DELTAS" -gt 0 ]; then
-  cargo run --release -q -p media-query-bench --bin gen-snapshot -- "$ITEMS" "$DIR" "$LIVE_DELTAS"
+  cargo run --profile bench -q -p media-query-bench --bin gen-snapshot -- "$ITEMS" "$DIR" "$LIVE_DELTAS"
 fi
 [ -f edge/build/worker/shim.mjs ] || bash scripts/build-worker.sh
 status=0

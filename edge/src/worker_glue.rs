@@ -288,6 +288,17 @@ impl SnapshotBucket<'_> {
 }
 
 impl ObjectStore for SnapshotBucket<'_> {
+    /// workerd cancels a request that waits on another request's I/O with
+    /// none of its own pending: a request waiting for an object another
+    /// request is fetching checks back on its own timer.
+    fn waits_on_timers(&self) -> bool {
+        true
+    }
+
+    async fn pause(&self, ms: f64) {
+        Delay::from(Duration::from_millis(ms as u64)).await
+    }
+
     async fn get(
         &self,
         key: &str,

@@ -58,7 +58,24 @@ pub enum Fetched {
 #[allow(async_fn_in_trait)]
 pub trait ObjectStore {
     async fn get(&self, key: &str, if_none_match: Option<&str>) -> Result<Fetched, String>;
+
+    /// Whether a request that waits for an object another request is
+    /// fetching must wait on timers of its own ([`ObjectStore::pause`])
+    /// rather than be woken by that request: true in the Worker, whose
+    /// runtime cancels a request with nothing of its own pending (see
+    /// `single_flight`).
+    fn waits_on_timers(&self) -> bool {
+        false
+    }
+
+    /// Waits about `ms` milliseconds on this request's own timer.
+    async fn pause(&self, _ms: f64) {}
 }
+
+/// How long a waiter on timers waits before it checks back, and how many
+/// times before it fetches the object itself.
+const PAUSE_MS: f64 = 5.0;
+const PAUSES: usize = 2_000;
 
 /// Why the snapshot could not answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -312,21 +329,33 @@ impl ReadEngine {
     /// The object `hash` decoded: from the cache, from the fetch another
     /// request has in flight, or fetched and decoded by `load` (which
     /// returns it and the memory it holds), then cached.
-    async fn object<F, Fut>(&self, hash: &str, load: F) -> Result<Decoded, ReadError>
+    async fn object<S, F, Fut>(&self, store: &S, hash: &str, load: F) -> Result<Decoded, ReadError>
     where
+        S: ObjectStore,
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<(Decoded, usize), ReadError>>,
     {
-        if let Some(d) = self.cached(hash) {
-            return Ok(d);
-        }
-        let leader = match self.flights.join(hash) {
-            Turn::Lead(leader) => Some(leader),
-            Turn::Wait(rx) => match rx.await {
-                Ok(result) => return result,
-                // The request fetching it went away: fetch it here.
-                Err(_) => None,
-            },
+        let on_timers = store.waits_on_timers();
+        let mut pauses = 0;
+        let leader = loop {
+            if let Some(d) = self.cached(hash) {
+                return Ok(d);
+            }
+            match self.flights.join(hash, on_timers) {
+                Turn::Lead(leader) => break Some(leader),
+                Turn::Wait(rx) => match rx.await {
+                    Ok(result) => return result,
+                    // The request fetching it went away: fetch it here.
+                    Err(_) => break None,
+                },
+                // Checked again after a pause: from the cache once the
+                // leader is done, else led here if it failed or went away.
+                Turn::Busy if pauses < PAUSES => {
+                    pauses += 1;
+                    store.pause(PAUSE_MS).await;
+                }
+                Turn::Busy => break None,
+            }
         };
         let result = load().await.map(|(decoded, bytes)| {
             lock(&self.cache).insert(hash.to_string(), Arc::new(decoded.clone()), bytes);
@@ -356,7 +385,7 @@ impl ReadEngine {
             let bytes = shard.memory_bytes();
             Ok((Decoded::Shard(Arc::new(shard)), bytes))
         };
-        match self.object(&r.hash, load).await? {
+        match self.object(store, &r.hash, load).await? {
             Decoded::Shard(s) => Ok(s),
             _ => Err(self.not_a(&r.hash, "shard")),
         }
@@ -377,7 +406,7 @@ impl ReadEngine {
             }
             Ok((Decoded::Page(Arc::new(page)), raw.len() * 2))
         };
-        match self.object(hash, load).await? {
+        match self.object(store, hash, load).await? {
             Decoded::Page(p) => Ok(p),
             _ => Err(self.not_a(hash, "directory page")),
         }
@@ -394,7 +423,7 @@ impl ReadEngine {
             let bytes = delta.memory_bytes();
             Ok((Decoded::Delta(Arc::new(delta)), bytes))
         };
-        match self.object(&r.hash, load).await? {
+        match self.object(store, &r.hash, load).await? {
             Decoded::Delta(d) => Ok(d),
             _ => Err(self.not_a(&r.hash, "delta or level part")),
         }
@@ -700,6 +729,22 @@ mod tests {
     struct SlowBucket {
         objects: Mutex<HashMap<String, Vec<u8>>>,
         gets: Mutex<HashMap<String, usize>>,
+        /// As the Worker's bucket: waiters check back on their own timer.
+        on_timers: bool,
+    }
+
+    /// One turn of the executor.
+    async fn yield_once() {
+        let mut yielded = false;
+        std::future::poll_fn(|cx| {
+            if yielded {
+                return std::task::Poll::Ready(());
+            }
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        })
+        .await
     }
 
     impl SlowBucket {
@@ -725,16 +770,7 @@ mod tests {
         async fn get(&self, key: &str, _: Option<&str>) -> Result<Fetched, String> {
             *lock(&self.gets).entry(key.to_string()).or_default() += 1;
             for _ in 0..3 {
-                let mut yielded = false;
-                std::future::poll_fn(|cx| {
-                    if yielded {
-                        return std::task::Poll::Ready(());
-                    }
-                    yielded = true;
-                    cx.waker().wake_by_ref();
-                    std::task::Poll::Pending
-                })
-                .await;
+                yield_once().await;
             }
             Ok(match lock(&self.objects).get(key) {
                 Some(body) => Fetched::Object {
@@ -744,11 +780,27 @@ mod tests {
                 None => Fetched::Missing,
             })
         }
+
+        fn waits_on_timers(&self) -> bool {
+            self.on_timers
+        }
+
+        async fn pause(&self, _ms: f64) {
+            yield_once().await
+        }
     }
 
     #[test]
     fn concurrent_requests_for_a_new_version_fetch_each_object_once() {
-        let bucket = SlowBucket::default();
+        for on_timers in [false, true] {
+            concurrent_requests_fetch_each_object_once(SlowBucket {
+                on_timers,
+                ..SlowBucket::default()
+            });
+        }
+    }
+
+    fn concurrent_requests_fetch_each_object_once(bucket: SlowBucket) {
         bucket.publish(&["Dog"]);
         let engine = ReadEngine::new("p", 1_000.0, 64 << 20);
         let query = ListQuery::default();

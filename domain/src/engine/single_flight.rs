@@ -10,6 +10,14 @@
 //! No task is spawned (the Worker cannot): the leader is the request that
 //! asked first, and if it is dropped midway (its client went away) its
 //! waiters are told so and fetch the object themselves.
+//!
+//! How a waiter waits depends on the runtime ([`super::ObjectStore::waits_on_timers`]).
+//! Natively the leader wakes it (a oneshot). In a Worker, one request must
+//! not be woken by another's I/O: workerd cancels a request that has
+//! nothing of its own pending ("the Worker's code had hung"), and a task
+//! woken from another request's context would do its I/O there. So there a
+//! waiter checks back on its own timer ([`Turn::Busy`]), and finds the
+//! object in the cache once the leader has finished.
 
 use super::ReadError;
 use futures_channel::oneshot;
@@ -38,6 +46,9 @@ pub(super) enum Turn<'a, T: Clone> {
     Lead(Leader<'a, T>),
     /// Another request is fetching it: its result.
     Wait(oneshot::Receiver<Result<T, ReadError>>),
+    /// Another request is fetching it; check back later (for waiters that
+    /// must not be woken by another request).
+    Busy,
 }
 
 /// The request that fetches an object for everyone waiting for it.
@@ -52,10 +63,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl<T: Clone> SingleFlight<T> {
-    /// Leads the fetch of `key`, or waits for the one in flight.
-    pub(super) fn join(&self, key: &str) -> Turn<'_, T> {
+    /// Leads the fetch of `key`, or waits for the one in flight: woken by
+    /// its leader, or, with `on_timers`, by checking back.
+    pub(super) fn join(&self, key: &str, on_timers: bool) -> Turn<'_, T> {
         let mut waiting = lock(&self.waiting);
         match waiting.get_mut(key) {
+            Some(_) if on_timers => Turn::Busy,
             Some(waiters) => {
                 let (tx, rx) = oneshot::channel();
                 waiters.push(tx);

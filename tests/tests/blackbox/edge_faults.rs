@@ -237,3 +237,43 @@ async fn edge_faults_a_collected_shard_makes_the_edge_read_the_pointer_again() {
     );
     assert!(a.body.contains("zz-new-2.jpg"), "{}", a.body);
 }
+
+/// Many requests of one isolate need the objects of a new version at once:
+/// each object is fetched once, and every request is answered (workerd
+/// cancels a request that waits on another request's fetch with nothing of
+/// its own pending, so the waiters check back on their own timers).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edge_faults_concurrent_requests_for_a_new_version_fetch_each_object_once() {
+    let (world, proxy, edge) = edge_behind_proxy().await;
+    assert_eq!(edge.get("/?label=Dog").status, 200);
+    put_unexported(&world, "zz-concurrent.jpg").await;
+    world.export().await;
+    tokio::time::sleep(PAST_TTL).await;
+    let before = proxy.log().len();
+    let answers: Vec<_> = std::thread::scope(|s| {
+        let edge = &edge;
+        let threads: Vec<_> = (0..10)
+            .map(|i| {
+                s.spawn(move || match i % 3 {
+                    0 => edge.get("/?label=Owl"),
+                    1 => edge.get("/"),
+                    _ => edge.get("/zz-concurrent.jpg"),
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    // Requests that came while the pointer was being re-checked answer
+    // from the version they had (and the new item from DynamoDB).
+    for a in &answers {
+        assert_eq!(a.status, 200, "{}", a.body);
+    }
+    let mut gets = std::collections::BTreeMap::<String, usize>::new();
+    for seen in &proxy.log()[before..] {
+        if seen.method == "GET" && seen.path.contains("/serving/objects/") {
+            *gets.entry(seen.path.clone()).or_default() += 1;
+        }
+    }
+    assert!(!gets.is_empty(), "the new version's objects were read");
+    assert!(gets.values().all(|&n| n == 1), "{gets:#?}");
+}
