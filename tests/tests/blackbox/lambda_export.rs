@@ -30,6 +30,17 @@ async fn export_world(
     (moto, sdk, store, target)
 }
 
+/// The read API over the snapshot under `edge`, re-reading the pointer on
+/// every request.
+fn read_api<'a>(
+    store: &'a DynamoStore,
+    s3: &aws_sdk_s3::Client,
+) -> media_query_lambda::handlers::api::ReadApi<'a, DynamoStore> {
+    let snapshot =
+        media_query_lambda::snapshot_bucket::SnapshotBucket::new(s3.clone(), Some(BUCKET.into()));
+    media_query_lambda::handlers::api::ReadApi::new(store, snapshot, "edge", 0)
+}
+
 /// The export bucket through the SDK, as the export writer uses it.
 fn bucket(s3: &aws_sdk_s3::Client) -> media_query_lambda::s3_bucket::S3Bucket {
     media_query_lambda::s3_bucket::S3Bucket::new(s3.clone(), BUCKET.to_string())
@@ -394,12 +405,7 @@ async fn the_serving_snapshot_builds_from_a_native_export_and_rewrites_only_chan
         .await
         .unwrap()
         .unwrap();
-    let api = ReadApi::new(
-        &store,
-        SnapshotBucket::new(s3.clone(), Some(BUCKET.into())),
-        "edge",
-        0,
-    );
+    let api = read_api(&store, &s3);
     let owls = api.respond("GET", "/", Some("label=Owl"), None).await;
     assert_eq!(
         owls.body,
@@ -481,12 +487,7 @@ async fn a_stream_batch_updates_the_serving_snapshot_incrementally() {
         .unwrap();
     assert_eq!(again.manifest.version, updated.manifest.version);
 
-    let api = ReadApi::new(
-        &store,
-        SnapshotBucket::new(s3.clone(), Some(BUCKET.into())),
-        "edge",
-        0,
-    );
+    let api = read_api(&store, &s3);
     let cats = api.respond("GET", "/", Some("label=Cat"), None).await;
     assert_eq!(
         (cats.header("x-media-source"), cats.body.as_str()),
@@ -705,9 +706,7 @@ async fn unreferenced_objects_wait_out_the_grace_period() {
 /// the batch's change stays in the published snapshot.
 #[tokio::test]
 async fn a_rebuild_never_publishes_over_a_stream_batch_that_ran_meanwhile() {
-    use media_query_lambda::handlers::api::ReadApi;
     use media_query_lambda::handlers::serving::{apply_changes, current_states};
-    use media_query_lambda::snapshot_bucket::SnapshotBucket;
     use media_query_tests::fault_proxy::{Fault, FaultProxy, Match, Rule};
     use std::time::Duration;
 
@@ -774,12 +773,7 @@ async fn a_rebuild_never_publishes_over_a_stream_batch_that_ran_meanwhile() {
     assert_eq!(rebuilt.conflicts, 1, "the rebuild published over the batch");
     assert_eq!(rebuilt.manifest.version, batch.manifest.version);
 
-    let api = ReadApi::new(
-        &store,
-        SnapshotBucket::new(s3.clone(), Some(BUCKET.into())),
-        "edge",
-        0,
-    );
+    let api = read_api(&store, &s3);
     let owls = api.respond("GET", "/", Some("label=Owl"), None).await;
     assert_eq!(
         (owls.header("x-media-source"), owls.body.as_str()),
