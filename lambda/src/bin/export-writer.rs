@@ -34,7 +34,7 @@ async fn main() -> Result<(), Error> {
         table_arn: format!("arn:aws:dynamodb:{region}::table/{}", config.table),
         gc_grace_seconds: config.snapshot_gc_grace_seconds,
     };
-    let bucket = target.snapshot_bucket(&aws_sdk_s3::Client::new(&sdk));
+    let bucket = target.s3_bucket(&aws_sdk_s3::Client::new(&sdk));
     let (store, s3, target) = (&store, &bucket, &target);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let payload = event.payload;

@@ -25,7 +25,6 @@ use media_query_domain::export::{
 use media_query_domain::record::attr;
 use media_query_domain::time::iso8601_millis;
 use std::io::Write as _;
-use std::time::{SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 use tracing::info;
 
@@ -71,31 +70,24 @@ pub(crate) fn sort_error(e: std::io::Error) -> ExportError {
 
 /// Milliseconds since the epoch and an ISO-8601 rendering of it.
 fn now() -> (u128, String) {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis();
-    (ms, iso8601_millis(ms as u64))
+    let ms = super::serving::now_ms();
+    (u128::from(ms), iso8601_millis(ms))
 }
 
-/// One plain PUT; returns the object's ETag.
 impl ExportTarget {
     /// The export bucket through the SDK, as the export writer uses it.
-    pub fn snapshot_bucket(&self, s3: &aws_sdk_s3::Client) -> crate::s3_bucket::S3Bucket {
+    pub fn s3_bucket(&self, s3: &aws_sdk_s3::Client) -> crate::s3_bucket::S3Bucket {
         crate::s3_bucket::S3Bucket::new(s3.clone(), self.bucket.clone())
     }
 }
 
+/// One plain (unconditional) PUT; returns the object's ETag.
 pub(crate) async fn put(
     bucket: &impl Bucket,
     key: &str,
     body: Vec<u8>,
-    content_type: &str,
+    meta: PutMeta<'_>,
 ) -> Result<Option<String>, ExportError> {
-    let meta = PutMeta {
-        content_type,
-        cache_control: None,
-    };
     let failed = |detail: String| ExportError::S3 {
         operation: "PutObject",
         key: key.to_string(),
@@ -108,6 +100,14 @@ pub(crate) async fn put(
     {
         Put::Written { etag } => Ok(etag.map(|t| t.trim_matches('"').to_string())),
         Put::PreconditionFailed => Err(failed("a precondition failed on a plain PUT".into())),
+    }
+}
+
+/// The export-layout files: no `Cache-Control`.
+fn layout_file(content_type: &str) -> PutMeta<'_> {
+    PutMeta {
+        content_type,
+        cache_control: None,
     }
 }
 
@@ -180,7 +180,7 @@ pub async fn write_snapshot<S: MediaStore>(
             billed += data.len() as u64;
             let md5 = Md5::digest(&data);
             let key = format!("{dir}data/{:05}-{}.json.gz", files.len(), hex(&md5[..8]));
-            let etag = put(bucket, &key, data, "application/gzip").await?;
+            let etag = put(bucket, &key, data, layout_file("application/gzip")).await?;
             files.push(ManifestFile {
                 item_count: full.items,
                 md5_checksum: base64::engine::general_purpose::STANDARD.encode(md5),
@@ -202,7 +202,7 @@ pub async fn write_snapshot<S: MediaStore>(
         bucket,
         &files_key,
         files_text.into_bytes(),
-        "application/json",
+        layout_file("application/json"),
     )
     .await?;
 
@@ -227,7 +227,13 @@ pub async fn write_snapshot<S: MediaStore>(
     };
     let summary_key = format!("{dir}manifest-summary.json");
     let summary_text = serde_json::to_vec(&summary).expect("serialise");
-    put(bucket, &summary_key, summary_text, "application/json").await?;
+    put(
+        bucket,
+        &summary_key,
+        summary_text,
+        layout_file("application/json"),
+    )
+    .await?;
 
     // Publish: the single PUT that switches readers to the new snapshot.
     let pointer_key = latest_pointer_key(&target.prefix);
@@ -238,7 +244,7 @@ pub async fn write_snapshot<S: MediaStore>(
         item_count,
     };
     let body = serde_json::to_vec(&pointer).expect("serialise");
-    put(bucket, &pointer_key, body, "application/json").await?;
+    put(bucket, &pointer_key, body, layout_file("application/json")).await?;
     info!(
         export_id,
         items = item_count,

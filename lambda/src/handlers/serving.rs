@@ -16,7 +16,7 @@
 //! ([`export_items`]), ours or a native `ExportTableToPointInTime`
 //! full export.
 
-use super::export::{sort_error, ExportError, ExportTarget};
+use super::export::{put, sort_error, ExportError, ExportTarget};
 use crate::spill::SpillSorter;
 use crate::store::{MediaStore, StoreError};
 use media_query_domain::bucket::{Bucket, Condition, Put, PutMeta, DELETE_BATCH};
@@ -36,7 +36,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::{error, info, warn};
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
@@ -352,19 +352,7 @@ const IMMUTABLE: PutMeta<'static> = PutMeta {
 /// One unconditional PUT of a snapshot object (immutable, content-addressed).
 async fn put_object(bucket: &impl Bucket, key: String, bytes: Vec<u8>) -> Result<u64, ExportError> {
     let len = bytes.len() as u64;
-    match bucket.put(&key, bytes, IMMUTABLE, Condition::Always).await {
-        Ok(Put::Written { .. }) => Ok(len),
-        Ok(Put::PreconditionFailed) => Err(ExportError::S3 {
-            operation: "PutObject",
-            key,
-            detail: "a precondition failed on an unconditional PUT".into(),
-        }),
-        Err(detail) => Err(ExportError::S3 {
-            operation: "PutObject",
-            key,
-            detail,
-        }),
-    }
+    put(bucket, &key, bytes, IMMUTABLE).await.map(|_| len)
 }
 
 /// Writes snapshot objects (by hash) as they arrive, [`PUTS_AT_ONCE`] in
@@ -479,23 +467,13 @@ async fn write_gc_ledger(
     ledger: &BTreeMap<String, u64>,
 ) -> Result<(), ExportError> {
     let body = serde_json::to_vec(ledger).expect("serialise");
-    let key = gc_ledger_key(prefix);
     let meta = PutMeta {
         content_type: "application/json",
         cache_control: Some("no-cache"),
     };
-    match bucket
-        .put(&key, body, meta, Condition::Always)
+    put(bucket, &gc_ledger_key(prefix), body, meta)
         .await
-        .map_err(s3_error("PutObject", &key))?
-    {
-        Put::Written { .. } => Ok(()),
-        Put::PreconditionFailed => Err(ExportError::S3 {
-            operation: "PutObject",
-            key,
-            detail: "a precondition failed on an unconditional PUT".into(),
-        }),
-    }
+        .map(|_| ())
 }
 
 /// Garbage collection of snapshot objects: `existing` (key to when it was

@@ -59,13 +59,9 @@ async fn moto_verifies_the_worker_signatures() {
                 table_arn: "t".into(),
                 gc_grace_seconds: 0,
             };
-            write_snapshot(
-                &store,
-                &target.snapshot_bucket(&aws::s3_client(&sdk)),
-                &target,
-            )
-            .await
-            .unwrap();
+            write_snapshot(&store, &target.s3_bucket(&aws::s3_client(&sdk)), &target)
+                .await
+                .unwrap();
         }
     }
     let (key_id, secret) = create_iam_key(&moto.endpoint());

@@ -64,7 +64,7 @@ impl World {
     pub(super) async fn export(&self) {
         write_snapshot(
             &self.store,
-            &self.target.snapshot_bucket(&aws::s3_client(&self.sdk)),
+            &self.target.s3_bucket(&aws::s3_client(&self.sdk)),
             &self.target,
         )
         .await

@@ -429,7 +429,7 @@ async fn export_writer_and_read_api_run_with_their_template_policies() {
 
     // export-writer: a full rebuild (Scan, PutObject, GetObject, ListBucket).
     let target = writer.export_target();
-    write_snapshot(&writer.store, &target.snapshot_bucket(&writer.s3), &target)
+    write_snapshot(&writer.store, &target.s3_bucket(&writer.s3), &target)
         .await
         .unwrap();
     // A stream batch (GetItem of each changed name, the snapshot's objects).
@@ -440,17 +440,17 @@ async fn export_writer_and_read_api_run_with_their_template_policies() {
     let latest = current_states(&writer.store, changes.latest.into_keys())
         .await
         .unwrap();
-    let updated = apply_changes(&latest, &target.snapshot_bucket(&writer.s3), &target)
+    let updated = apply_changes(&latest, &target.s3_bucket(&writer.s3), &target)
         .await
         .unwrap();
     assert!(updated.is_some(), "a published snapshot to update");
     // Two more rebuilds: reconciliation, and the oldest export deleted
     // (DeleteObject).
-    write_snapshot(&writer.store, &target.snapshot_bucket(&writer.s3), &target)
+    write_snapshot(&writer.store, &target.s3_bucket(&writer.s3), &target)
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(5)).await;
-    write_snapshot(&writer.store, &target.snapshot_bucket(&writer.s3), &target)
+    write_snapshot(&writer.store, &target.s3_bucket(&writer.s3), &target)
         .await
         .unwrap();
     let exports = aws::s3_client(&d.admin)
@@ -671,31 +671,23 @@ async fn a_statement_missing_from_a_policy_is_access_denied() {
         .await;
     let target = writer.export_target();
     let elsewhere = d.function("ExportWriterFunction", &other_prefix).await;
-    let e = write_snapshot(
-        &elsewhere.store,
-        &target.snapshot_bucket(&elsewhere.s3),
-        &target,
-    )
-    .await
-    .unwrap_err();
+    let e = write_snapshot(&elsewhere.store, &target.s3_bucket(&elsewhere.s3), &target)
+        .await
+        .unwrap_err();
     // Its first call there, the read of the pointer, is refused.
     assert_denied_by_moto("the export writer outside its granted prefix", &e);
     // ... or listing only another prefix.
     let listing = d.function("ExportWriterFunction", &listing_elsewhere).await;
-    let e = write_snapshot(
-        &listing.store,
-        &target.snapshot_bucket(&listing.s3),
-        &target,
-    )
-    .await
-    .unwrap_err();
+    let e = write_snapshot(&listing.store, &target.s3_bucket(&listing.s3), &target)
+        .await
+        .unwrap_err();
     assert_denied_in_process("ListBucket outside the granted s3:prefix", &e);
     assert!(
         error_chain(&e).contains("s3:ListBucket"),
         "{}",
         error_chain(&e)
     );
-    write_snapshot(&writer.store, &target.snapshot_bucket(&writer.s3), &target)
+    write_snapshot(&writer.store, &target.s3_bucket(&writer.s3), &target)
         .await
         .unwrap();
 
@@ -767,7 +759,7 @@ async fn the_worker_reads_with_the_edge_reader_users_key() {
         .function("ExportWriterFunction", &users["ExportWriterFunction"])
         .await;
     let target = writer.export_target();
-    write_snapshot(&writer.store, &target.snapshot_bucket(&writer.s3), &target)
+    write_snapshot(&writer.store, &target.s3_bucket(&writer.s3), &target)
         .await
         .unwrap();
 
