@@ -874,7 +874,7 @@ pub fn delta(data: &[u8]) {
 }
 
 fn assert_delta(raw: &[u8]) {
-    let Ok(d) = Delta::decode("delta", raw) else {
+    let Ok(d) = Delta::decode("delta", raw.to_vec()) else {
         return;
     };
     let edits = d.edits();
@@ -893,7 +893,7 @@ fn assert_delta(raw: &[u8]) {
         }
     }
     let again = delta::encode(&edits);
-    let decoded = Delta::decode("delta", &again).expect("an encoded delta decodes");
+    let decoded = Delta::decode("delta", again.clone()).expect("an encoded delta decodes");
     assert_eq!(decoded.edits(), edits);
     assert!(delta::encode(&decoded.edits()) == again);
     if !video_tombstone {

@@ -419,7 +419,7 @@ impl ReadEngine {
     ) -> Result<Arc<Delta>, ReadError> {
         let load = || async {
             let raw = self.fetch(store, &r.hash, r.raw_bytes as usize).await?;
-            let delta = Delta::decode(&object_key(&self.prefix, &r.hash), &raw)?;
+            let delta = Delta::decode(&object_key(&self.prefix, &r.hash), raw)?;
             let bytes = delta.memory_bytes();
             Ok((Decoded::Delta(Arc::new(delta)), bytes))
         };

@@ -33,6 +33,8 @@ use super::FormatError;
 use crate::media::MediaType;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::Arc;
 
 const MAGIC: &[u8; 4] = b"MQD1";
 
@@ -85,20 +87,24 @@ pub fn encode(edits: &Edits) -> Vec<u8> {
 #[derive(Debug, Default)]
 pub struct Delta {
     runs: Vec<(String, Shard)>,
+    /// The inflated object, which every run's section points into.
+    raw: Arc<Vec<u8>>,
 }
 
 impl Delta {
     /// Decodes raw (inflated) bytes, checking the layout and the order.
-    pub fn decode(key: &str, raw: &[u8]) -> Result<Delta, FormatError> {
+    /// The sections stay in `raw`, shared by the decoded runs: the delta
+    /// holds its raw bytes once, with no copy made while decoding.
+    pub fn decode(key: &str, raw: Vec<u8>) -> Result<Delta, FormatError> {
         let bad = |d: &str| FormatError::corrupt(key, d);
         if raw.get(..4) != Some(MAGIC) {
             return Err(bad("not a delta (bad magic)"));
         }
         let u32_at = |at: usize| -> Option<usize> {
-            raw.get(at..at + 4)
+            raw.get(at..at.checked_add(4)?)
                 .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize)
         };
-        let mut runs: Vec<(String, Shard)> = Vec::new();
+        let mut sections: Vec<(String, Range<usize>)> = Vec::new();
         let mut at = 4;
         while at < raw.len() {
             let run_len = u32_at(at).ok_or_else(|| bad("truncated run length"))?;
@@ -109,17 +115,21 @@ impl Delta {
                 .ok_or_else(|| bad("truncated or non-UTF-8 run id"))?;
             at = run_span.end;
             let len = u32_at(at).ok_or_else(|| bad("truncated section length"))?;
-            let section_span = span(at + 4, len).ok_or_else(|| bad("truncated section"))?;
-            let section = raw
-                .get(section_span.clone())
+            let section = span(at + 4, len)
+                .filter(|s| s.end <= raw.len())
                 .ok_or_else(|| bad("truncated section"))?;
-            at = section_span.end;
-            if runs.last().is_some_and(|(r, _)| r.as_str() >= run) {
+            at = section.end;
+            if sections.last().is_some_and(|(r, _)| r.as_str() >= run) {
                 return Err(bad("runs are not in strictly increasing order"));
             }
-            runs.push((run.to_string(), Shard::decode(key, section.to_vec())?));
+            sections.push((run.to_string(), section));
         }
-        Ok(Delta { runs })
+        let raw = Arc::new(raw);
+        let runs = sections
+            .into_iter()
+            .map(|(run, section)| Ok((run, Shard::decode_section(key, raw.clone(), section)?)))
+            .collect::<Result<Vec<_>, FormatError>>()?;
+        Ok(Delta { runs, raw })
     }
 
     /// The changes to one run, sorted by name.
@@ -145,10 +155,12 @@ impl Delta {
 
     /// Memory held, for the cache's budget.
     pub fn memory_bytes(&self) -> usize {
-        self.runs
-            .iter()
-            .map(|(r, s)| r.capacity() + s.memory_bytes())
-            .sum::<usize>()
+        self.raw.capacity()
+            + self
+                .runs
+                .iter()
+                .map(|(r, s)| r.capacity() + s.index_bytes())
+                .sum::<usize>()
             + 64
     }
 }
@@ -183,7 +195,7 @@ mod tests {
             .insert("b".into(), None);
         edits.entry("type:video".into()).or_default();
         let raw = encode(&edits);
-        let d = Delta::decode("k", &raw).unwrap();
+        let d = Delta::decode("k", raw.clone()).unwrap();
         edits.remove("type:video");
         assert_eq!(d.edits(), edits);
         let dog = d.run("label:Dog").unwrap();
@@ -201,11 +213,14 @@ mod tests {
         let raw = encode(&edits);
         for cut in 0..raw.len() {
             if cut != 4 {
-                assert!(Delta::decode("k", &raw[..cut]).is_err(), "cut {cut}");
+                assert!(
+                    Delta::decode("k", raw[..cut].to_vec()).is_err(),
+                    "cut {cut}"
+                );
             }
         }
         let mut twice = raw.clone();
         twice.extend_from_slice(&raw[4..]);
-        assert!(Delta::decode("k", &twice).is_err());
+        assert!(Delta::decode("k", twice).is_err());
     }
 }

@@ -291,7 +291,7 @@ mod tests {
         assert_eq!(parts[1].0.first, "n025");
         let decoded = delta::Delta::decode(
             "k",
-            &crate::serving::open_object("k", &parts[1].0.part.hash, &parts[1].1, 1 << 20).unwrap(),
+            crate::serving::open_object("k", &parts[1].0.part.hash, &parts[1].1, 1 << 20).unwrap(),
         )
         .unwrap();
         assert_eq!(decoded.run("label:A").unwrap().len(), 25);

@@ -180,7 +180,16 @@ pub fn open_object(
             key: key.to_string(),
         });
     }
-    let mut raw = Vec::with_capacity(gz.len() * 4);
+    // Sized once from gzip's trailer (the inflated size, mod 2^32), capped
+    // at what may be inflated: a growing buffer would double, copying as
+    // it goes, and in wasm the memory grown for that peak is never given
+    // back. One more byte lets the read see the end without growing.
+    let stated = gz
+        .len()
+        .checked_sub(4)
+        .map(|at| u32::from_le_bytes(gz[at..].try_into().expect("4 bytes")) as usize)
+        .unwrap_or(0);
+    let mut raw = Vec::with_capacity(stated.min(max_raw).saturating_add(1));
     flate2::read::GzDecoder::new(gz)
         .take(max_raw as u64 + 1)
         .read_to_end(&mut raw)
