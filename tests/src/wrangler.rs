@@ -6,10 +6,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// How often a start is tried when a port it was given, or picked itself,
+/// turns out to be taken.
+const START_ATTEMPTS: usize = 3;
+/// What workerd logs when a port it was to listen on is taken.
+const PORT_TAKEN: &str = "Address already in use";
+
 pub struct WranglerDev {
     child: Child,
     pub port: u16,
     dir: PathBuf,
+    /// Where the running process's output starts in `dir/wrangler.log`
+    /// (earlier starts' output comes before it).
+    log_from: usize,
 }
 
 /// An HTTP answer from the Worker.
@@ -68,28 +77,86 @@ impl WranglerDev {
             config.push_str(&format!("{k} = {}\n", serde_json::Value::String(v.clone())));
         }
         std::fs::write(dir.join("wrangler.toml"), config).unwrap();
-        let log = std::fs::File::create(dir.join("wrangler.log")).unwrap();
-        let mut cmd = Command::new(wrangler);
-        cmd.arg("dev")
-            .arg("--config")
-            .arg(dir.join("wrangler.toml"))
-            .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--inspector-port", &crate::free_port().to_string()])
-            .arg("--persist-to")
-            .arg(dir.join("state"))
-            .env("WRANGLER_SEND_METRICS", "false")
-            .current_dir(&dir)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log);
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        let child = cmd.spawn().expect("start wrangler dev");
-        let dev = WranglerDev { child, port, dir };
-        dev.wait_ready();
+        let (child, log_from) = spawn(&wrangler, &dir, port);
+        let mut dev = WranglerDev {
+            child,
+            port,
+            dir,
+            log_from,
+        };
+        let mut attempt = 1;
+        while let Err(log) = dev.wait_ready() {
+            assert!(
+                attempt < START_ATTEMPTS && log.contains(PORT_TAKEN),
+                "wrangler dev did not answer on port {}:\n{log}",
+                dev.port
+            );
+            // A port picked free was taken by a parallel test before
+            // wrangler or workerd bound it: start again on new ones.
+            dev.stop();
+            dev.port = crate::free_port();
+            (dev.child, dev.log_from) = spawn(&wrangler, &dev.dir, dev.port);
+            attempt += 1;
+        }
         dev
     }
 
-    fn wait_ready(&self) {
+    /// Stops `wrangler dev` and starts it again on the same port with the
+    /// same local state (`--persist-to`): a new isolate, whose in-memory
+    /// caches start empty, over what the Cache API holds (persisted in the
+    /// state directory). The port stays because the Worker's Cache API keys
+    /// start with the request's origin.
+    pub fn restart(&mut self) {
+        self.stop();
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "port {} still taken after wrangler dev stopped",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let wrangler = root().join("node_modules/.bin/wrangler");
+        let mut attempt = 1;
+        loop {
+            (self.child, self.log_from) = spawn(&wrangler, &self.dir, self.port);
+            match self.wait_ready() {
+                Ok(()) => return,
+                // One of the ports wrangler picks itself was taken.
+                Err(log) if attempt < START_ATTEMPTS && log.contains(PORT_TAKEN) => {
+                    self.stop();
+                    attempt += 1;
+                }
+                Err(log) => panic!(
+                    "wrangler dev did not start again on port {}:\n{log}",
+                    self.port
+                ),
+            }
+        }
+    }
+
+    /// Stops wrangler and workerd (its process group).
+    fn stop(&mut self) {
+        let pgid = self.child.id() as i32;
+        // SAFETY: kill(2) on our own child's process group (wrangler, workerd).
+        unsafe {
+            libc::kill(-pgid, libc::SIGTERM);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+        let _ = self.child.wait();
+    }
+
+    /// Waits until the Worker answers; the log if it does not within 90 s,
+    /// or if wrangler stopped or could not bind a port.
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let log = |dir: &Path, from: usize| {
+            let all = std::fs::read(dir.join("wrangler.log")).unwrap_or_default();
+            String::from_utf8_lossy(all.get(from..).unwrap_or_default()).into_owned()
+        };
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(90) {
             if ureq::get(&self.url("/"))
@@ -101,15 +168,19 @@ impl WranglerDev {
                     Err(ureq::Error::Status(..))
                 )
             {
-                return;
+                return Ok(());
+            }
+            let stopped = matches!(self.child.try_wait(), Ok(Some(_)));
+            let text = log(&self.dir, self.log_from);
+            if stopped || text.contains(PORT_TAKEN) {
+                return Err(text);
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        let log = std::fs::read_to_string(self.dir.join("wrangler.log")).unwrap_or_default();
-        panic!(
-            "wrangler dev did not answer on port {} within 90 s:\n{log}",
-            self.port
-        );
+        Err(format!(
+            "(no answer within 90 s)\n{}",
+            log(&self.dir, self.log_from)
+        ))
     }
 
     pub fn url(&self, path_and_query: &str) -> String {
@@ -150,16 +221,34 @@ impl WranglerDev {
 
 impl Drop for WranglerDev {
     fn drop(&mut self) {
-        let pgid = self.child.id() as i32;
-        // SAFETY: kill(2) on our own child's process group (wrangler, workerd).
-        unsafe {
-            libc::kill(-pgid, libc::SIGTERM);
-        }
-        std::thread::sleep(Duration::from_millis(300));
-        unsafe {
-            libc::kill(-pgid, libc::SIGKILL);
-        }
-        let _ = self.child.wait();
+        self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Starts `wrangler dev` with the config and state in `dir`, on `port`;
+/// its output goes to `dir/wrangler.log` (appended, across restarts), from
+/// the offset returned with the child.
+fn spawn(wrangler: &Path, dir: &Path, port: u16) -> (Child, usize) {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("wrangler.log"))
+        .unwrap();
+    let from = log.metadata().map(|m| m.len() as usize).unwrap_or(0);
+    let mut cmd = Command::new(wrangler);
+    cmd.arg("dev")
+        .arg("--config")
+        .arg(dir.join("wrangler.toml"))
+        .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--inspector-port", &crate::free_port().to_string()])
+        .arg("--persist-to")
+        .arg(dir.join("state"))
+        .env("WRANGLER_SEND_METRICS", "false")
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log);
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    (cmd.spawn().expect("start wrangler dev"), from)
 }
