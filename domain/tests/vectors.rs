@@ -3,7 +3,10 @@
 //! The same file is compiled natively (`cargo test`) and to wasm32 (run by
 //! `wasm-bindgen-test-runner` under Node), so any drift between the Lambda
 //! and the Worker targets fails a vector. The files are embedded with
-//! `include_str!` because wasm has no file system.
+//! `include_str!` because wasm has no file system; every file in
+//! `domain/vectors/` must be listed in [`VECTOR_FILES`] (checked natively,
+//! by reading the directory) and read by a runner (checked on both
+//! targets).
 
 use media_query_domain::api::{self, ApiError};
 use media_query_domain::dynamo::{self, Item};
@@ -35,6 +38,57 @@ fn load(text: &str) -> Value {
     serde_json::from_str(text).expect("vector file is valid JSON")
 }
 
+/// Every file in `domain/vectors/`, by name, with its text.
+macro_rules! vector_files {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../vectors/", $name)))),*]
+    };
+}
+
+/// The vector files, embedded. A file added to `domain/vectors/` but not
+/// here fails `every_vector_file_is_listed` (natively); one listed here
+/// that no runner reads fails `all_vector_files` (on both targets).
+const VECTOR_FILES: &[(&str, &str)] = vector_files![
+    "api.json",
+    "codec.json",
+    "export.json",
+    "filters.json",
+    "fuzz.json",
+    "keys.json",
+    "labels.json",
+    "queries.json",
+    "s3_events.json",
+    "video_jobs.json",
+];
+
+/// The names of the vector files the runners have read.
+static READ: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+
+/// The vector file `name` (listed in [`VECTOR_FILES`]), parsed; noted as read.
+fn vector(name: &'static str) -> Value {
+    let (_, text) = VECTOR_FILES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .unwrap_or_else(|| panic!("{name} is not in VECTOR_FILES"));
+    READ.lock().unwrap().push(name);
+    load(text)
+}
+
+/// An expected error: the error's text is `want` exactly, or `want` and
+/// then the position serde_json adds to its messages (" at line 1 column
+/// 2"), which the vectors leave out.
+fn assert_error(got: &dyn std::fmt::Display, want: &Value, what: &str) {
+    let want = want
+        .as_str()
+        .unwrap_or_else(|| panic!("{what}: `error` is the text of the expected error"));
+    let got = got.to_string();
+    let rest = got.strip_prefix(want);
+    assert!(
+        rest.is_some_and(|r| r.is_empty() || r.starts_with(" at line ")),
+        "{what}: got the error {got:?}, expected {want:?}"
+    );
+}
+
 fn cases<'a>(v: &'a Value, key: &str) -> &'a [Value] {
     v[key]
         .as_array()
@@ -46,16 +100,16 @@ fn error_json(e: &ApiError) -> Value {
 }
 
 fn run_keys() -> usize {
-    let v = load(include_str!("../vectors/keys.json"));
+    let v = vector("keys.json");
     let cases = cases(&v, "cases");
     for c in cases {
         let raw = c["raw"].as_str().unwrap();
         let decoded = decode_key(raw);
         match c["decoded"].as_str() {
-            None => assert!(
-                decoded.is_err(),
-                "{raw}: expected an error, got {decoded:?}"
-            ),
+            None => match decoded {
+                Err(e) => assert_error(&e, &c["error"], raw),
+                Ok(got) => panic!("{raw}: expected the error {}, got {got:?}", c["error"]),
+            },
             Some(want) => {
                 let got = decoded.unwrap_or_else(|e| panic!("{raw}: {e}"));
                 assert_eq!(got, want, "{raw}");
@@ -70,7 +124,7 @@ fn run_keys() -> usize {
 }
 
 fn run_s3_events() -> usize {
-    let v = load(include_str!("../vectors/s3_events.json"));
+    let v = vector("s3_events.json");
     let cases = cases(&v, "cases");
     for c in cases {
         let name = c["name"].as_str().unwrap();
@@ -108,7 +162,7 @@ fn run_s3_events() -> usize {
 }
 
 fn run_queries() -> usize {
-    let v = load(include_str!("../vectors/queries.json"));
+    let v = vector("queries.json");
     let cases = cases(&v, "cases");
     for c in cases {
         let q = c["query"].as_str().unwrap();
@@ -132,7 +186,7 @@ fn run_queries() -> usize {
 }
 
 fn run_filters() -> usize {
-    let v = load(include_str!("../vectors/filters.json"));
+    let v = vector("filters.json");
     let records: Vec<MediaRecord> = cases(&v, "items")
         .iter()
         .map(|i| {
@@ -282,7 +336,7 @@ fn changed(mut bucket: MemoryBucket, records: &[MediaRecord], into_level: bool) 
 fn run_serving() -> usize {
     use media_query_domain::engine::ReadEngine;
     use media_query_domain::http::{ApiRequest, Responder, Settings};
-    let v = load(include_str!("../vectors/filters.json"));
+    let v = vector("filters.json");
     let mut records: Vec<MediaRecord> = cases(&v, "items")
         .iter()
         .map(|i| MediaRecord::from_item(&serde_json::from_value(i.clone()).unwrap()).unwrap())
@@ -376,7 +430,7 @@ fn run_serving() -> usize {
 }
 
 fn run_codec() -> usize {
-    let v = load(include_str!("../vectors/codec.json"));
+    let v = vector("codec.json");
     let mut n = 0;
     for c in cases(&v, "valid").iter().chain(cases(&v, "lenient")) {
         let item: Item = serde_json::from_value(c["item"].clone()).unwrap();
@@ -400,17 +454,14 @@ fn run_codec() -> usize {
     }
     for c in cases(&v, "export_lines") {
         let line = c["line"].as_str().unwrap();
-        match (
-            dynamo::parse_export_line(line),
-            c["error"].as_bool().unwrap_or(false),
-        ) {
-            (Ok(item), false) => {
+        match (dynamo::parse_export_line(line), c.get("error")) {
+            (Ok(item), None) => {
                 let record = MediaRecord::from_item(&item).unwrap();
                 assert_eq!(record.name, c["name"].as_str().unwrap());
                 let again = dynamo::parse_export_line(&dynamo::export_line(&item)).unwrap();
                 assert_eq!(again, item);
             }
-            (Err(_), true) => {}
+            (Err(e), Some(want)) => assert_error(&e, want, line),
             (got, _) => panic!("{line}: {got:?}"),
         }
         n += 1;
@@ -419,7 +470,7 @@ fn run_codec() -> usize {
 }
 
 fn run_api() -> usize {
-    let v = load(include_str!("../vectors/api.json"));
+    let v = vector("api.json");
     let mut n = 0;
     for c in cases(&v, "errors") {
         let arg = c["arg"].as_str().unwrap();
@@ -458,7 +509,7 @@ fn run_api() -> usize {
 }
 
 fn run_labels() -> usize {
-    let v = load(include_str!("../vectors/labels.json"));
+    let v = vector("labels.json");
     let cases = cases(&v, "cases");
     for c in cases {
         let name = c["name"].as_str().unwrap();
@@ -494,7 +545,7 @@ fn run_labels() -> usize {
 }
 
 fn run_video_jobs() -> usize {
-    let v = load(include_str!("../vectors/video_jobs.json"));
+    let v = vector("video_jobs.json");
     let cases = cases(&v, "cases");
     for c in cases {
         let name = c["name"].as_str().unwrap();
@@ -529,7 +580,7 @@ fn run_video_jobs() -> usize {
 
 fn run_export() -> usize {
     use media_query_domain::export::{self, ManifestSummary};
-    let v = load(include_str!("../vectors/export.json"));
+    let v = vector("export.json");
     let mut n = 0;
     for c in cases(&v, "summaries") {
         let text = c["text"].as_str().unwrap();
@@ -541,11 +592,7 @@ fn run_export() -> usize {
                     c["manifest_files_key"].as_str().unwrap()
                 );
             }
-            (Err(e), Some(want)) => {
-                if want != "json" {
-                    assert_eq!(e.to_string(), want.as_str().unwrap());
-                }
-            }
+            (Err(e), Some(want)) => assert_error(&e, want, text),
             (got, _) => panic!("{text}: {got:?}"),
         }
         n += 1;
@@ -565,7 +612,7 @@ fn run_export() -> usize {
                 let items: u64 = files.iter().map(|f| f.item_count).sum();
                 assert_eq!(items, c["items"].as_u64().unwrap());
             }
-            (Err(_), Some(_)) => {}
+            (Err(e), Some(want)) => assert_error(&e, want, text),
             (got, _) => panic!("{text}: {got:?}"),
         }
         n += 1;
@@ -585,6 +632,59 @@ fn run_export() -> usize {
     n
 }
 
+// The fuzz targets' checks, which `domain/tests/fuzz_corpus.rs` also
+// compiles (natively, for the committed corpus): here they replay the
+// crash regressions of `fuzz.json` on both targets.
+#[path = "../../fuzz/src/checks.rs"]
+mod checks;
+
+fn unhex(hex: &str) -> Vec<u8> {
+    assert!(hex.len() % 2 == 0, "odd hex length");
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// Names the case being run if it panics. Natively only: wasm32 aborts on
+/// a panic (after printing its message), so no destructor runs there.
+struct Running(String);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            report!("vectors[{TARGET}] failed at {}", self.0);
+        }
+    }
+}
+
+/// The inputs a fuzz target once failed on, through that target's checks.
+/// The Lambda targets' (`checks::LAMBDA_TARGETS`) need the Lambda crate,
+/// which has the AWS SDKs and does not build for wasm32: they are skipped
+/// on both targets, as `fuzz_corpus.rs` skips them (only `scripts/fuzz.sh`,
+/// which builds the Lambda crate, runs those targets).
+fn run_fuzz() -> usize {
+    let v = vector("fuzz.json");
+    let mut n = 0;
+    for (i, c) in cases(&v, "cases").iter().enumerate() {
+        let target = c["target"].as_str().expect("`target`");
+        if checks::LAMBDA_TARGETS.contains(&target) {
+            continue;
+        }
+        let check = checks::target(target)
+            .unwrap_or_else(|| panic!("fuzz.json case {i}: no fuzz target `{target}`"));
+        let data = match (c["input"].as_str(), c["input_hex"].as_str()) {
+            (Some(text), None) => text.as_bytes().to_vec(),
+            (None, Some(hex)) => unhex(hex),
+            _ => panic!("fuzz.json case {i}: give exactly one of `input` and `input_hex`"),
+        };
+        let _running = Running(format!("fuzz.json case {i} ({target})"));
+        check(&data);
+        n += 1;
+    }
+    n
+}
+
 /// Every vector file, with the number of cases each ran.
 type VectorRunner = fn() -> usize;
 
@@ -599,6 +699,7 @@ const FILES: &[(&str, VectorRunner)] = &[
     ("labels", run_labels),
     ("video_jobs", run_video_jobs),
     ("export", run_export),
+    ("fuzz", run_fuzz),
 ];
 
 #[test]
@@ -613,5 +714,43 @@ fn all_vector_files() {
     report!(
         "vectors[{TARGET}] total: {total} cases in {} files",
         FILES.len()
+    );
+    let read = READ.lock().unwrap().clone();
+    let unread: Vec<&str> = VECTOR_FILES
+        .iter()
+        .map(|(name, _)| *name)
+        .filter(|name| !read.contains(name))
+        .collect();
+    assert!(
+        unread.is_empty(),
+        "vector files no runner reads: {unread:?}"
+    );
+}
+
+/// Every file in `domain/vectors/` is in [`VECTOR_FILES`], so none is
+/// silently left out of either target. Natively only: wasm32 has no file
+/// system (there, `all_vector_files` checks that every listed file is
+/// read).
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn every_vector_file_is_listed() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors");
+    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| {
+            e.expect("directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    on_disk.sort();
+    let mut listed: Vec<String> = VECTOR_FILES.iter().map(|(n, _)| n.to_string()).collect();
+    listed.sort();
+    assert_eq!(
+        on_disk,
+        listed,
+        "the files in {} and VECTOR_FILES in domain/tests/vectors.rs differ",
+        dir.display()
     );
 }

@@ -131,8 +131,8 @@ pub(crate) async fn handle_job<S: MediaStore, L: Labeler>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::handlers::ingest::{handle_s3_event, Role};
-    use crate::rekognition::FixedLabeler;
+    use crate::handlers::ingest::{client_request_token, handle_s3_event, Role};
+    use crate::rekognition::{FixedLabeler, JobState, VideoJob};
     use crate::store::MemoryStore;
     use media_query_domain::labels::DetectedLabel;
     use serde_json::json;
@@ -167,9 +167,56 @@ mod tests {
     const T1: &str = "2026-11-24T10:00:00.000Z";
     const TAG1: &str = "02026-11-24T10:00:00.000000Z";
 
+    /// [`FixedLabeler`], remembering the client request token of every
+    /// video job start (Rekognition's `ClientRequestToken`).
+    struct TokenLabeler {
+        inner: FixedLabeler,
+        tokens: std::sync::Mutex<Vec<String>>,
+    }
+
+    impl TokenLabeler {
+        fn tokens(&self) -> Vec<String> {
+            self.tokens.lock().unwrap().clone()
+        }
+    }
+
+    impl Labeler for TokenLabeler {
+        async fn detect_image(
+            &self,
+            bucket: &str,
+            key: &str,
+            max_labels: i32,
+            min_confidence: f32,
+        ) -> Result<Vec<DetectedLabel>, DetectError> {
+            self.inner
+                .detect_image(bucket, key, max_labels, min_confidence)
+                .await
+        }
+
+        async fn start_video(&self, job: VideoJob<'_>) -> Result<String, DetectError> {
+            self.tokens
+                .lock()
+                .unwrap()
+                .push(job.client_request_token.to_string());
+            self.inner.start_video(job).await
+        }
+
+        async fn video_job_state(&self, job_id: &str) -> Result<JobState, DetectError> {
+            self.inner.video_job_state(job_id).await
+        }
+
+        async fn video_labels(&self, job_id: &str) -> Result<Vec<DetectedLabel>, DetectError> {
+            self.inner.video_labels(job_id).await
+        }
+    }
+
     #[tokio::test]
     async fn upload_then_job_success_stores_unique_labels() {
-        let (store, labeler, config) = (MemoryStore::new(), labeler(), config());
+        let (store, config) = (MemoryStore::new(), config());
+        let labeler = TokenLabeler {
+            inner: labeler(),
+            tokens: Default::default(),
+        };
         let started = handle_s3_event(
             Role::Created,
             &config,
@@ -180,10 +227,16 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(started.jobs_started, 1);
+        // The job is started with the upload's own token (bucket, key and
+        // event order), and its id is noted on the pending record.
+        let token = client_request_token("b", "clip.mp4", &OrderKey::parse(TAG1).unwrap());
+        let job_id = format!("job-{token}");
+        let pending = store.get("clip.mp4").await.unwrap().unwrap();
         assert_eq!(
-            store.get("clip.mp4").await.unwrap().unwrap().status,
-            RecordStatus::Pending
+            (pending.status, pending.job_id.as_deref()),
+            (RecordStatus::Pending, Some(job_id.as_str()))
         );
+        assert_eq!(labeler.tokens(), std::slice::from_ref(&token));
         // A retried upload event restarts nothing new at Rekognition (same token) and stays pending.
         let again = handle_s3_event(
             Role::Created,
@@ -195,6 +248,21 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(again.jobs_started, 1);
+        assert_eq!(
+            labeler.tokens(),
+            [token.clone(), token.clone()],
+            "the retry asked Rekognition with the first attempt's token"
+        );
+        let still = store.get("clip.mp4").await.unwrap().unwrap();
+        assert_eq!(
+            (
+                still.status,
+                still.job_id.as_deref(),
+                still.event_order.as_ref().map(OrderKey::as_str)
+            ),
+            (RecordStatus::Pending, Some(job_id.as_str()), Some(TAG1)),
+            "the retry left the same upload pending on the same job"
+        );
 
         let out = handle_job_event(&config, &store, &labeler, &done("SUCCEEDED", TAG1))
             .await

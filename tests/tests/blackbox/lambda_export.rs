@@ -531,10 +531,44 @@ async fn a_stream_batch_updates_the_serving_snapshot_incrementally() {
     );
 
     // A rebuild from the table answers exactly the same, without a delta.
+    // The incrementally kept snapshot's answers are captured BEFORE the
+    // rebuild: every read API here re-reads the pointer on every request
+    // (TTL 0), so once `write_snapshot` has published, any of them serves
+    // the rebuilt version, and comparing two of them afterwards would
+    // compare the rebuild with itself.
+    let pointer = media_query_domain::serving::pointer_key("edge");
+    let kept: media_query_domain::serving::manifest::Manifest =
+        serde_json::from_slice(&get(&s3, &pointer).await).unwrap();
+    assert!(
+        kept.delta.is_some(),
+        "the snapshot before the rebuild is the incrementally kept one"
+    );
+    let lists = [
+        "",
+        "label=Dog",
+        "label=Cat",
+        "media-type=video",
+        "limit=4",
+        "label=Dog&limit=7",
+    ];
+    let paths = [
+        "/p00.jpg",
+        "/p05.jpg",
+        "/p06.jpg",
+        "/p07.jpg",
+        "/new.mp4",
+        "/nothing.jpg",
+    ];
+    let (before, before_versions) = answers(&api, &lists, &paths).await;
+    assert_eq!(
+        before_versions,
+        std::collections::BTreeSet::from([kept.version.clone()]),
+        "the captured answers come from the incrementally kept snapshot"
+    );
+
     write_snapshot(&store, &bucket(&s3), &target).await.unwrap();
     let rebuilt: media_query_domain::serving::manifest::Manifest =
-        serde_json::from_slice(&get(&s3, &media_query_domain::serving::pointer_key("edge")).await)
-            .unwrap();
+        serde_json::from_slice(&get(&s3, &pointer).await).unwrap();
     assert!(rebuilt.delta.is_none());
     let fresh = ReadApi::new(
         &store,
@@ -542,17 +576,89 @@ async fn a_stream_batch_updates_the_serving_snapshot_incrementally() {
         "edge",
         0,
     );
-    for q in [
-        None,
-        Some("label=Dog"),
-        Some("label=Cat"),
-        Some("media-type=video"),
-    ] {
+    for (who, reader) in [("a fresh read API", &fresh), ("the same read API", &api)] {
+        let (after, after_versions) = answers(reader, &lists, &paths).await;
         assert_eq!(
-            fresh.respond("GET", "/", q, None).await.body,
-            api.respond("GET", "/", q, None).await.body
+            after_versions,
+            std::collections::BTreeSet::from([rebuilt.version.clone()]),
+            "{who} answers from the rebuilt snapshot"
+        );
+        assert_eq!(
+            after, before,
+            "{who}: the rebuild answers differently from the kept snapshot"
         );
     }
+}
+
+/// One answer of the read API, as a client sees it (the headers that
+/// name a version, `ETag` and `Last-Modified`, left out).
+#[derive(Debug, PartialEq)]
+struct Answer {
+    request: String,
+    status: u16,
+    source: Option<String>,
+    link: Option<String>,
+    body: String,
+}
+
+/// The read API's answers to `GET /?<query>` for each of `lists`, every
+/// page (following `Link`), and to `GET <path>` for each of `paths`; with
+/// the snapshot versions that gave them. Every list comes from the
+/// snapshot.
+async fn answers(
+    api: &media_query_lambda::handlers::api::ReadApi<'_, DynamoStore>,
+    lists: &[&str],
+    paths: &[&str],
+) -> (Vec<Answer>, std::collections::BTreeSet<String>) {
+    let mut out = Vec::new();
+    let mut versions = std::collections::BTreeSet::new();
+    for list in lists {
+        let mut query = list.to_string();
+        let mut pages = 0;
+        loop {
+            pages += 1;
+            assert!(pages <= 100, "{list}: more than 100 pages");
+            let raw = (!query.is_empty()).then_some(query.as_str());
+            let reply = api.respond("GET", "/", raw, None).await;
+            assert_eq!(
+                (reply.status, reply.header("x-media-source")),
+                (200, Some("snapshot")),
+                "GET /?{query}: {}",
+                reply.body
+            );
+            versions.extend(reply.snapshot_version.clone());
+            let link = reply.header("link").map(str::to_string);
+            out.push(Answer {
+                request: format!("GET /?{query}"),
+                status: reply.status,
+                source: reply.header("x-media-source").map(str::to_string),
+                link: link.clone(),
+                body: reply.body,
+            });
+            match link {
+                Some(link) => {
+                    query = link
+                        .strip_prefix("</?")
+                        .and_then(|l| l.strip_suffix(">; rel=\"next\""))
+                        .unwrap_or_else(|| panic!("not a next link: {link}"))
+                        .to_string()
+                }
+                None => break,
+            }
+        }
+    }
+    for path in paths {
+        let reply = api.respond("GET", path, None, None).await;
+        versions.extend(reply.snapshot_version.clone());
+        out.push(Answer {
+            request: format!("GET {path}"),
+            status: reply.status,
+            source: reply.header("x-media-source").map(str::to_string),
+            link: reply.header("link").map(str::to_string),
+            body: reply.body,
+        });
+    }
+    (out, versions)
 }
 
 #[tokio::test]
