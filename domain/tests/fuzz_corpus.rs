@@ -1,14 +1,15 @@
-//! Replays the fuzz targets' inputs on stable, in the normal test run: every
-//! committed seed (`fuzz/corpus/<target>/`) and every crash regression
-//! (`domain/vectors/fuzz.json`) goes through the target's own checks,
-//! `fuzz/src/checks.rs`, compiled here as a module. CI never builds
-//! libFuzzer; `scripts/fuzz.sh` runs the fuzzer itself (nightly).
+//! Replays the fuzz targets' committed seeds (`fuzz/corpus/<target>/`) on
+//! stable, in the normal test run, through the target's own checks,
+//! `fuzz/src/checks.rs`, compiled here as a module. The crash regressions
+//! (`domain/vectors/fuzz.json`) are shared vectors, replayed by
+//! `tests/vectors.rs` on both targets; the Lambda targets' seeds and
+//! regressions by the Lambda crate's `tests/fuzz_corpus.rs`. CI never
+//! builds libFuzzer; `scripts/fuzz.sh` runs the fuzzer itself (nightly).
 #![cfg(not(target_arch = "wasm32"))]
 
 #[path = "../../fuzz/src/checks.rs"]
 mod checks;
 
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 fn fuzz_dir() -> PathBuf {
@@ -48,8 +49,8 @@ fn report(failures: Vec<String>) {
 }
 
 /// The targets, their sources and their corpus directories agree, and
-/// every target has seeds. (The Lambda targets' seeds are replayed by
-/// `scripts/fuzz.sh`, which builds the Lambda crate.)
+/// every target has seeds. (The Lambda targets' seeds are replayed by the
+/// Lambda crate's `tests/fuzz_corpus.rs`.)
 #[test]
 fn every_fuzz_target_has_a_corpus() {
     let fuzz = fuzz_dir();
@@ -91,40 +92,5 @@ fn fuzz_corpus_replays() {
         }
     }
     println!("fuzz corpus: {n} inputs replayed");
-    report(failures);
-}
-
-fn unhex(hex: &str) -> Vec<u8> {
-    assert!(hex.len() % 2 == 0, "odd hex length");
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
-        .collect()
-}
-
-#[test]
-fn fuzz_regressions_replay() {
-    let v: Value = serde_json::from_str(include_str!("../vectors/fuzz.json")).expect("JSON");
-    let cases = v["cases"].as_array().expect("`cases` is an array");
-    let mut failures = Vec::new();
-    let mut skipped = 0;
-    for (i, c) in cases.iter().enumerate() {
-        let target = c["target"].as_str().expect("`target`");
-        if checks::LAMBDA_TARGETS.contains(&target) {
-            // Needs the Lambda crate; `scripts/fuzz.sh` replays its corpus.
-            skipped += 1;
-            continue;
-        }
-        let data = match (c["input"].as_str(), c["input_hex"].as_str()) {
-            (Some(text), None) => text.as_bytes().to_vec(),
-            (None, Some(hex)) => unhex(hex),
-            _ => panic!("case {i}: give exactly one of `input` and `input_hex`"),
-        };
-        failures.extend(replay(target, &format!("fuzz.json case {i}"), &data).err());
-    }
-    println!(
-        "fuzz regressions: {} inputs replayed, {skipped} of Lambda targets skipped",
-        cases.len() - skipped
-    );
     report(failures);
 }

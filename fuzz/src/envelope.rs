@@ -2,9 +2,9 @@
 //! notifications (fan-out setups, the local stack), as the ingest Lambda
 //! unwraps them (`media_query_lambda::handlers::ingest::s3_notifications`).
 //!
-//! It needs the `lambda` feature (the Lambda crate, so the AWS SDKs), so
-//! CI does not replay its corpus; `scripts/fuzz.sh s3_envelope` replays it
-//! before fuzzing, as libFuzzer does for every target.
+//! It needs the `lambda` feature (the Lambda crate, so the AWS SDKs). CI
+//! replays its corpus and regressions through the Lambda crate's
+//! `tests/fuzz_corpus.rs`, which compiles this file as a module.
 
 use crate::checks;
 use media_query_domain::s3_event::parse_s3_event_value;
