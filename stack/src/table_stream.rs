@@ -282,3 +282,121 @@ fn attribute(v: &AttributeValue) -> Value {
         _ => json!({ "NULL": true }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::extract::State;
+    use axum::http::StatusCode;
+    use axum::routing::post;
+    use axum::Router;
+    use std::sync::{Arc, Mutex};
+
+    /// What the stand-in Invoke API received: when, and the event.
+    type Calls = Arc<Mutex<Vec<(Instant, Value)>>>;
+
+    /// A stand-in for the Invoke API of `cargo lambda watch` on a port of
+    /// 127.0.0.1 whose function fails its first `failures` invocations
+    /// (Lambda's `X-Amz-Function-Error`), then succeeds.
+    async fn invoke_api(calls: Calls, failures: usize) -> String {
+        async fn invoke(
+            State((calls, failures)): State<(Calls, usize)>,
+            body: String,
+        ) -> (StatusCode, [(&'static str, &'static str); 1], String) {
+            let event: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            let n = {
+                let mut c = calls.lock().unwrap();
+                c.push((Instant::now(), event));
+                c.len()
+            };
+            if n <= failures {
+                (
+                    StatusCode::OK,
+                    [("x-amz-function-error", "Unhandled")],
+                    json!({"errorType": "Boom", "errorMessage": format!("failure {n}")})
+                        .to_string(),
+                )
+            } else {
+                (
+                    StatusCode::OK,
+                    [("content-type", "application/json")],
+                    "{}".to_string(),
+                )
+            }
+        }
+        let app = Router::new()
+            .route("/2015-03-31/functions/{function}/invocations", post(invoke))
+            .with_state((calls, failures));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        base
+    }
+
+    /// A dead-letter queue nothing may be sent to: no endpoint answers it,
+    /// so a record would be retried forever (the test times out instead).
+    fn unused_dead_letters() -> DeadLetters {
+        let sqs = aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::Config::builder()
+                .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+                .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+                .endpoint_url("http://127.0.0.1:9")
+                .build(),
+        );
+        DeadLetters {
+            sqs,
+            queue_url: "http://127.0.0.1:9/123456789012/unused".into(),
+            region: "us-east-1".into(),
+        }
+    }
+
+    /// Pins the retry half of [`deliver`]: a failed batch is invoked again
+    /// with the very same event (the same records, in the same order), each
+    /// retry after a longer wait than the one before (400 ms, then 800 ms),
+    /// and once it succeeds nothing more happens: no further invocation and
+    /// no dead letter (sending one would hang, and the timeout fail this).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_batch_is_retried_unchanged_with_growing_backoff_until_it_succeeds() {
+        let calls = Calls::default();
+        let invoker = Invoker::at(invoke_api(calls.clone(), 2).await);
+        let mapping = StreamMapping {
+            function: "export-writer",
+            batch_size: 10,
+            batching_window: Duration::from_secs(1),
+            max_retries: 5,
+            on_failure: unused_dead_letters(),
+        };
+        let records = vec![
+            json!({"eventID": "1", "eventName": "INSERT", "dynamodb": {"SequenceNumber": "100"}}),
+            json!({"eventID": "2", "eventName": "MODIFY", "dynamodb": {"SequenceNumber": "101"}}),
+        ];
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            deliver(
+                &mapping,
+                &invoker,
+                "arn:aws:dynamodb:us-east-1:123456789012:table/media/stream/x",
+                "shard-1",
+                records.clone(),
+            ),
+        )
+        .await
+        .expect("the batch is delivered on its third attempt, with no dead letter");
+
+        let calls = calls.lock().unwrap();
+        assert_eq!(calls.len(), 3, "two failures, then the success");
+        let event = json!({ "Records": records });
+        for (i, (_, got)) in calls.iter().enumerate() {
+            assert_eq!(got, &event, "attempt {} got another event", i + 1);
+        }
+        for (i, pair) in calls.windows(2).enumerate() {
+            let gap = pair[1].0 - pair[0].0;
+            let backoff = Duration::from_millis(400 << i);
+            assert!(
+                gap >= backoff,
+                "retry {} came {gap:?} after the attempt before it, not after {backoff:?}",
+                i + 1
+            );
+        }
+    }
+}

@@ -67,6 +67,26 @@ impl Match {
         }
     }
 
+    /// A DynamoDB Streams operation, by its name (`GetRecords`,
+    /// `GetShardIterator`, `DescribeStream`).
+    pub fn dynamodb_streams(operation: &str) -> Match {
+        Match {
+            method: Some("POST".into()),
+            path_prefix: None,
+            target: Some(format!("DynamoDBStreams_20120810.{operation}")),
+        }
+    }
+
+    /// Invocations of `function` through the Lambda Invoke API (as
+    /// `cargo lambda watch` serves it).
+    pub fn lambda_invoke(function: &str) -> Match {
+        Match {
+            method: Some("POST".into()),
+            path_prefix: Some(format!("/2015-03-31/functions/{function}/invocations")),
+            target: None,
+        }
+    }
+
     fn matches(&self, r: &Seen) -> bool {
         self.method.as_ref().is_none_or(|m| m == &r.method)
             && self
@@ -114,6 +134,8 @@ pub struct Seen {
     pub path: String,
     pub target: Option<String>,
     pub fault: Option<Fault>,
+    /// When the proxy had read the whole request.
+    pub at: std::time::Instant,
 }
 
 #[derive(Default)]
@@ -218,6 +240,16 @@ impl FaultProxy {
             .iter()
             .filter(|s| s.fault.is_some() && m.matches(s))
             .count()
+    }
+
+    /// When each request matching `m` arrived (had been read), in order.
+    pub fn arrivals(&self, m: &Match) -> Vec<std::time::Instant> {
+        self.state()
+            .seen
+            .iter()
+            .filter(|s| m.matches(s))
+            .map(|s| s.at)
+            .collect()
     }
 
     /// Every request received so far, for failure messages.
@@ -409,6 +441,7 @@ async fn serve(
                 path: req.target.clone(),
                 target: req.header("x-amz-target").map(str::to_string),
                 fault: None,
+                at: std::time::Instant::now(),
             });
         let (status, headers, body) = match fault {
             Some(Fault::Reset) => {
@@ -466,6 +499,7 @@ mod tests {
             path: path.into(),
             target: target.map(String::from),
             fault: None,
+            at: std::time::Instant::now(),
         }
     }
 

@@ -15,6 +15,23 @@ impl LambdaWatch {
     /// Starts `cargo lambda watch` for the `lambda/` package with `env`
     /// passed to the functions.
     pub fn start(env: &[(&str, String)]) -> LambdaWatch {
+        LambdaWatch::spawn(env, Stdio::null(), Stdio::inherit())
+    }
+
+    /// As [`LambdaWatch::start`], with everything `cargo lambda watch` and
+    /// the functions print appended to `log`: their logs, and their metric
+    /// lines (CloudWatch's Embedded Metric Format goes to stdout).
+    pub fn start_logging_to(env: &[(&str, String)], log: &Path) -> LambdaWatch {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap_or_else(|e| panic!("open {}: {e}", log.display()));
+        let err = out.try_clone().expect("clone the log's file handle");
+        LambdaWatch::spawn(env, Stdio::from(out), Stdio::from(err))
+    }
+
+    fn spawn(env: &[(&str, String)], stdout: Stdio, stderr: Stdio) -> LambdaWatch {
         let port = crate::free_port();
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         let mut cmd = Command::new("cargo");
@@ -27,8 +44,8 @@ impl LambdaWatch {
             ])
             .current_dir(root.join("lambda"))
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+            .stdout(stdout)
+            .stderr(stderr);
         for (k, v) in env {
             cmd.args(["--env-var", &format!("{k}={v}")]);
         }
@@ -38,6 +55,11 @@ impl LambdaWatch {
             .expect("start `cargo lambda watch` (pip install cargo-lambda; scripts/setup.sh does)");
         crate::wait_for_port(port, Duration::from_secs(120));
         LambdaWatch { child, port }
+    }
+
+    /// The Invoke API's base URL (`AWS_ENDPOINT_URL_LAMBDA`).
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
     }
 
     /// `POST /2015-03-31/functions/{name}/invocations`, as `cargo lambda invoke` does.

@@ -10,6 +10,7 @@ pub mod fault_proxy;
 pub mod iam;
 pub mod lambda_watch;
 pub mod moto;
+pub mod native_export;
 pub mod photos;
 pub mod replay;
 pub mod wrangler;
