@@ -5,6 +5,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Each part of the system adds its own installs in scripts/setup.d/ (one
+# file each, run below). An empty folder (a bad merge, a rename) would skip
+# them all without a word, so it fails here, before anything is installed.
+parts=(scripts/setup.d/*.sh)
+if [ ! -e "${parts[0]}" ]; then
+  echo "setup: scripts/setup.d/ has no *.sh file; each part of the system hooks in there with one" >&2
+  exit 1
+fi
+
 WASM_BINDGEN_VERSION=0.2.129   # must equal the `wasm-bindgen` pin in Cargo.toml
 MOTO_VERSION=5.2.5
 
@@ -35,8 +44,7 @@ if ! python3 -c "import moto,sys; sys.exit(moto.__version__ != '$MOTO_VERSION')"
 fi
 
 # Each part of the system adds its own installs here (one file each).
-for part in scripts/setup.d/*.sh; do
-  [ -e "$part" ] || continue
+for part in "${parts[@]}"; do
   step "setup: $part"
   bash "$part"
 done

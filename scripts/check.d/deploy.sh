@@ -7,8 +7,16 @@
 #     that answer, as scripts/deploy.sh would deploy it (the bundle is
 #     prebuilt by scripts/build.d/edge.sh, so wrangler's build step is left out).
 # PyYAML (to read template.yaml) lives in a venv (scripts/tools.sh).
+# Prints `checks[deploy.unittest] ran: N` (the tests unittest ran) and
+# `checks[deploy.dry-run] ran: 1` for scripts/test.sh.
 set -euo pipefail
 export PYTHONDONTWRITEBYTECODE=1   # no __pycache__ in scripts/
+# A missing test file would make unittest discover nothing, not fail.
+for file in scripts/test_deploy_wiring.py scripts/deploy_wiring.py scripts/fixtures/describe-stacks.json; do
+  [ -f "$file" ] || { echo "deploy check: $file is missing" >&2; exit 1; }
+done
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
 . scripts/tools.sh
 VENV=$TOOLS/deploy
 PINS="PyYAML==6.0.4"
@@ -18,12 +26,14 @@ if [ "$(cat "$VENV/.pins" 2>/dev/null)" != "$PINS" ] || ! "$VENV/bin/python" -c 
   "$VENV/bin/pip" install --quiet --disable-pip-version-check $PINS
   echo "$PINS" > "$VENV/.pins"
 fi
-"$VENV/bin/python" -m unittest discover -s scripts -p test_deploy_wiring.py -v
+"$VENV/bin/python" -m unittest discover -s scripts -p test_deploy_wiring.py -v 2>&1 \
+  | tee "$out/unittest.log"
+ran=$(sed -nE 's/^Ran ([0-9]+) tests? in .*/\1/p' "$out/unittest.log" | tail -n1)
+[ "${ran:-0}" -gt 0 ] || { echo "deploy check: test_deploy_wiring.py ran no test" >&2; exit 1; }
+echo "checks[deploy.unittest] ran: $ran"
 
 [ -f edge/build/worker/shim.mjs ] \
   || { echo "no Worker bundle: run scripts/build.d/edge.sh first" >&2; exit 1; }
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
 config=$out/wrangler.production.jsonc
 "$VENV/bin/python" scripts/deploy_wiring.py worker-config --no-build \
   --describe scripts/fixtures/describe-stacks.json --wrangler-toml wrangler.toml \
@@ -38,3 +48,4 @@ if grep -qF '"media-query-media"' "$out/dry-run.log"; then
   echo "dry run: the committed placeholder MEDIA_TABLE_NAME would be deployed" >&2; exit 1
 fi
 echo "deploy wiring: dry run of Worker media-query-edge with the stack's vars: ok"
+echo "checks[deploy.dry-run] ran: 1"

@@ -6,6 +6,7 @@
 # everything above it is compiled twice (tokio -> hyper -> the AWS SDKs:
 # about two minutes on a fresh clone). lambda/Cargo.toml names the features
 # the other members turn on; this fails, naming the crates, when they drift.
+# Prints `checks[features] ran: 1` for scripts/test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -20,3 +21,4 @@ if [ -n "$drift" ]; then
   exit 1
 fi
 echo "media-query-lambda alone and the workspace resolve the same features ($(echo "$alone" | wc -l) crates)"
+echo "checks[features] ran: 1"

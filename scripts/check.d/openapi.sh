@@ -4,7 +4,12 @@
 # (scripts/check_openapi.py: parameters, error codes, headers and constants
 # against the Rust source; examples and the shared vectors against the
 # schemas). Tools live in a venv (scripts/tools.sh).
+# Prints `checks[openapi] ran: 2` (the validator and the drift check) for
+# scripts/test.sh.
 set -euo pipefail
+for file in openapi.yaml scripts/check_openapi.py; do
+  [ -f "$file" ] || { echo "openapi check: $file is missing" >&2; exit 1; }
+done
 . scripts/tools.sh
 VENV=$TOOLS/openapi
 # check_openapi.py imports PyYAML, jsonschema and referencing itself, so they
@@ -20,3 +25,4 @@ fi
 # --schema 3.1 rather than detect: a document that slid back to 3.0 fails.
 "$VENV/bin/openapi-spec-validator" --schema 3.1 openapi.yaml
 "$VENV/bin/python" scripts/check_openapi.py openapi.yaml
+echo "checks[openapi] ran: 2"

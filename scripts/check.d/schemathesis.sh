@@ -13,8 +13,15 @@
 # `st replay --url URL` from .local/schemathesis-stack/.local/schemathesis-API/
 # against a running stack) stay in .local/schemathesis-stack/.local/ until
 # the next run.
+# Prints `checks[schemathesis.edge] ran: N` and
+# `checks[schemathesis.lambda] ran: N` (the test cases each run generated,
+# from Schemathesis' summary) for scripts/test.sh; a run whose count cannot
+# be read fails.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+for file in scripts/schemathesis.sh openapi.yaml; do
+  [ -f "$file" ] || { echo "schemathesis check: $file is missing" >&2; exit 1; }
+done
 root=$PWD
 started=$SECONDS
 export MAX_EXAMPLES=${MAX_EXAMPLES:-100}
@@ -130,6 +137,7 @@ echo "seeded $(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]
 # covers the responder's preflights; other methods reach both.
 failed=()
 summary=()
+ran=()
 for target in "edge=$EDGE_URL" "lambda=$API_URL"; do
   name=${target%%=*} url=${target#*=}
   only=()
@@ -145,6 +153,11 @@ for target in "edge=$EDGE_URL" "lambda=$API_URL"; do
     bash scripts/schemathesis.sh "$url" "${only[@]}" --generation-database none \
     --report har --report-har-path "$har" 2>&1 | tee "$out" || status=$?
   cases=$(sed -nE '/^Test cases:/,/^$/ s/^ *([0-9]+) generated.*/\1/p' "$out" | head -n1)
+  if [ "${cases:-0}" -eq 0 ]; then
+    echo "schemathesis: no \"N generated\" under \"Test cases:\" in $out: no case ran, or its summary changed" >&2
+    status=1
+  fi
+  ran+=("checks[schemathesis.$name] ran: ${cases:-0}")
   # Every request went under the base URL (the Lambda's has a path prefix).
   python3 - "$har" "$url" <<'PY' || status=1
 import json, sys
@@ -161,6 +174,7 @@ done
 
 echo
 for line in "${summary[@]}"; do echo "schemathesis[$line]"; done
+for line in "${ran[@]}"; do echo "$line"; done
 echo "schemathesis: the whole check took $((SECONDS - started)) s (build, stack, seeding, both runs)"
 if [ "${#failed[@]}" -ne 0 ]; then
   echo "schemathesis: failures against: ${failed[*]} (logs in $state/)" >&2

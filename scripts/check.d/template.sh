@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
 # Lints template.yaml: cfn-lint, `sam validate --lint`, and the project's own
 # rules (scripts/check_template.py). Tools live in a venv (scripts/tools.sh).
+# Prints `checks[template.lint] ran: 2` (cfn-lint, sam validate) and
+# `checks[template.rules] ran: N` (the functions check_template.py checked)
+# for scripts/test.sh.
 set -euo pipefail
+for file in template.yaml scripts/check_template.py; do
+  [ -f "$file" ] || { echo "template check: $file is missing" >&2; exit 1; }
+done
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
 . scripts/tools.sh
 VENV=$TOOLS/sam
 CFN_LINT=1.58.0
@@ -13,4 +21,9 @@ if ! "$VENV/bin/cfn-lint" --version 2>/dev/null | grep -q "$CFN_LINT" \
 fi
 "$VENV/bin/cfn-lint" template.yaml
 SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 "$VENV/bin/sam" validate --lint --template template.yaml
-"$VENV/bin/python" scripts/check_template.py template.yaml
+echo "checks[template.lint] ran: 2"
+"$VENV/bin/python" scripts/check_template.py template.yaml | tee "$out/rules.log"
+# Its last line: "template rules: N functions checked, M problems".
+functions=$(sed -nE 's/^template rules: ([0-9]+) functions checked.*/\1/p' "$out/rules.log" | tail -n1)
+[ "${functions:-0}" -gt 0 ] || { echo "template check: check_template.py checked no function" >&2; exit 1; }
+echo "checks[template.rules] ran: $functions"
