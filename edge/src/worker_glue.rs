@@ -21,8 +21,14 @@ use worker::{
     Context, Date, Delay, Env, Fetch, Headers, Method, Request, RequestInit, Response, Result,
 };
 
-/// Decoded shards this isolate may keep (of its 128 MB).
-const CACHE_BYTES: usize = 16 * 1024 * 1024;
+/// Decoded objects this isolate may keep (of its 128 MB). The rest of
+/// the 32 MB the Worker aims at goes to what requests hold at once: with
+/// 16 concurrent requests and a full-size delta replaced every second,
+/// the wasm memory peaked at 27.4 MiB with 10 MiB here, and at 33.8-37.1
+/// MiB with 16 MiB, for the same objects fetched (scripts/bench-edge.sh at
+/// 10M items; a random read of 10M items rarely finds a shard cached
+/// anyway, and a page's own shards and the delta still fit).
+const CACHE_BYTES: usize = 10 * 1024 * 1024;
 
 thread_local! {
     /// One responder per isolate, shared by its requests.
@@ -274,10 +280,13 @@ impl SnapshotBucket<'_> {
         if self.allowance.take().is_err() {
             return;
         }
-        let Ok(resp) = Response::from_bytes(body.to_vec()) else {
+        // Copied straight into a JS array: a Vec copy first would add the
+        // object's size to wasm memory, which never shrinks once grown.
+        let array = worker::js_sys::Uint8Array::from(body);
+        let Ok(resp) = worker::web_sys::Response::new_with_opt_js_u8_array(Some(&array)) else {
             return;
         };
-        let mut resp = resp;
+        let mut resp = Response::from(resp);
         let _ = resp
             .headers_mut()
             .set("cache-control", "public, max-age=31536000, immutable");

@@ -76,6 +76,13 @@ impl<T> LruCache<T> {
         }
     }
 
+    /// Drops an entry, if present (not counted as an eviction).
+    pub fn remove(&mut self, key: &str) {
+        if let Some(s) = self.slots.remove(key) {
+            self.bytes -= s.bytes;
+        }
+    }
+
     /// Bytes currently held.
     pub fn bytes(&self) -> usize {
         self.bytes
@@ -114,5 +121,8 @@ mod tests {
         assert!(c.bytes() <= 100);
         c.insert("huge".into(), Arc::new(4), 500);
         assert_eq!((c.len(), c.bytes()), (1, 500));
+        c.remove("huge");
+        c.remove("absent");
+        assert_eq!((c.len(), c.bytes(), c.evictions()), (0, 0, 3));
     }
 }

@@ -255,6 +255,9 @@ impl ReadEngine {
         };
         match result {
             Ok((m, etag)) => {
+                if let Some(old) = c.manifest.as_ref().filter(|old| old.version != m.version) {
+                    self.forget_replaced(old, &m);
+                }
                 *c = Current {
                     manifest: Some(m.clone()),
                     etag,
@@ -279,6 +282,29 @@ impl ReadEngine {
                         Err(e)
                     }
                 }
+            }
+        }
+    }
+
+    /// Drops from the cache the delta and level parts of a version that
+    /// `new` replaced and does not share. The shards stay (most of them
+    /// are the new version's too), but a delta is up to 4 MiB decoded and
+    /// is replaced by every batch: when versions change every second,
+    /// keeping the old one until the LRU reaches it would hold two deltas
+    /// while the next is decoded, and wasm memory, once grown, is never
+    /// given back. Requests still reading the old version hold their own
+    /// reference until they finish.
+    fn forget_replaced(&self, old: &Manifest, new: &Manifest) {
+        let kept: Vec<&str> = new
+            .delta
+            .iter()
+            .chain(new.level.iter().map(|l| &l.part))
+            .map(|r| r.hash.as_str())
+            .collect();
+        let mut cache = lock(&self.cache);
+        for r in old.delta.iter().chain(old.level.iter().map(|l| &l.part)) {
+            if !kept.contains(&r.hash.as_str()) {
+                cache.remove(&r.hash);
             }
         }
     }
@@ -839,6 +865,76 @@ mod tests {
             );
         }
         assert_eq!(engine.fetches_in_flight(), 0);
+    }
+
+    impl crate::serving::update::ObjectSink for SlowBucket {
+        async fn put(&self, objects: Vec<crate::serving::build::Object>) -> Result<(), String> {
+            let mut map = lock(&self.objects);
+            map.extend(objects.into_iter().map(|(h, o)| (object_key("p", &h), o)));
+            Ok(())
+        }
+    }
+
+    impl SlowBucket {
+        /// Applies `changes` to the published version as a stream batch
+        /// does (into a new delta) and publishes the result.
+        fn update(&self, engine: &ReadEngine, now: f64, labels: &[&str]) -> Manifest {
+            use crate::serving::update::{apply, Policy};
+            let m = futures::executor::block_on(engine.manifest(self, now)).unwrap();
+            let changes = (0..40)
+                .map(|i| {
+                    let labels = labels.iter().map(|l| l.to_string()).collect();
+                    let r = MediaRecord::ready(format!("n{i:03}.jpg"), MediaType::Image, labels);
+                    (r.name.clone(), Some(r))
+                })
+                .collect();
+            let loader = engine.loader(self, &m);
+            let u = futures::executor::block_on(apply(
+                &loader,
+                &m,
+                &changes,
+                Policy::default(),
+                "t",
+                self,
+            ))
+            .unwrap();
+            lock(&self.objects).insert(pointer_key("p"), serde_json::to_vec(&u.manifest).unwrap());
+            u.manifest
+        }
+    }
+
+    #[test]
+    fn a_replaced_version_s_delta_leaves_the_cache() {
+        let bucket = SlowBucket::default();
+        bucket.publish(&["Dog"]);
+        let engine = ReadEngine::new("p", 0.0, 64 << 20);
+        let query = ListQuery::default();
+        let page = PageRequest {
+            limit: 50,
+            explicit_limit: true,
+            after: None,
+        };
+        let read = |now: f64| {
+            futures::executor::block_on(async {
+                let m = engine.manifest(&bucket, now).await.unwrap();
+                engine.list(&bucket, &m, &query, &page).await.unwrap()
+            })
+        };
+        read(1.0);
+        let first = bucket.update(&engine, 1.5, &["Cat"]);
+        assert!(read(2.0).items[0].contains("Cat"));
+        let first_delta = first.delta.as_ref().expect("a delta").hash.clone();
+        assert!(lock(&engine.cache).get(&first_delta).is_some());
+        let second = bucket.update(&engine, 2.5, &["Owl"]);
+        assert!(read(3.0).items[0].contains("Owl"));
+        let second_delta = &second.delta.as_ref().expect("a delta").hash;
+        assert_ne!(&first_delta, second_delta);
+        let mut cache = lock(&engine.cache);
+        assert!(
+            cache.get(&first_delta).is_none(),
+            "the replaced version's delta is still cached"
+        );
+        assert!(cache.get(second_delta).is_some());
     }
 
     #[test]
