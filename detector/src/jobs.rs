@@ -1,7 +1,9 @@
 //! Video label jobs: started, run in the background, then reported to the
 //! job's SNS topic in Rekognition's job-complete format.
 
+use crate::filters::LabelFilter;
 use crate::protocol::{Label, NotificationChannel};
+use crate::video::VideoMetadata;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -26,16 +28,17 @@ impl JobStatus {
 pub struct Job {
     pub bucket: String,
     pub key: String,
+    pub version: Option<String>,
     pub job_tag: Option<String>,
     pub channel: Option<NotificationChannel>,
     pub min_confidence: f32,
+    /// `Settings.GeneralLabels` of the request.
+    pub filter: LabelFilter,
     pub status: JobStatus,
     pub status_message: Option<String>,
     /// `(timestamp ms, label)`, sorted by timestamp.
     pub labels: Vec<(u64, Label)>,
-    pub duration_ms: u64,
-    pub codec: String,
-    pub format: String,
+    pub metadata: VideoMetadata,
 }
 
 /// All jobs of this server, and which client token started which job.
@@ -78,16 +81,13 @@ impl Jobs {
         status: JobStatus,
         message: Option<String>,
         labels: Vec<(u64, Label)>,
-        duration_ms: u64,
-        (codec, format): (String, String),
+        metadata: VideoMetadata,
     ) {
         if let Some(job) = self.inner.lock().unwrap().jobs.get_mut(id) {
             job.status = status;
             job.status_message = message;
             job.labels = labels;
-            job.duration_ms = duration_ms;
-            job.codec = codec;
-            job.format = format;
+            job.metadata = metadata;
         }
     }
 }

@@ -4,19 +4,28 @@
 //! AWS, answers only `DetectLabels`, with canned labels, and fails the video
 //! APIs.
 //!
-//! * `DetectLabels`: `Image.Bytes` or `Image.S3Object` (read from S3 through
-//!   the SDK's standard endpoint settings), `MaxLabels`, `MinConfidence`.
+//! * `DetectLabels` ([`detect_labels`]): `Image.Bytes` or `Image.S3Object`
+//!   (read from S3 through the SDK's standard endpoint settings),
+//!   `MaxLabels`, `MinConfidence`, `Features` (`GENERAL_LABELS`,
+//!   `IMAGE_PROPERTIES`: quality and dominant colours,
+//!   [`image_properties`]), `Settings` (label filters, [`filters`];
+//!   `MaxDominantColors`). Labels have Rekognition's `Aliases` and
+//!   `Categories` ([`categories`]).
 //! * `StartLabelDetection`: idempotent per `ClientRequestToken`, keeps the
-//!   `JobTag`, runs the job in the background and publishes Rekognition's
-//!   job-complete message to the `NotificationChannel` topic over SNS.
-//! * `GetLabelDetection`: `MaxResults`/`NextToken` paging; the server can cap
-//!   page sizes (`max_page_size`) so clients' paging is exercised.
+//!   `JobTag`, applies `MinConfidence` and `Settings.GeneralLabels`, runs
+//!   the job in the background and publishes Rekognition's job-complete
+//!   message to the `NotificationChannel` topic over SNS.
+//! * `GetLabelDetection` ([`label_detection`]): `SortBy`, `AggregateBy`
+//!   (`TIMESTAMPS` or `SEGMENTS`), `MaxResults`/`NextToken` paging (the
+//!   server can cap page sizes, `max_page_size`, so clients' paging is
+//!   exercised), `VideoMetadata` from ffprobe.
 //!
 //! Objects are checked like Rekognition does: a missing object is
 //! `InvalidS3ObjectException`, a file that is not a decodable JPEG/PNG is
 //! `InvalidImageFormatException`, an image over the limits is
-//! `ImageTooLargeException`, and a video ffmpeg cannot decode makes the job
-//! end `FAILED`.
+//! `ImageTooLargeException`, a parameter out of its range or an unknown
+//! enum value is `InvalidParameterException`, and a video ffmpeg cannot
+//! decode makes the job end `FAILED`.
 //!
 //! Labels come from a [`Labeler`]: the real offline model ([`model`]: an
 //! ImageNet classifier, WordNet's hierarchy in [`taxonomy`], a face
@@ -24,8 +33,14 @@
 //! for people, vehicles, animals and more, with boxes), or canned labels
 //! for tests that need fixed answers.
 
+pub mod categories;
+pub mod colors;
+pub mod detect_labels;
 pub mod face;
+pub mod filters;
+pub mod image_properties;
 mod jobs;
+pub mod label_detection;
 pub mod model;
 pub mod objects;
 pub mod protocol;
@@ -37,7 +52,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use base64::Engine;
+use filters::LabelFilter;
 use jobs::{Job, JobStatus, Jobs};
 use media_query_domain::labels::DetectedLabel;
 use model::{ImageError, LabelModel};
@@ -47,6 +62,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use taxonomy::ScoredLabel;
+use video::VideoMetadata;
 
 /// Rekognition's limits on images.
 pub const MAX_S3_IMAGE_BYTES: usize = 15 * 1024 * 1024;
@@ -78,36 +94,49 @@ impl Labeler {
     }
 }
 
+/// A label with its aliases and category ([`categories`]).
+fn label(name: String, confidence: f32, parents: Vec<String>, instances: Vec<Instance>) -> Label {
+    let category = categories::category(&name, &parents);
+    Label {
+        aliases: categories::aliases(&name)
+            .iter()
+            .map(|a| Named::new(*a))
+            .collect(),
+        categories: vec![Named::new(category)],
+        parents: parents.into_iter().map(Named::new).collect(),
+        name,
+        confidence,
+        instances,
+    }
+}
+
 fn canned(labels: &[DetectedLabel], min_confidence: f32) -> Vec<Label> {
     labels
         .iter()
         .filter(|l| l.confidence >= min_confidence)
-        .map(|l| Label {
-            name: l.name.clone(),
-            confidence: l.confidence,
-            instances: Vec::new(),
-            parents: Vec::new(),
-        })
+        .map(|l| label(l.name.clone(), l.confidence, Vec::new(), Vec::new()))
         .collect()
 }
 
 fn scored(labels: Vec<ScoredLabel>) -> Vec<Label> {
     labels
         .into_iter()
-        .map(|l| Label {
-            name: l.name,
-            confidence: l.confidence,
-            instances: l
+        .map(|l| {
+            let instances = l
                 .instances
                 .iter()
-                .map(|i| {
-                    json!({
-                        "BoundingBox": {"Width": i.width, "Height": i.height, "Left": i.left, "Top": i.top},
-                        "Confidence": i.confidence,
-                    })
+                .map(|i| Instance {
+                    bounding_box: BoundingBox {
+                        width: i.width,
+                        height: i.height,
+                        left: i.left,
+                        top: i.top,
+                    },
+                    confidence: i.confidence,
+                    dominant_colors: None,
                 })
-                .collect(),
-            parents: l.parents.into_iter().map(|name| Parent { name }).collect(),
+                .collect();
+            label(l.name, l.confidence, l.parents, instances)
         })
         .collect()
 }
@@ -242,14 +271,16 @@ async fn dispatch(
         .to_string();
     let answer = match target.strip_prefix("RekognitionService.") {
         Some("DetectLabels") => match parse(&body) {
-            Ok(r) => detect_labels(&state, r).await,
+            Ok(r) => detect_labels::detect_labels(&state, r).await,
             Err(e) => Err(e),
         },
         Some("StartLabelDetection") => match parse(&body) {
             Ok(r) => start_label_detection(&state, r).await,
             Err(e) => Err(e),
         },
-        Some("GetLabelDetection") => parse(&body).and_then(|r| get_label_detection(&state, r)),
+        Some("GetLabelDetection") => {
+            parse(&body).and_then(|r| label_detection::get_label_detection(&state, r))
+        }
         _ => Err(ApiError::new(
             "UnknownOperationException",
             format!("operation {target:?} is not supported"),
@@ -315,68 +346,6 @@ fn is_video(b: &[u8]) -> bool {
         || (b.len() >= 8 && matches!(&b[4..8], b"ftyp" | b"moov" | b"mdat" | b"wide" | b"free"))
 }
 
-async fn detect_labels(state: &AppState, req: DetectLabelsRequest) -> Result<Value, ApiError> {
-    let bytes = match (&req.image.bytes, &req.image.s3_object) {
-        (Some(b64), None) => {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(b64)
-                .map_err(|_| {
-                    ApiError::new("InvalidImageFormatException", "Image.Bytes is not base64")
-                })?;
-            if bytes.len() > MAX_INLINE_IMAGE_BYTES {
-                return Err(ApiError::new(
-                    "ImageTooLargeException",
-                    "Image size is too large",
-                ));
-            }
-            bytes
-        }
-        (None, Some(o)) => {
-            let (bytes, total) = read_object(state, o, None).await?;
-            if total as usize > MAX_S3_IMAGE_BYTES || bytes.len() > MAX_S3_IMAGE_BYTES {
-                return Err(ApiError::new(
-                    "ImageTooLargeException",
-                    "Image size is too large",
-                ));
-            }
-            bytes
-        }
-        _ => {
-            return Err(ApiError::new(
-                "InvalidParameterException",
-                "give exactly one of Image.Bytes and Image.S3Object",
-            ))
-        }
-    };
-    if !is_image(&bytes) {
-        return Err(ApiError::new(
-            "InvalidImageFormatException",
-            "Request has unsupported image format",
-        ));
-    }
-    let min = req.min_confidence.unwrap_or(55.0);
-    if !(0.0..=100.0).contains(&min) {
-        return Err(ApiError::new(
-            "InvalidParameterException",
-            "MinConfidence must be between 0 and 100",
-        ));
-    }
-    let max = req.max_labels.unwrap_or(1000).max(0) as usize;
-    let mut labels = match &state.config.labeler {
-        Labeler::Canned(l) => canned(l, min),
-        Labeler::Model(model) => {
-            let model = model.clone();
-            let _permit = state.inference.acquire().await.expect("never closed");
-            tokio::task::spawn_blocking(move || model.label_image(&bytes, min))
-                .await
-                .map_err(|e| ApiError::internal(format!("labelling task: {e}")))?
-                .map(scored)?
-        }
-    };
-    labels.truncate(max);
-    Ok(json!({"Labels": labels, "LabelModelVersion": "3.0"}))
-}
-
 fn now_ms() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -403,17 +372,36 @@ async fn start_label_detection(
     }
     if let Some(t) = &req.job_tag {
         if t.is_empty()
-            || t.len() > 1000
+            || t.len() > 1024
             || !t
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_.-:".contains(&b))
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-:+=/".contains(&b))
         {
             return Err(ApiError::new(
                 "InvalidParameterException",
-                "JobTag must match [a-zA-Z0-9_.\\-:]+",
+                "JobTag must match [a-zA-Z0-9_.\\-:+=\\/]+ (1-1024)",
             ));
         }
     }
+    let min_confidence = req.min_confidence.unwrap_or(50.0);
+    if !(0.0..=100.0).contains(&min_confidence) {
+        return Err(ApiError::new(
+            "InvalidParameterException",
+            "MinConfidence must be between 0 and 100",
+        ));
+    }
+    let features = req.features.as_deref().unwrap_or(&[]);
+    if features.len() > 1 || features.iter().any(|f| f != "GENERAL_LABELS") {
+        return Err(ApiError::new(
+            "InvalidParameterException",
+            format!("Features {features:?}: the only feature for videos is GENERAL_LABELS"),
+        ));
+    }
+    let filter = LabelFilter::new(
+        req.settings
+            .as_ref()
+            .and_then(|s| s.general_labels.as_ref()),
+    )?;
     if let Some(channel) = &req.notification_channel {
         check_channel(channel)?;
     }
@@ -422,15 +410,15 @@ async fn start_label_detection(
     let job = Job {
         bucket: req.video.s3_object.bucket.clone(),
         key: req.video.s3_object.name.clone(),
+        version: req.video.s3_object.version.clone(),
         job_tag: req.job_tag.clone(),
         channel: req.notification_channel.clone(),
-        min_confidence: req.min_confidence.unwrap_or(50.0),
+        min_confidence,
+        filter,
         status: JobStatus::InProgress,
         status_message: None,
         labels: Vec::new(),
-        duration_ms: 0,
-        codec: String::new(),
-        format: String::new(),
+        metadata: VideoMetadata::default(),
     };
     let (job_id, new) = state.jobs.start(req.client_request_token.as_deref(), job);
     if new {
@@ -480,23 +468,28 @@ fn check_channel(channel: &protocol::NotificationChannel) -> Result<(), ApiError
 /// A finished video's labels, `(timestamp ms, label)`, and metadata.
 struct VideoLabels {
     labels: Vec<(u64, Label)>,
-    duration_ms: u64,
-    codec: String,
-    format: String,
+    metadata: VideoMetadata,
+}
+
+/// What canned videos are reported as: [`CANNED_FRAMES`] one-second frames
+/// of H.264 in MP4.
+fn canned_metadata() -> VideoMetadata {
+    VideoMetadata {
+        codec: "h264".into(),
+        format: "MP4".into(),
+        duration_ms: CANNED_FRAMES * 1000,
+        frame_rate: Some(video::FRAMES_PER_SECOND as f32),
+        ..Default::default()
+    }
 }
 
 /// Labels the sampled frames, then reports to the job's topic.
 async fn run_job(state: Arc<AppState>, job_id: String, head: Vec<u8>) {
     let job = state.jobs.get(&job_id).expect("registered");
     match label_video(&state, &job, &head).await {
-        Ok(v) => state.jobs.finish(
-            &job_id,
-            JobStatus::Succeeded,
-            None,
-            v.labels,
-            v.duration_ms,
-            (v.codec, v.format),
-        ),
+        Ok(v) => state
+            .jobs
+            .finish(&job_id, JobStatus::Succeeded, None, v.labels, v.metadata),
         Err(message) => {
             tracing::warn!(job_id, message, "video job failed");
             state.jobs.finish(
@@ -504,8 +497,7 @@ async fn run_job(state: Arc<AppState>, job_id: String, head: Vec<u8>) {
                 JobStatus::Failed,
                 Some(message),
                 Vec::new(),
-                0,
-                Default::default(),
+                VideoMetadata::default(),
             )
         }
     }
@@ -586,28 +578,31 @@ async fn label_video(state: &AppState, job: &Job, head: &[u8]) -> Result<VideoLa
             if !is_video(head) {
                 return Err("Unsupported codec/format.".into());
             }
+            let frame: Vec<Label> = canned(canned_labels, min)
+                .into_iter()
+                .filter(|l| job.filter.keeps(l))
+                .collect();
             let labels = (0..CANNED_FRAMES)
-                .flat_map(|frame| {
-                    canned(canned_labels, min)
-                        .into_iter()
-                        .map(move |l| (frame * 1000, l))
+                .flat_map(|i| {
+                    frame
+                        .iter()
+                        .map(move |l| (video::timestamp_ms(i as usize), l.clone()))
                 })
                 .collect();
             Ok(VideoLabels {
                 labels,
-                duration_ms: CANNED_FRAMES * 1000,
-                codec: "h264".into(),
-                format: "QuickTime / MOV".into(),
+                metadata: canned_metadata(),
             })
         }
         Labeler::Model(model) => {
             let object = S3Object {
                 bucket: job.bucket.clone(),
                 name: job.key.clone(),
-                version: None,
+                version: job.version.clone(),
             };
             let file = download(state, &object).await?;
             let model = model.clone();
+            let filter = job.filter.clone();
             let _permit = state.inference.acquire().await.expect("never closed");
             tokio::task::spawn_blocking(move || {
                 let sampled = video::sample(file.path()).map_err(|e| match e {
@@ -618,70 +613,20 @@ async fn label_video(state: &AppState, job: &Job, head: &[u8]) -> Result<VideoLa
                 for (i, frame) in sampled.frames.iter().enumerate() {
                     let found = model.label_frame(frame, min).map_err(|e| e.to_string())?;
                     let ts = video::timestamp_ms(i);
-                    labels.extend(scored(found).into_iter().map(|l| (ts, l)));
+                    labels.extend(
+                        scored(found)
+                            .into_iter()
+                            .filter(|l| filter.keeps(l))
+                            .map(|l| (ts, l)),
+                    );
                 }
                 Ok(VideoLabels {
                     labels,
-                    duration_ms: sampled.duration_ms,
-                    codec: sampled.codec,
-                    format: sampled.format,
+                    metadata: sampled.metadata,
                 })
             })
             .await
             .map_err(|e| format!("labelling task: {e}"))?
         }
     }
-}
-
-fn get_label_detection(state: &AppState, req: GetLabelDetectionRequest) -> Result<Value, ApiError> {
-    let job = state.jobs.get(&req.job_id).ok_or_else(|| {
-        ApiError::new(
-            "ResourceNotFoundException",
-            format!("job {} does not exist", req.job_id),
-        )
-    })?;
-    let asked = req.max_results.unwrap_or(1000);
-    if !(1..=1000).contains(&asked) {
-        return Err(ApiError::new(
-            "InvalidParameterException",
-            "MaxResults must be between 1 and 1000",
-        ));
-    }
-    let page = (asked as usize).min(
-        state
-            .config
-            .max_page_size
-            .map_or(usize::MAX, |m| m.max(1) as usize),
-    );
-    let start: usize = match &req.next_token {
-        None => 0,
-        Some(t) => t
-            .parse()
-            .ok()
-            .filter(|s| *s <= job.labels.len())
-            .ok_or_else(|| ApiError::new("InvalidPaginationTokenException", "invalid NextToken"))?,
-    };
-    let end = (start + page).min(job.labels.len());
-    let labels: Vec<Value> = job.labels[start..end]
-        .iter()
-        .map(|(ts, l)| json!({"Timestamp": ts, "Label": l}))
-        .collect();
-    let mut out = json!({
-        "JobStatus": job.status.as_str(),
-        "Labels": labels,
-        "LabelModelVersion": "3.0",
-        "VideoMetadata": {
-            "Codec": job.codec,
-            "DurationMillis": job.duration_ms,
-            "Format": job.format,
-            "FrameRate": video::FRAMES_PER_SECOND as f32,
-        },
-    });
-    if let Some(m) = &job.status_message {
-        out["StatusMessage"] = json!(m);
-    }
-    if end < job.labels.len() {
-        out["NextToken"] = json!(end.to_string());
-    }
-    Ok(out)
 }

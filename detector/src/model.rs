@@ -139,8 +139,16 @@ impl LabelModel {
         bytes: &[u8],
         min_confidence: f32,
     ) -> Result<Vec<ScoredLabel>, ImageError> {
-        let image = decode(bytes)?;
-        self.label(&prepare(&image), &image.to_rgb8(), min_confidence)
+        self.label_decoded(&decode(bytes)?, min_confidence)
+    }
+
+    /// Labels for an image [`decode`]d already.
+    pub fn label_decoded(
+        &self,
+        image: &DynamicImage,
+        min_confidence: f32,
+    ) -> Result<Vec<ScoredLabel>, ImageError> {
+        self.label(&prepare(image), &image.to_rgb8(), min_confidence)
     }
 
     /// Labels for a video frame, already prepared (224×224).

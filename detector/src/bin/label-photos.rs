@@ -73,7 +73,7 @@ fn main() -> Result<()> {
             }
             println!(
                 "{file}\t{} ms of video, {} frames: sampled in {} ms, labelled in {} ms",
-                sampled.duration_ms,
+                sampled.metadata.duration_ms,
                 sampled.frames.len(),
                 sampling.as_millis(),
                 (started.elapsed() - sampling).as_millis()
