@@ -6,8 +6,8 @@
 //! ETag is a hash of the bytes (as S3's is for a single-part PUT), so the
 //! pointer's conditional PUT behaves as S3's does for one writer.
 
-use media_query_domain::bucket::{Bucket, Condition, Listed, Put, PutMeta};
-use media_query_domain::engine::{Fetched, ObjectStore};
+use media_query_domain::ports::{Bucket, Condition, Listed, Put, PutMeta};
+use media_query_domain::ports::{Fetched, ObjectStore};
 use media_query_domain::serving::content_hash;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

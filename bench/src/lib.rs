@@ -15,7 +15,7 @@ pub mod latency_bucket;
 pub mod synthetic;
 pub mod synthetic_table;
 
-use media_query_domain::engine::{Fetched, ObjectStore};
+use media_query_domain::ports::{Fetched, ObjectStore};
 use media_query_domain::serving::build::Builder;
 use media_query_domain::serving::{object_key, pointer_key};
 use std::path::{Path, PathBuf};
@@ -167,8 +167,9 @@ pub fn generate_live_deltas(
     changes: u64,
 ) -> std::io::Result<Vec<u64>> {
     use media_query_domain::engine::{ReadEngine, VersionLoader};
+    use media_query_domain::ports::ObjectSink;
     use media_query_domain::serving::manifest::Manifest;
-    use media_query_domain::serving::update::{apply, ObjectSink, Policy};
+    use media_query_domain::serving::update::{apply, Policy};
     struct Files<'a>(&'a Path);
     impl ObjectSink for Files<'_> {
         async fn put(&self, objects: Vec<(String, Vec<u8>)>) -> Result<(), String> {

@@ -33,9 +33,9 @@
 //! from DynamoDB hash their (small) body instead.
 
 use crate::api::{self, ApiError, JSON_CONTENT_TYPE};
-use crate::dynamo::Item;
-use crate::engine::{ListPage, ObjectStore, ReadEngine, ReadError};
+use crate::engine::{ListPage, ReadEngine};
 use crate::page::{next_link, PageRequest};
+use crate::ports::{ObjectStore, ReadError, Table};
 use crate::query::{ListQuery, ListRequest};
 use crate::record::MediaRecord;
 use crate::serving::content_hash;
@@ -57,22 +57,6 @@ impl AnswerSource {
             AnswerSource::DynamoDb => "dynamodb",
         }
     }
-}
-
-/// The media table, read directly: the fallback behind the snapshot.
-/// Errors are text for the logs.
-#[allow(async_fn_in_trait)]
-pub trait Table {
-    /// The record named `name`, visible or not (strongly consistent).
-    async fn get_item(&self, name: &str) -> Result<Option<MediaRecord>, String>;
-    /// One page of a Scan with `query`'s FilterExpression, from `start`
-    /// (the previous page's `LastEvaluatedKey`): the visible records
-    /// matching `query`, and where the next page starts (`None`: done).
-    async fn scan_page(
-        &self,
-        query: &ListQuery,
-        start: Option<Item>,
-    ) -> Result<(Vec<MediaRecord>, Option<Item>), String>;
 }
 
 /// An incoming request, reduced to what the API reads.
@@ -683,8 +667,9 @@ impl Responder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::Fetched;
+    use crate::dynamo::Item;
     use crate::media::MediaType;
+    use crate::ports::Fetched;
     use crate::record::MediaItem;
     use crate::serving::build::Builder;
     use crate::serving::{object_key, objects_prefix, pointer_key};

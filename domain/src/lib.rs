@@ -27,7 +27,6 @@
 //! answering alike.
 
 pub mod api;
-pub mod bucket;
 pub mod dynamo;
 pub mod engine;
 pub mod export;
@@ -35,6 +34,7 @@ pub mod http;
 pub mod labels;
 pub mod media;
 pub mod page;
+pub mod ports;
 pub mod query;
 pub mod record;
 pub mod retry;

@@ -167,8 +167,10 @@ fn sequencer_keys_sort_after_time_keys() {
 
 mod serving {
     use super::*;
-    use media_query_domain::engine::{Fetched, ObjectStore, ReadEngine};
-    use media_query_domain::http::{ApiRequest, Responder, Settings, Table};
+    use media_query_domain::engine::ReadEngine;
+    use media_query_domain::http::{ApiRequest, Responder, Settings};
+    use media_query_domain::ports::Table;
+    use media_query_domain::ports::{Fetched, ObjectStore};
     use media_query_domain::serving::build::Builder;
     use media_query_domain::serving::{object_key, pointer_key};
     use std::collections::{BTreeMap, HashMap};
@@ -472,9 +474,10 @@ mod updates {
     use super::*;
     use media_query_domain::engine::{ReadEngine, VersionLoader};
     use media_query_domain::http::{Responder, Settings};
+    use media_query_domain::ports::ObjectSink;
     use media_query_domain::serving::build::Object;
     use media_query_domain::serving::manifest::Manifest;
-    use media_query_domain::serving::update::{apply, ObjectSink, Policy, Updated};
+    use media_query_domain::serving::update::{apply, Policy, Updated};
     use media_query_domain::serving::{object_key, pointer_key};
     use std::collections::BTreeMap;
     use std::sync::Mutex;

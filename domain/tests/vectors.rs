@@ -219,13 +219,13 @@ fn ready<F: std::future::Future>(f: F) -> F::Output {
 /// A bucket in memory for the serving snapshot vectors.
 struct MemoryBucket(std::collections::HashMap<String, Vec<u8>>);
 
-impl media_query_domain::engine::ObjectStore for MemoryBucket {
+impl media_query_domain::ports::ObjectStore for MemoryBucket {
     async fn get(
         &self,
         key: &str,
         _: Option<&str>,
-    ) -> Result<media_query_domain::engine::Fetched, String> {
-        use media_query_domain::engine::Fetched;
+    ) -> Result<media_query_domain::ports::Fetched, String> {
+        use media_query_domain::ports::Fetched;
         Ok(match self.0.get(key) {
             Some(b) => Fetched::Object {
                 body: b.clone(),
@@ -241,7 +241,7 @@ impl media_query_domain::engine::ObjectStore for MemoryBucket {
 /// so every list must come from the snapshot.
 struct NoTable;
 
-impl media_query_domain::http::Table for NoTable {
+impl media_query_domain::ports::Table for NoTable {
     async fn get_item(&self, _: &str) -> Result<Option<MediaRecord>, String> {
         Ok(None)
     }
@@ -258,7 +258,7 @@ impl media_query_domain::http::Table for NoTable {
 #[derive(Default)]
 struct MemorySink(std::sync::Mutex<Vec<(String, Vec<u8>)>>);
 
-impl media_query_domain::serving::update::ObjectSink for MemorySink {
+impl media_query_domain::ports::ObjectSink for MemorySink {
     async fn put(&self, objects: Vec<(String, Vec<u8>)>) -> Result<(), String> {
         self.0.lock().unwrap().extend(objects);
         Ok(())

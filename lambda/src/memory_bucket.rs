@@ -6,8 +6,8 @@
 //! yields to the executor a few times, as a network call would, so that
 //! concurrency shows.
 
-use media_query_domain::bucket::{Bucket, Condition, Listed, Put, PutMeta};
-use media_query_domain::engine::{Fetched, ObjectStore};
+use media_query_domain::ports::{Bucket, Condition, Listed, Put, PutMeta};
+use media_query_domain::ports::{Fetched, ObjectStore};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;

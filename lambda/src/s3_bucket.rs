@@ -6,8 +6,8 @@
 use crate::snapshot_bucket::{describe, SnapshotBucket};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
-use media_query_domain::bucket::{Bucket, Condition, Listed, Put, PutMeta};
-use media_query_domain::engine::{Fetched, ObjectStore};
+use media_query_domain::ports::{Bucket, Condition, Listed, Put, PutMeta};
+use media_query_domain::ports::{Fetched, ObjectStore};
 
 /// The export bucket named `bucket`.
 #[derive(Clone)]

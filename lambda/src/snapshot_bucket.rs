@@ -4,7 +4,7 @@
 
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::GetObjectError;
-use media_query_domain::engine::{Fetched, ObjectStore};
+use media_query_domain::ports::{Fetched, ObjectStore};
 
 /// Where the export writer publishes; `None` when `EXPORT_BUCKET` is unset.
 #[derive(Clone)]

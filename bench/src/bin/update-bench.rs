@@ -20,10 +20,12 @@
 
 use futures::executor::block_on;
 use media_query_bench::{generate, synthetic, DirStore, PREFIX};
-use media_query_domain::engine::{Fetched, ObjectStore, ReadEngine, VersionLoader};
+use media_query_domain::engine::{ReadEngine, VersionLoader};
+use media_query_domain::ports::ObjectSink;
+use media_query_domain::ports::{Fetched, ObjectStore};
 use media_query_domain::serving::build::Object;
 use media_query_domain::serving::manifest::Manifest;
-use media_query_domain::serving::update::{apply, ObjectSink, Policy, Updated};
+use media_query_domain::serving::update::{apply, Policy, Updated};
 use media_query_domain::serving::{object_key, pointer_key};
 use media_query_domain::MediaRecord;
 use std::collections::{BTreeMap, HashMap};

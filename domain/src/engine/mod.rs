@@ -28,12 +28,13 @@ pub mod cache;
 mod single_flight;
 
 use crate::page::PageRequest;
+use crate::ports::{Fetched, ObjectStore, ReadError, ShardLoader};
 use crate::query::ListQuery;
 use crate::serving::delta::{self, Delta, DeltaRef};
 use crate::serving::level::{self, PARTS_PER_PAGE};
 use crate::serving::manifest::{DirectoryPage, Manifest, ShardRef, Start};
 use crate::serving::shard::Shard;
-use crate::serving::update::{base_item, changed_item, shards_from};
+use crate::serving::version::{base_item, changed_item, shards_from};
 use crate::serving::{object_key, open_object, pointer_key, FormatError, Run};
 use cache::LruCache;
 use single_flight::{SingleFlight, Turn};
@@ -45,48 +46,10 @@ pub const SHARDS_PER_PAGE: usize = 2;
 /// Default budget of the decoded-object cache.
 pub const DEFAULT_CACHE_BYTES: usize = 16 * 1024 * 1024;
 
-/// The answer to a (conditional) GET of an object.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fetched {
-    Object { body: Vec<u8>, etag: Option<String> },
-    NotModified,
-    Missing,
-}
-
-/// Reads objects of the snapshot bucket: S3 in production, files in
-/// benchmarks. Errors are text: they are logged, never shown to clients.
-#[allow(async_fn_in_trait)]
-pub trait ObjectStore {
-    async fn get(&self, key: &str, if_none_match: Option<&str>) -> Result<Fetched, String>;
-
-    /// Whether a request that waits for an object another request is
-    /// fetching must wait on timers of its own ([`ObjectStore::pause`])
-    /// rather than be woken by that request: true in the Worker, whose
-    /// runtime cancels a request with nothing of its own pending (see
-    /// `single_flight`).
-    fn waits_on_timers(&self) -> bool {
-        false
-    }
-
-    /// Waits about `ms` milliseconds on this request's own timer.
-    async fn pause(&self, _ms: f64) {}
-}
-
 /// How long a waiter on timers waits before it checks back, and how many
 /// times before it fetches the object itself.
 const PAUSE_MS: f64 = 5.0;
 const PAUSES: usize = 2_000;
-
-/// Why the snapshot could not answer.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ReadError {
-    #[error("no serving snapshot is published at {0}")]
-    Missing(String),
-    #[error("fetching {key} failed: {detail}")]
-    Fetch { key: String, detail: String },
-    #[error(transparent)]
-    Format(#[from] FormatError),
-}
 
 /// One page of a list answer.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -727,7 +690,7 @@ pub struct VersionLoader<'a, S> {
     pub manifest: &'a Manifest,
 }
 
-impl<S: ObjectStore> crate::serving::update::ShardLoader for VersionLoader<'_, S> {
+impl<S: ObjectStore> ShardLoader for VersionLoader<'_, S> {
     async fn shard(&self, r: &ShardRef) -> Result<Arc<Shard>, ReadError> {
         self.engine.shard(self.store, self.manifest, r).await
     }
@@ -867,7 +830,7 @@ mod tests {
         assert_eq!(engine.fetches_in_flight(), 0);
     }
 
-    impl crate::serving::update::ObjectSink for SlowBucket {
+    impl crate::ports::ObjectSink for SlowBucket {
         async fn put(&self, objects: Vec<crate::serving::build::Object>) -> Result<(), String> {
             let mut map = lock(&self.objects);
             map.extend(objects.into_iter().map(|(h, o)| (object_key("p", &h), o)));

@@ -2,7 +2,7 @@
 //! writer's logic (publishing, reconciliation, garbage collection) and the
 //! object store.
 //!
-//! Implemented over the S3 SDK in the Lambda (`SnapshotBucket`), over
+//! Implemented over the S3 SDK in the Lambda (`S3Bucket`), over
 //! files with injected latency in the benchmarks, and in memory in unit
 //! tests. Reads go through [`ObjectStore`], the read engine's port, so the
 //! writer reads the snapshot exactly as readers do.
@@ -14,7 +14,7 @@
 //! collection at millions of objects is a few hundred requests, not a
 //! million.
 
-use crate::engine::ObjectStore;
+use super::ObjectStore;
 
 /// Keys one `DeleteObjects` request may name (S3's limit).
 pub const DELETE_BATCH: usize = 1000;

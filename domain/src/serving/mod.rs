@@ -52,6 +52,7 @@ pub mod level;
 pub mod manifest;
 pub mod shard;
 pub mod update;
+pub mod version;
 
 use crate::media::MediaType;
 use std::fmt;

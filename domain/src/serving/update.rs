@@ -27,11 +27,12 @@
 use super::build::{directory, Cuts, Object};
 use super::delta::{self, Delta, DeltaRef, Edit, Edits};
 use super::level::{self, LevelRef};
-use super::manifest::{locate, locate_page, Directory, DirectoryPage, Manifest, ShardRef, Start};
+use super::manifest::{Directory, Manifest, ShardRef};
 use super::shard::{Shard, ShardWriter};
+use super::version::{all_entries, base_item, changed_item, READ_AHEAD};
 use super::{content_hash, gzip, Run, FORMAT};
-use crate::engine::ReadError;
 use crate::media::MediaType;
+use crate::ports::{ObjectSink, ReadError, ShardLoader};
 use crate::record::{MediaItem, MediaRecord};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -49,21 +50,6 @@ pub fn runs_of(media_type: MediaType, labels: &[String]) -> BTreeSet<Run> {
     let mut runs = BTreeSet::from([Run::Names, Run::Type(media_type)]);
     runs.extend(labels.iter().map(|l| Run::Label(l.clone())));
     runs
-}
-
-/// Reads the decoded objects of one snapshot version.
-#[allow(async_fn_in_trait)]
-pub trait ShardLoader {
-    async fn shard(&self, r: &ShardRef) -> Result<Arc<Shard>, ReadError>;
-    async fn page(&self, hash: &str) -> Result<Arc<DirectoryPage>, ReadError>;
-    async fn delta(&self, r: &DeltaRef) -> Result<Arc<Delta>, ReadError>;
-}
-
-/// Where new objects go (S3 in the export writer, files in benchmarks),
-/// before the manifest that references them is published.
-#[allow(async_fn_in_trait)]
-pub trait ObjectSink {
-    async fn put(&self, objects: Vec<Object>) -> Result<(), String>;
 }
 
 /// Why an update failed; the published snapshot is unchanged either way.
@@ -160,9 +146,6 @@ impl<K: ObjectSink> Outbox<'_, K> {
         self.sink.put(batch).await.map_err(UpdateError::Write)
     }
 }
-
-/// Objects read at once by a read-ahead window.
-const READ_AHEAD: usize = 32;
 
 /// An object reference a [`ReadAhead`] knows by its content hash.
 trait Keyed {
@@ -265,69 +248,6 @@ fn items_of(shard: &Shard) -> Vec<RunItem> {
         .collect()
 }
 
-/// Up to `n` shards of `run` that can hold names from `start`, in order,
-/// reading at most one directory page.
-pub async fn shards_from<L: ShardLoader>(
-    loader: &L,
-    m: &Manifest,
-    run: &Run,
-    start: Start<'_>,
-    n: usize,
-) -> Result<Vec<ShardRef>, ReadError> {
-    let page = match &m.directory {
-        Directory::Inline(page) => {
-            return Ok(locate(&page.entries, run, start).take(n).cloned().collect())
-        }
-        Directory::Paged(pages) => match locate_page(pages, run, start) {
-            Some(p) => loader.page(&p.hash).await?,
-            None => return Ok(Vec::new()),
-        },
-    };
-    let mut refs: Vec<ShardRef> = locate(&page.entries, run, start).take(n).cloned().collect();
-    if refs.len() < n {
-        // The run may go on in the next page, whose first entries are here.
-        let more = locate(&page.following, run, start).take(n - refs.len());
-        refs.extend(more.cloned());
-    }
-    Ok(refs)
-}
-
-/// The item `name` as the shards (not the delta) hold it.
-pub async fn base_item<L: ShardLoader>(
-    loader: &L,
-    m: &Manifest,
-    name: &str,
-) -> Result<Option<String>, ReadError> {
-    let refs = shards_from(loader, m, &Run::Names, Start::AtOrAfter(name), 1).await?;
-    let Some(r) = refs.first().filter(|r| r.first.as_str() <= name) else {
-        return Ok(None);
-    };
-    let shard = loader.shard(r).await?;
-    Ok(shard.find(name).map(|i| shard.json(i).to_string()))
-}
-
-/// Every shard reference of a manifest, in directory order.
-pub async fn all_entries<L: ShardLoader>(
-    loader: &L,
-    m: &Manifest,
-) -> Result<Vec<ShardRef>, ReadError> {
-    match &m.directory {
-        Directory::Inline(page) => Ok(page.entries.clone()),
-        Directory::Paged(pages) => {
-            let mut entries = Vec::new();
-            for window in pages.chunks(READ_AHEAD) {
-                let loaded =
-                    futures_util::future::join_all(window.iter().map(|p| loader.page(&p.hash)))
-                        .await;
-                for page in loaded {
-                    entries.extend(page?.entries.iter().cloned());
-                }
-            }
-            Ok(entries)
-        }
-    }
-}
-
 /// The index of the shard of `run_shards` a name falls in: the last whose
 /// first name is at or before it, else the first.
 fn shard_for(run_shards: &[ShardRef], name: &str) -> usize {
@@ -426,31 +346,6 @@ async fn rechunk_run<L: ShardLoader, K: ObjectSink>(
     }
     out.extend(old[si.min(old.len())..].iter().cloned());
     Ok(out)
-}
-
-/// The newest change to `name` over the shards: from the delta (`delta`,
-/// the decoded [`Manifest::delta`]) if it has the name, else from the
-/// level's part over it. `None` when neither changed it; `Some(None)` when
-/// the name was removed.
-pub async fn changed_item<L: ShardLoader>(
-    loader: &L,
-    m: &Manifest,
-    delta: Option<&Delta>,
-    name: &str,
-) -> Result<Option<Edit>, ReadError> {
-    let names = Run::Names.id();
-    let in_section = |d: &Delta| {
-        let section = d.run(&names)?;
-        section.find(name).map(|i| delta::edit_at(section, i))
-    };
-    if let Some(edit) = delta.and_then(in_section) {
-        return Ok(Some(edit));
-    }
-    let Some(i) = level::part_for(&m.level, &names, name) else {
-        return Ok(None);
-    };
-    let part = loader.delta(&m.level[i].part).await?;
-    Ok(in_section(&part))
 }
 
 /// The runs `name` is in now, from the delta or the level if they have

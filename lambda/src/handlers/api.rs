@@ -14,7 +14,8 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use media_query_domain::dynamo::Item;
 use media_query_domain::engine::ReadEngine;
-use media_query_domain::http::{ApiRequest, Reply, Responder, Settings, Table};
+use media_query_domain::http::{ApiRequest, Reply, Responder, Settings};
+use media_query_domain::ports::Table;
 use media_query_domain::{ListQuery, MediaRecord};
 use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -201,12 +202,12 @@ pub fn http_response(reply: Reply) -> Result<Response<Body>, lambda_http::http::
 /// The object store when no snapshot is configured.
 struct NoSnapshot;
 
-impl media_query_domain::engine::ObjectStore for NoSnapshot {
+impl media_query_domain::ports::ObjectStore for NoSnapshot {
     async fn get(
         &self,
         _key: &str,
         _if_none_match: Option<&str>,
-    ) -> Result<media_query_domain::engine::Fetched, String> {
+    ) -> Result<media_query_domain::ports::Fetched, String> {
         Err("no snapshot is configured (EXPORT_BUCKET is not set)".into())
     }
 }

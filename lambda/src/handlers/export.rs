@@ -16,12 +16,12 @@ use base64::Engine;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use md5::{Digest, Md5};
-use media_query_domain::bucket::{Bucket, Condition, Put, PutMeta};
 use media_query_domain::dynamo::export_line;
 use media_query_domain::export::{
     export_dir, join_key, latest_pointer_key, LatestPointer, ManifestFile, ManifestSummary,
     MANIFEST_VERSION, OUTPUT_FORMAT,
 };
+use media_query_domain::ports::{Bucket, Condition, Put, PutMeta};
 use media_query_domain::record::attr;
 use media_query_domain::time::iso8601_millis;
 use std::io::Write as _;
