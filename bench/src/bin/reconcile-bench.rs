@@ -19,8 +19,9 @@
 use media_query_bench::latency_bucket::LatencyBucket;
 use media_query_bench::synthetic_table::SyntheticTable;
 use media_query_domain::serving::objects_prefix;
-use media_query_lambda::handlers::export::{write_snapshot, ExportTarget};
+use media_query_lambda::handlers::export::write_snapshot;
 use media_query_lambda::handlers::serving::{apply_changes, Published};
+use media_query_lambda::handlers::writer::SnapshotTarget;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -70,7 +71,7 @@ async fn main() {
         changed: 0,
         page_latency: millis("BENCH_SCAN_LATENCY_MS"),
     };
-    let mut target = ExportTarget {
+    let mut target = SnapshotTarget {
         bucket: "bench".into(),
         prefix: PREFIX.into(),
         table_arn: "arn:aws:dynamodb:us-east-1::table/media".into(),

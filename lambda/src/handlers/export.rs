@@ -10,8 +10,9 @@
 //! reader that fetched the old pointer just before the switch still finds
 //! its files; older ones are deleted.
 
+use super::writer::{put, sort_error, SnapshotTarget, WriterError};
 use crate::spill::SpillSorter;
-use crate::store::{MediaStore, StoreError};
+use crate::store::MediaStore;
 use base64::Engine;
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -21,86 +22,19 @@ use media_query_domain::export::{
     export_dir, join_key, latest_pointer_key, LatestPointer, ManifestFile, ManifestSummary,
     MANIFEST_VERSION, OUTPUT_FORMAT,
 };
-use media_query_domain::ports::{Bucket, Condition, Put, PutMeta};
+use media_query_domain::ports::{Bucket, PutMeta};
 use media_query_domain::record::attr;
 use media_query_domain::time::iso8601_millis;
 use std::io::Write as _;
-use thiserror::Error;
 use tracing::info;
 
 /// Items per data file.
 pub const ITEMS_PER_FILE: usize = 10_000;
 
-#[derive(Debug, Error)]
-pub enum ExportError {
-    #[error("EXPORT_BUCKET is not set")]
-    NoBucket,
-    #[error("an incremental export applies to a published snapshot, and there is none yet")]
-    NoSnapshotToUpdate,
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("S3 {operation} {key} failed: {detail}")]
-    S3 {
-        operation: &'static str,
-        key: String,
-        detail: String,
-    },
-}
-
-/// Where snapshots go.
-#[derive(Debug, Clone)]
-pub struct ExportTarget {
-    pub bucket: String,
-    pub prefix: String,
-    pub table_arn: String,
-    /// How long a snapshot object stays after no version in use references
-    /// it (`SNAPSHOT_GC_GRACE_SECONDS`), so that a reader still holding an
-    /// older manifest finds what it names.
-    pub gc_grace_seconds: u64,
-}
-
-/// A failure of the external sort (the Lambda's ephemeral storage).
-pub(crate) fn sort_error(e: std::io::Error) -> ExportError {
-    ExportError::S3 {
-        operation: "sort the table's items",
-        key: String::new(),
-        detail: e.to_string(),
-    }
-}
-
 /// Milliseconds since the epoch and an ISO-8601 rendering of it.
 fn now() -> (u128, String) {
-    let ms = super::serving::now_ms();
+    let ms = super::writer::now_ms();
     (u128::from(ms), iso8601_millis(ms))
-}
-
-impl ExportTarget {
-    /// The export bucket through the SDK, as the export writer uses it.
-    pub fn s3_bucket(&self, s3: &aws_sdk_s3::Client) -> crate::s3_bucket::S3Bucket {
-        crate::s3_bucket::S3Bucket::new(s3.clone(), self.bucket.clone())
-    }
-}
-
-/// One plain (unconditional) PUT; returns the object's ETag.
-pub(crate) async fn put(
-    bucket: &impl Bucket,
-    key: &str,
-    body: Vec<u8>,
-    meta: PutMeta<'_>,
-) -> Result<Option<String>, ExportError> {
-    let failed = |detail: String| ExportError::S3 {
-        operation: "PutObject",
-        key: key.to_string(),
-        detail,
-    };
-    match bucket
-        .put(key, body, meta, Condition::Always)
-        .await
-        .map_err(failed)?
-    {
-        Put::Written { etag } => Ok(etag.map(|t| t.trim_matches('"').to_string())),
-        Put::PreconditionFailed => Err(failed("a precondition failed on a plain PUT".into())),
-    }
 }
 
 /// The export-layout files: no `Cache-Control`.
@@ -141,8 +75,8 @@ impl DataFile {
 pub async fn write_snapshot<S: MediaStore>(
     store: &S,
     bucket: &impl Bucket,
-    target: &ExportTarget,
-) -> Result<(LatestPointer, super::serving::Published), ExportError> {
+    target: &SnapshotTarget,
+) -> Result<(LatestPointer, super::serving::Published), WriterError> {
     use futures::StreamExt;
     let (start_ms, start_time) = now();
     let export_id = format!(
@@ -278,11 +212,11 @@ async fn read_latest(bucket: &impl Bucket, key: &str) -> Option<LatestPointer> {
 /// Deletes the export-layout files of every export but those in `keep`.
 async fn delete_old_exports(
     bucket: &impl Bucket,
-    target: &ExportTarget,
+    target: &SnapshotTarget,
     keep: &[String],
-) -> Result<(), ExportError> {
+) -> Result<(), WriterError> {
     let root = join_key(&target.prefix, "AWSDynamoDB/");
-    let listed = bucket.list(&root).await.map_err(|detail| ExportError::S3 {
+    let listed = bucket.list(&root).await.map_err(|detail| WriterError::S3 {
         operation: "ListObjectsV2",
         key: root.clone(),
         detail,

@@ -6,8 +6,10 @@ pub mod api;
 pub mod export;
 pub mod ingest;
 pub mod serving;
+pub mod snapshot_writer;
 pub mod sweeper;
 pub mod video;
+pub mod writer;
 
 use serde::Serialize;
 

@@ -16,7 +16,7 @@
 //! ([`export_items`]), ours or a native `ExportTableToPointInTime`
 //! full export.
 
-use super::export::{put, sort_error, ExportError, ExportTarget};
+use super::writer::{now_ms, put, sort_error, SnapshotTarget, WriterError};
 use crate::spill::SpillSorter;
 use crate::store::{MediaStore, StoreError};
 use media_query_domain::dynamo::{export_line, parse_export_line, parse_incremental_line, Item};
@@ -37,19 +37,11 @@ use media_query_domain::time::iso8601_millis;
 use media_query_domain::ListQuery;
 use media_query_domain::MediaRecord;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::{error, info, warn};
 
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as u64
-}
-
-fn s3_error(operation: &'static str, key: &str) -> impl FnOnce(String) -> ExportError {
+fn s3_error(operation: &'static str, key: &str) -> impl FnOnce(String) -> WriterError {
     let key = key.to_string();
-    move |detail| ExportError::S3 {
+    move |detail| WriterError::S3 {
         operation,
         key,
         detail,
@@ -62,7 +54,7 @@ fn s3_error(operation: &'static str, key: &str) -> impl FnOnce(String) -> Export
 pub(crate) async fn get(
     bucket: &impl ObjectStore,
     key: &str,
-) -> Result<Option<(Vec<u8>, Option<String>)>, ExportError> {
+) -> Result<Option<(Vec<u8>, Option<String>)>, WriterError> {
     Ok(
         match bucket
             .get(key, None)
@@ -79,7 +71,7 @@ pub(crate) async fn get(
 async fn list_objects(
     bucket: &impl Bucket,
     prefix: &str,
-) -> Result<HashMap<String, u64>, ExportError> {
+) -> Result<HashMap<String, u64>, WriterError> {
     let listed = bucket
         .list(prefix)
         .await
@@ -95,7 +87,7 @@ async fn list_objects(
 pub(crate) async fn delete_objects(
     bucket: &impl Bucket,
     keys: &[String],
-) -> Result<(), ExportError> {
+) -> Result<(), WriterError> {
     use futures::stream::{self, StreamExt, TryStreamExt};
     stream::iter(keys.chunks(DELETE_BATCH))
         .map(|chunk| async move {
@@ -121,7 +113,7 @@ async fn referenced(
     bucket: &impl ObjectStore,
     prefix: &str,
     manifest: &Manifest,
-) -> Result<HashSet<String>, ExportError> {
+) -> Result<HashSet<String>, WriterError> {
     let engine = ReadEngine::new(prefix, f64::INFINITY, 0);
     let loader = VersionLoader {
         engine: &engine,
@@ -130,7 +122,7 @@ async fn referenced(
     };
     let entries = all_entries(&loader, manifest)
         .await
-        .map_err(|e| ExportError::S3 {
+        .map_err(|e| WriterError::S3 {
             operation: "read the directory of a published version",
             key: manifest.version.clone(),
             detail: e.to_string(),
@@ -170,7 +162,7 @@ pub enum ExportRead {
 pub async fn export_items(
     bucket: &impl ObjectStore,
     summary_key: &str,
-) -> Result<ExportContents, ExportError> {
+) -> Result<ExportContents, WriterError> {
     let mut items = Vec::new();
     let read = read_export(bucket, summary_key, |item| {
         items.push(item);
@@ -192,10 +184,10 @@ pub async fn export_items(
 /// how many bytes the sort spilled.
 pub async fn publish_export(
     bucket: &impl Bucket,
-    target: &ExportTarget,
+    target: &SnapshotTarget,
     summary_key: &str,
     chunk_bytes: usize,
-) -> Result<(Published, u64), ExportError> {
+) -> Result<(Published, u64), WriterError> {
     let previous = read_pointer(bucket, &target.prefix).await?;
     let mut sorter = SpillSorter::new(None, chunk_bytes).map_err(sort_error)?;
     let read = read_export(bucket, summary_key, |item| {
@@ -215,7 +207,7 @@ pub async fn publish_export(
         ExportRead::Incremental(changes) => apply_changes(&changes, bucket, target)
             .await?
             .map(|p| (p, 0))
-            .ok_or(ExportError::NoSnapshotToUpdate),
+            .ok_or(WriterError::NoSnapshotToUpdate),
     }
 }
 
@@ -228,9 +220,9 @@ pub async fn publish_export(
 pub async fn read_export(
     bucket: &impl ObjectStore,
     summary_key: &str,
-    mut on_item: impl FnMut(Item) -> Result<(), ExportError>,
-) -> Result<ExportRead, ExportError> {
-    let bad = |key: &str, detail: String| ExportError::S3 {
+    mut on_item: impl FnMut(Item) -> Result<(), WriterError>,
+) -> Result<ExportRead, WriterError> {
+    let bad = |key: &str, detail: String| WriterError::S3 {
         operation: "read export",
         key: key.to_string(),
         detail,
@@ -354,7 +346,7 @@ const IMMUTABLE: PutMeta<'static> = PutMeta {
 };
 
 /// One unconditional PUT of a snapshot object (immutable, content-addressed).
-async fn put_object(bucket: &impl Bucket, key: String, bytes: Vec<u8>) -> Result<u64, ExportError> {
+async fn put_object(bucket: &impl Bucket, key: String, bytes: Vec<u8>) -> Result<u64, WriterError> {
     let len = bytes.len() as u64;
     put(bucket, &key, bytes, IMMUTABLE).await.map(|_| len)
 }
@@ -367,7 +359,7 @@ async fn write_stream(
     bucket: &impl Bucket,
     prefix: &str,
     objects: impl futures::Stream<Item = (String, Vec<u8>)>,
-) -> Result<(usize, u64), ExportError> {
+) -> Result<(usize, u64), WriterError> {
     use futures::stream::{StreamExt, TryStreamExt};
     objects
         .map(|(hash, bytes)| put_object(bucket, object_key(prefix, &hash), bytes))
@@ -384,7 +376,7 @@ async fn write_objects(
     bucket: &impl Bucket,
     prefix: &str,
     objects: Vec<(String, Vec<u8>)>,
-) -> Result<(usize, u64), ExportError> {
+) -> Result<(usize, u64), WriterError> {
     write_stream(bucket, prefix, futures::stream::iter(objects)).await
 }
 
@@ -397,7 +389,7 @@ async fn write_pointer(
     prefix: &str,
     manifest: &Manifest,
     read_etag: Option<&str>,
-) -> Result<Option<u64>, ExportError> {
+) -> Result<Option<u64>, WriterError> {
     let body = serde_json::to_vec(manifest).expect("serialise");
     let len = body.len() as u64;
     let pointer = pointer_key(prefix);
@@ -431,12 +423,12 @@ async fn write_pointer(
 pub async fn read_pointer(
     bucket: &impl ObjectStore,
     prefix: &str,
-) -> Result<Option<(Manifest, Option<String>)>, ExportError> {
+) -> Result<Option<(Manifest, Option<String>)>, WriterError> {
     let pointer = pointer_key(prefix);
     let Some((bytes, etag)) = get(bucket, &pointer).await? else {
         return Ok(None);
     };
-    let manifest = Manifest::parse(&pointer, &bytes).map_err(|e| ExportError::S3 {
+    let manifest = Manifest::parse(&pointer, &bytes).map_err(|e| WriterError::S3 {
         operation: "read the published pointer",
         key: pointer.clone(),
         detail: e.to_string(),
@@ -453,7 +445,7 @@ fn gc_ledger_key(prefix: &str) -> String {
 async fn read_gc_ledger(
     bucket: &impl ObjectStore,
     prefix: &str,
-) -> Result<BTreeMap<String, u64>, ExportError> {
+) -> Result<BTreeMap<String, u64>, WriterError> {
     let key = gc_ledger_key(prefix);
     Ok(match get(bucket, &key).await? {
         // A ledger that cannot be read restarts the clock: later, not sooner.
@@ -469,7 +461,7 @@ async fn write_gc_ledger(
     bucket: &impl Bucket,
     prefix: &str,
     ledger: &BTreeMap<String, u64>,
-) -> Result<(), ExportError> {
+) -> Result<(), WriterError> {
     let body = serde_json::to_vec(ledger).expect("serialise");
     let meta = PutMeta {
         content_type: "application/json",
@@ -496,11 +488,11 @@ async fn write_gc_ledger(
 /// Returns how many objects were deleted.
 pub async fn collect_garbage(
     bucket: &impl Bucket,
-    target: &ExportTarget,
+    target: &SnapshotTarget,
     existing: &HashMap<String, u64>,
     keep: &HashSet<String>,
     now: u64,
-) -> Result<usize, ExportError> {
+) -> Result<usize, WriterError> {
     let mut ledger = read_gc_ledger(bucket, &target.prefix).await?;
     let unreferenced: HashMap<&String, u64> = existing
         .iter()
@@ -586,8 +578,8 @@ struct PublishedItems<'a, B> {
     done: bool,
 }
 
-fn read_error(e: impl std::fmt::Display) -> ExportError {
-    ExportError::S3 {
+fn read_error(e: impl std::fmt::Display) -> WriterError {
+    WriterError::S3 {
         operation: "read the published snapshot",
         key: pointer_key(""),
         detail: e.to_string(),
@@ -595,7 +587,7 @@ fn read_error(e: impl std::fmt::Display) -> ExportError {
 }
 
 impl<'a, B: ObjectStore> PublishedItems<'a, B> {
-    async fn new(bucket: &'a B, prefix: &str, manifest: &'a Manifest) -> Result<Self, ExportError> {
+    async fn new(bucket: &'a B, prefix: &str, manifest: &'a Manifest) -> Result<Self, WriterError> {
         let engine = ReadEngine::new(prefix, f64::INFINITY, 64 << 20);
         let names_run = Run::Names.id();
         let names = {
@@ -625,7 +617,7 @@ impl<'a, B: ObjectStore> PublishedItems<'a, B> {
 
     /// Fetches the next window of the names run's shards into the engine's
     /// cache, all at once, when the page about to be read nears its end.
-    async fn read_ahead(&mut self) -> Result<(), ExportError> {
+    async fn read_ahead(&mut self) -> Result<(), WriterError> {
         let at = match &self.after {
             Some(a) => self
                 .names
@@ -653,7 +645,7 @@ impl<'a, B: ObjectStore> PublishedItems<'a, B> {
     }
 
     /// The next item's name and JSON, without taking it.
-    async fn peek(&mut self) -> Result<Option<&(String, String)>, ExportError> {
+    async fn peek(&mut self) -> Result<Option<&(String, String)>, WriterError> {
         while self.buffer.is_empty() && !self.done {
             self.read_ahead().await?;
             let request = PageRequest {
@@ -685,7 +677,7 @@ async fn compare<B: ObjectStore>(
     published: &mut PublishedItems<'_, B>,
     item: Option<(&str, &str)>,
     drift: &mut Drift,
-) -> Result<(), ExportError> {
+) -> Result<(), WriterError> {
     while let Some((name, json)) = published.peek().await? {
         match item {
             Some((n, _)) if name.as_str() > n => break,
@@ -708,8 +700,8 @@ async fn compare<B: ObjectStore>(
 pub async fn publish_serving(
     items: &[Item],
     bucket: &impl Bucket,
-    target: &ExportTarget,
-) -> Result<Published, ExportError> {
+    target: &SnapshotTarget,
+) -> Result<Published, WriterError> {
     let mut lines: Vec<(String, Vec<u8>)> = items
         .iter()
         .map(|i| {
@@ -750,8 +742,8 @@ pub async fn publish_sorted(
     sorted: impl Iterator<Item = std::io::Result<(String, Vec<u8>)>>,
     previous: Option<(Manifest, Option<String>)>,
     bucket: &impl Bucket,
-    target: &ExportTarget,
-) -> Result<Published, ExportError> {
+    target: &SnapshotTarget,
+) -> Result<Published, WriterError> {
     use futures::SinkExt;
     let existing = list_objects(bucket, &objects_prefix(&target.prefix)).await?;
     let (tx, rx) = futures::channel::mpsc::channel::<(String, Vec<u8>)>(PUTS_AT_ONCE);
@@ -769,13 +761,13 @@ pub async fn publish_sorted(
         let fresh = |(hash, _): &(String, Vec<u8>)| {
             !existing.contains_key(&object_key(&target.prefix, hash))
         };
-        let closed = |_| ExportError::S3 {
+        let closed = |_| WriterError::S3 {
             operation: "PutObject",
             key: String::new(),
             detail: "the writer stopped".into(),
         };
         for entry in sorted {
-            let (name, line) = entry.map_err(|e| ExportError::S3 {
+            let (name, line) = entry.map_err(|e| WriterError::S3 {
                 operation: "sort the table's items",
                 key: String::new(),
                 detail: e.to_string(),
@@ -793,7 +785,7 @@ pub async fn publish_sorted(
                     continue;
                 }
             };
-            builder.push(&record).map_err(|e| ExportError::S3 {
+            builder.push(&record).map_err(|e| WriterError::S3 {
                 operation: "build the serving snapshot",
                 key: name.clone(),
                 detail: e.to_string(),
@@ -814,7 +806,7 @@ pub async fn publish_sorted(
         for object in objects.into_iter().filter(fresh) {
             tx.send(object).await.map_err(closed)?;
         }
-        Ok::<_, ExportError>(Built {
+        Ok::<_, WriterError>(Built {
             manifest,
             drift,
             skipped,
@@ -945,7 +937,7 @@ impl<B: Bucket> ObjectSink for BucketSink<'_, B> {
 pub async fn current_states(
     store: &impl MediaStore,
     names: impl IntoIterator<Item = String>,
-) -> Result<BTreeMap<String, Option<MediaRecord>>, ExportError> {
+) -> Result<BTreeMap<String, Option<MediaRecord>>, WriterError> {
     use futures::stream::{self, StreamExt, TryStreamExt};
     stream::iter(names)
         .map(|name| async move {
@@ -955,7 +947,7 @@ pub async fn current_states(
                     warn!(name, why, "not a media record; not served");
                     Ok((name, None))
                 }
-                Err(e) => Err(ExportError::Store(e)),
+                Err(e) => Err(WriterError::Store(e)),
             }
         })
         .buffer_unordered(16)
@@ -984,10 +976,10 @@ pub const PUBLISH_ATTEMPTS: u32 = 5;
 pub async fn apply_changes(
     changes: &BTreeMap<String, Option<MediaRecord>>,
     bucket: &impl Bucket,
-    target: &ExportTarget,
-) -> Result<Option<Published>, ExportError> {
+    target: &SnapshotTarget,
+) -> Result<Option<Published>, WriterError> {
     let pointer = pointer_key(&target.prefix);
-    let update_error = |detail: String| ExportError::S3 {
+    let update_error = |detail: String| WriterError::S3 {
         operation: "update the serving snapshot",
         key: pointer.clone(),
         detail,

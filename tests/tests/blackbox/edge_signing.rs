@@ -3,7 +3,8 @@
 //! from both, which the Worker reports as a 503.
 
 use media_query_domain::{MediaRecord, MediaType, OrderKey};
-use media_query_lambda::handlers::export::{write_snapshot, ExportTarget};
+use media_query_lambda::handlers::export::write_snapshot;
+use media_query_lambda::handlers::writer::SnapshotTarget;
 use media_query_lambda::store::{DynamoStore, MediaStore};
 use media_query_tests::aws;
 use media_query_tests::moto::MotoServer;
@@ -53,7 +54,7 @@ async fn moto_verifies_the_worker_signatures() {
         r.event_order = Some(OrderKey::from_sequencer("1").unwrap());
         store.put_if_newer(&r).await.unwrap();
         if name == "signed.jpg" {
-            let target = ExportTarget {
+            let target = SnapshotTarget {
                 bucket: "exports".into(),
                 prefix: "edge".into(),
                 table_arn: "t".into(),

@@ -7,7 +7,8 @@ use media_query_domain::dynamo::Item;
 use media_query_domain::serving::pointer_key;
 use media_query_lambda::convert::item_to_sdk;
 use media_query_lambda::handlers::api::ReadApi;
-use media_query_lambda::handlers::export::{write_snapshot, ExportTarget};
+use media_query_lambda::handlers::export::write_snapshot;
+use media_query_lambda::handlers::writer::SnapshotTarget;
 use media_query_lambda::snapshot_bucket::SnapshotBucket;
 use media_query_lambda::store::DynamoStore;
 use media_query_tests::aws;
@@ -24,7 +25,7 @@ pub(super) struct World {
     pub(super) moto: Option<MotoServer>,
     sdk: aws_config::SdkConfig,
     store: DynamoStore,
-    target: ExportTarget,
+    target: SnapshotTarget,
 }
 
 impl World {
@@ -35,7 +36,7 @@ impl World {
         aws::create_bucket(&sdk, BUCKET).await;
         let world = World {
             store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), TABLE),
-            target: ExportTarget {
+            target: SnapshotTarget {
                 bucket: BUCKET.into(),
                 prefix: PREFIX.into(),
                 table_arn: "arn:aws:dynamodb:us-east-1::table/media".into(),

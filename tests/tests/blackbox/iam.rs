@@ -10,11 +10,12 @@ use media_query_domain::labels::DetectedLabel;
 use media_query_domain::{MediaRecord, MediaType, OrderKey, RecordStatus};
 use media_query_lambda::config::Config;
 use media_query_lambda::handlers::api::ReadApi;
-use media_query_lambda::handlers::export::{write_snapshot, ExportTarget};
+use media_query_lambda::handlers::export::write_snapshot;
 use media_query_lambda::handlers::ingest::{handle_s3_event, Role};
 use media_query_lambda::handlers::serving::{apply_changes, current_states};
 use media_query_lambda::handlers::sweeper::sweep_pending;
 use media_query_lambda::handlers::video::handle_job_event;
+use media_query_lambda::handlers::writer::SnapshotTarget;
 use media_query_lambda::rekognition::Rekognition;
 use media_query_lambda::snapshot_bucket::SnapshotBucket;
 use media_query_lambda::store::{DynamoStore, MediaStore};
@@ -154,8 +155,8 @@ impl Function {
     }
 
     /// Where the export writer publishes, as its binary builds it.
-    fn export_target(&self) -> ExportTarget {
-        ExportTarget {
+    fn export_target(&self) -> SnapshotTarget {
+        SnapshotTarget {
             bucket: self.config.export_bucket.clone().expect("EXPORT_BUCKET"),
             prefix: self.config.export_prefix.clone(),
             table_arn: format!(

@@ -9,19 +9,25 @@ use media_query_domain::export::{
     latest_pointer_key, parse_manifest_files, LatestPointer, ManifestSummary,
 };
 use media_query_domain::{MediaRecord, MediaType, OrderKey, RecordStatus};
-use media_query_lambda::handlers::export::{write_snapshot, ExportTarget};
+use media_query_lambda::handlers::export::write_snapshot;
+use media_query_lambda::handlers::writer::SnapshotTarget;
 
 /// moto with the media table and the export bucket, the table, and the
 /// serving snapshot's place under `edge` with this grace period.
 async fn export_world(
     gc_grace_seconds: u64,
-) -> (MotoServer, aws_config::SdkConfig, DynamoStore, ExportTarget) {
+) -> (
+    MotoServer,
+    aws_config::SdkConfig,
+    DynamoStore,
+    SnapshotTarget,
+) {
     let moto = MotoServer::start();
     let sdk = aws::sdk_config(&moto).await;
     aws::create_media_table(&sdk, TABLE).await;
     aws::create_bucket(&sdk, BUCKET).await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), TABLE);
-    let target = ExportTarget {
+    let target = SnapshotTarget {
         bucket: BUCKET.into(),
         prefix: "edge".into(),
         table_arn: "arn:aws:dynamodb:us-east-1::table/media".into(),
@@ -110,7 +116,7 @@ async fn snapshot_is_a_complete_dynamodb_export_published_last() {
         written.push(r);
     }
     let s3 = aws::s3_client(&sdk);
-    let target = ExportTarget {
+    let target = SnapshotTarget {
         bucket: BUCKET.into(),
         prefix: "edge".into(),
         table_arn: "arn:aws:dynamodb:us-east-1::table/media".into(),
@@ -268,7 +274,7 @@ async fn the_serving_snapshot_builds_from_a_native_export_and_rewrites_only_chan
     let summary_key = format!("{dir}manifest-summary.json");
     aws::put_object(&sdk, BUCKET, &summary_key, summary.clone().into_bytes()).await;
 
-    let target = ExportTarget {
+    let target = SnapshotTarget {
         bucket: BUCKET.into(),
         prefix: "edge".into(),
         table_arn: "arn:aws:dynamodb:us-east-1::table/media".into(),
@@ -763,7 +769,7 @@ async fn unreferenced_objects_wait_out_the_grace_period() {
     let sdk = aws::sdk_config(&moto).await;
     aws::create_bucket(&sdk, BUCKET).await;
     let s3 = aws::s3_client(&sdk);
-    let mut target = ExportTarget {
+    let mut target = SnapshotTarget {
         bucket: BUCKET.into(),
         prefix: "edge".into(),
         table_arn: "arn:aws:dynamodb:us-east-1::table/media".into(),

@@ -25,8 +25,9 @@ use media_query_domain::api::item_body;
 use media_query_domain::serving::pointer_key;
 use media_query_domain::{MediaRecord, MediaType, OrderKey, RecordStatus};
 use media_query_lambda::handlers::api::ReadApi;
-use media_query_lambda::handlers::export::{write_snapshot, ExportTarget};
+use media_query_lambda::handlers::export::write_snapshot;
 use media_query_lambda::handlers::serving::{apply_changes, current_states, Published};
+use media_query_lambda::handlers::writer::SnapshotTarget;
 use media_query_lambda::s3_bucket::S3Bucket;
 use media_query_lambda::snapshot_bucket::SnapshotBucket;
 use media_query_lambda::store::{DynamoStore, MediaStore, Write};
@@ -52,7 +53,7 @@ pub(super) struct World {
     pub(super) moto: MotoServer,
     sdk: aws_config::SdkConfig,
     store: DynamoStore,
-    target: ExportTarget,
+    target: SnapshotTarget,
     /// The next write's event order (each write is newer than the last).
     order: AtomicU64,
 }
@@ -66,7 +67,7 @@ impl World {
         aws::create_bucket(&sdk, BUCKET).await;
         let world = World {
             store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), TABLE),
-            target: ExportTarget {
+            target: SnapshotTarget {
                 bucket: BUCKET.into(),
                 prefix: PREFIX.into(),
                 table_arn: "arn:aws:dynamodb:us-east-1::table/media".into(),

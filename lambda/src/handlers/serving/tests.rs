@@ -12,8 +12,8 @@ use std::sync::atomic::Ordering;
 
 const PREFIX: &str = "snap";
 
-fn target(grace_seconds: u64) -> ExportTarget {
-    ExportTarget {
+fn target(grace_seconds: u64) -> SnapshotTarget {
+    SnapshotTarget {
         bucket: "bucket".into(),
         prefix: PREFIX.into(),
         table_arn: "arn:aws:dynamodb:us-east-1:0:table/media".into(),
@@ -219,7 +219,7 @@ fn changes(records: &[(&str, bool)]) -> BTreeMap<String, Option<MediaRecord>> {
 /// Another writer applies a batch adding `name` on a copy of the bucket;
 /// its objects are copied in, and its pointer is written just before the
 /// next conditional PUT of the pointer is judged.
-async fn competing_batch(bucket: &MemoryBucket, t: &ExportTarget, name: &str) {
+async fn competing_batch(bucket: &MemoryBucket, t: &SnapshotTarget, name: &str) {
     let other = bucket.copy();
     apply_changes(&changes(&[(name, true)]), &other, t)
         .await
@@ -315,7 +315,7 @@ async fn an_export_is_published_through_the_external_sort_not_held_in_memory() {
     // Built from that export under another prefix, with 64 KiB of sort
     // memory for 2.5 MB of items: the sort spills, and the snapshot is
     // the same version.
-    let elsewhere = ExportTarget {
+    let elsewhere = SnapshotTarget {
         prefix: "elsewhere".into(),
         ..target(7200)
     };
