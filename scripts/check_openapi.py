@@ -29,7 +29,7 @@ SRC = ROOT / "domain" / "src"
 # Every file whose code can end up in a reply: the responder, what it calls
 # to parse a request, and the edge adapter (its own 500).
 EMITTERS = [
-    SRC / "http.rs",
+    SRC / "http",
     SRC / "query.rs",
     SRC / "page.rs",
     SRC / "api.rs",
@@ -40,7 +40,10 @@ DOC_URI = "urn:media-query:openapi"
 
 
 def rust(path: pathlib.Path) -> str:
-    """The file's text without its unit tests, which may build any reply."""
+    """The file's text without its unit tests, which may build any reply;
+    for a module folder, its files' texts (but its tests.rs) together."""
+    if path.is_dir():
+        return "\n".join(rust(f) for f in sorted(path.glob("*.rs")) if f.name != "tests.rs")
     return path.read_text().split("#[cfg(test)]")[0]
 
 
@@ -152,9 +155,9 @@ def check_errors(spec: Spec, problems: list[str]) -> None:
         problems.append(f"the code answers {status} {code}, openapi.yaml does not document it")
     for status, code in sorted(documented - emitted):
         problems.append(f"openapi.yaml documents {status} {code}, which no code path answers")
-    # A Code spelt out directly (say, a future literal in http.rs) counts too.
+    # A Code spelt out directly (say, a future literal in http/) counts too.
     literals = set()
-    for path in (SRC / "api.rs", SRC / "http.rs"):
+    for path in (SRC / "api.rs", SRC / "http"):
         literals |= set(re.findall(r'"([A-Z][A-Za-z]*Error)"', rust(path)))
     enum = set(spec.doc["components"]["schemas"]["Error"]["properties"]["Code"]["enum"])
     for code in sorted(literals - enum):
@@ -167,7 +170,7 @@ def check_errors(spec: Spec, problems: list[str]) -> None:
 
 
 def check_headers(spec: Spec, problems: list[str]) -> None:
-    http = rust(SRC / "http.rs")
+    http = rust(SRC / "http")
     allowed = one(r'const ALLOWED: &str = "([^"]*)";', http, "ALLOWED").group(1)
     # Header name to the fixed values the code gives it (none if computed).
     sent: dict[str, set[str]] = {}
@@ -210,7 +213,7 @@ def check_constants(spec: Spec, problems: list[str]) -> None:
         if value != max_limit:
             problems.append(f"{what} is {value}, page.rs MAX_LIMIT is {max_limit}")
     # The ETag's shape: the hash prefixes http.rs and the snapshot version take.
-    http = rust(SRC / "http.rs")
+    http = rust(SRC / "http")
     body = one(r"fn body_etag\(.*?\[\.\.(\d+)\]", http, "body_etag's hash length").group(1)
     request = one(r"fn snapshot_etag\(.*?\[\.\.(\d+)\]", http, "snapshot_etag's hash length").group(1)
     manifest = rust(SRC / "serving" / "manifest.rs")

@@ -406,6 +406,26 @@ class Crate:
                 module = ["crate"] + parts
             text = remove_cfg_test(strip_rust(path.read_text()))
             self.parse(text, 0, len(text), module, None, path, text)
+        self.follow_reexports()
+
+    def follow_reexports(self):
+        """A function is also known by the paths that `use` it elsewhere
+        (a module's `pub use child::f` makes `module::f` a path to it), so
+        calls through a re-export resolve; chains are followed."""
+        changed = True
+        while changed:
+            changed = False
+            for module, table in self.uses.items():
+                for local, target in table.items():
+                    if local == "*":
+                        continue
+                    alias = "::".join(list(module) + [local])
+                    # `use child::f` names a path relative to the module.
+                    fn = self.free.get("::".join(target)) or self.free.get(
+                        "::".join(list(module) + list(target)))
+                    if fn is not None and alias not in self.free:
+                        self.free[alias] = fn
+                        changed = True
 
     def parse(self, text, start, end, module, impl, path, full):
         item = re.compile(r"\b(fn|impl|trait|mod|struct|enum|union|use)\b")

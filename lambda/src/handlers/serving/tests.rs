@@ -4,10 +4,21 @@
 //! run killed half-way, and what another writer publishing at the same
 //! time does.
 
+use super::gc::gc_ledger_key;
+use super::objects::IMMUTABLE;
 use super::*;
+use crate::handlers::writer::SnapshotTarget;
 use crate::memory_bucket::MemoryBucket;
+use media_query_domain::dynamo::Item;
 use media_query_domain::engine::ReadEngine;
 use media_query_domain::media::MediaType;
+use media_query_domain::page::{PageRequest, MAX_LIMIT};
+use media_query_domain::ports::{Bucket, Condition};
+use media_query_domain::record::MediaItem;
+use media_query_domain::serving::manifest::Directory;
+use media_query_domain::serving::{object_key, pointer_key};
+use media_query_domain::{ListQuery, MediaRecord};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::Ordering;
 
 const PREFIX: &str = "snap";
