@@ -105,13 +105,13 @@ shim = os.path.join(ROOT, "edge/build/worker/shim.mjs")
 vars_ = {
     "AWS_ENDPOINT_URL": f"http://127.0.0.1:{s3_port}", "AWS_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-    "MEDIA_TABLE_NAME": "none", "EXPORT_BUCKET": "bench", "EXPORT_PREFIX": "bench",
-    "EXPORT_TTL_SECONDS": "3600", "DEBUG_MEMORY": "1",
+    "MEDIA_TABLE_NAME": "none", "SNAPSHOT_BUCKET": "bench", "SNAPSHOT_PREFIX": "bench",
+    "SNAPSHOT_TTL_SECONDS": "3600", "DEBUG_MEMORY": "1",
 }
 LIVE = any(re.fullmatch(r"current-\d+\.json", f) for f in os.listdir(os.path.join(DIR, "bench/serving")))
 if LIVE:
     # The pointer is re-checked every second, as it changes.
-    vars_["EXPORT_TTL_SECONDS"] = "1"
+    vars_["SNAPSHOT_TTL_SECONDS"] = "1"
 with open(os.path.join(work, "wrangler.toml"), "w") as f:
     f.write(f'name = "media-query-bench"\nmain = {json.dumps(shim)}\ncompatibility_date = "2026-04-01"\n\n[vars]\n')
     for k, v in vars_.items():

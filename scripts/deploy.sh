@@ -139,15 +139,15 @@ edge_user=$(output EdgeReaderUserName)
 table=$(output MediaTableName)
 media_bucket=$(output MediaBucketName)
 api_url=$(output ApiUrl)
-export_bucket=$(output ExportBucket)
-export_prefix=$(output ExportPrefix)
+snapshot_bucket=$(output ExportBucket)
+snapshot_prefix=$(output ExportPrefix)
 
 # A new stack has no serving snapshot until its first change or the hourly
 # run; until then both APIs fall back to (rate-limited) Scans. Any
 # non-stream payload makes the export writer reconcile, publishing one.
-pointer=${export_prefix%/}/serving/current.json
+pointer=${snapshot_prefix%/}/serving/current.json
 pointer=${pointer#/}
-if ! aws s3api head-object --bucket "$export_bucket" --key "$pointer" --region "$region" >/dev/null 2>&1; then
+if ! aws s3api head-object --bucket "$snapshot_bucket" --key "$pointer" --region "$region" >/dev/null 2>&1; then
   writer=$(aws cloudformation describe-stack-resource --stack-name "$stack_name" --region "$region" \
              --logical-resource-id ExportWriterFunction \
              --query StackResourceDetail.PhysicalResourceId --output text)

@@ -62,12 +62,12 @@ class WiringError(Exception):
 # Worker var <- stack output. The Worker reads its vars in
 # edge/src/worker_glue.rs (Config::from_env); AWS_REGION comes from the
 # stack's ARN (the template has no Region output). Every other committed
-# [var] (EXPORT_TTL_SECONDS, MAX_STALE_SECONDS...: tuning, not wiring) is
+# [var] (SNAPSHOT_TTL_SECONDS, MAX_STALE_SECONDS...: tuning, not wiring) is
 # kept as committed.
 VAR_FROM_OUTPUT = {
     "MEDIA_TABLE_NAME": "MediaTableName",
-    "EXPORT_BUCKET": "ExportBucket",
-    "EXPORT_PREFIX": "ExportPrefix",
+    "SNAPSHOT_BUCKET": "ExportBucket",
+    "SNAPSHOT_PREFIX": "ExportPrefix",
 }
 # Outputs deploy.sh and teardown.sh read besides the Worker's vars.
 OTHER_OUTPUTS = ("EdgeReaderUserName", "MediaBucketName", "ApiUrl")

@@ -3,7 +3,7 @@
 # how deep the dead-letter queue is, and which snapshot version is served
 # and how old it is. For the local stack (reads .local/stack.env), or for
 # a deployed stack with the same variables set (MEDIA_TABLE_NAME,
-# EXPORT_BUCKET, EXPORT_PREFIX, and FAILED_EVENTS_QUEUE_URL from the
+# SNAPSHOT_BUCKET, SNAPSHOT_PREFIX, and FAILED_EVENTS_QUEUE_URL from the
 # stack's outputs). It Scans the table (status only): at millions of items
 # that is a real read; in AWS, prefer the MediaFailed and SnapshotDrift
 # metrics and the alarms for routine checks.
@@ -42,10 +42,10 @@ else:
     print("dead letters: no queue found (set FAILED_EVENTS_QUEUE_URL)")
 
 s3 = boto3.client("s3")
-prefix = env.get("EXPORT_PREFIX", "edge-snapshot").strip("/")
+prefix = env.get("SNAPSHOT_PREFIX", "edge-snapshot").strip("/")
 key = f"{prefix}/serving/current.json" if prefix else "serving/current.json"
 try:
-    m = json.load(s3.get_object(Bucket=env["EXPORT_BUCKET"], Key=key)["Body"])
+    m = json.load(s3.get_object(Bucket=env["SNAPSHOT_BUCKET"], Key=key)["Body"])
     created = datetime.datetime.fromisoformat(m["createdAt"].replace("Z", "+00:00"))
     age = datetime.datetime.now(datetime.timezone.utc) - created
     delta = m.get("delta") or {}
@@ -53,5 +53,5 @@ try:
           f"{m['shardCount']} shards, delta of {delta.get('entries', 0)} entries, "
           f"written {int(age.total_seconds())} s ago")
 except Exception as e:  # no snapshot yet, or no bucket
-    print(f"snapshot:     none readable at s3://{env.get('EXPORT_BUCKET')}/{key} ({e})")
+    print(f"snapshot:     none readable at s3://{env.get('SNAPSHOT_BUCKET')}/{key} ({e})")
 PY

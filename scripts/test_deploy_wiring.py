@@ -159,8 +159,8 @@ class WorkerConfigFromFixture(unittest.TestCase):
         v = self.env["vars"]
         self.assertEqual(v["AWS_REGION"], "eu-west-1")  # from the StackId, not the committed us-east-1
         self.assertEqual(v["MEDIA_TABLE_NAME"], "media-query-MediaTable-1RQ9X4T6PZ0K3")
-        self.assertEqual(v["EXPORT_BUCKET"], "media-query-exportbucket-8wq3kx2m5n1z")
-        self.assertEqual(v["EXPORT_PREFIX"], "edge-snapshot")
+        self.assertEqual(v["SNAPSHOT_BUCKET"], "media-query-exportbucket-8wq3kx2m5n1z")
+        self.assertEqual(v["SNAPSHOT_PREFIX"], "edge-snapshot")
         self.assertNotEqual(v["MEDIA_TABLE_NAME"], self.committed["vars"]["MEDIA_TABLE_NAME"])
 
     def test_tuning_vars_are_kept_as_committed(self):
@@ -174,7 +174,7 @@ class WorkerConfigFromFixture(unittest.TestCase):
         for o in d["Stacks"][0]["Outputs"]:
             if o["OutputKey"] == "ExportPrefix":
                 o["OutputValue"] = "snapshots/edge"
-        self.assertEqual(w.worker_vars(d, {})["EXPORT_PREFIX"], "snapshots/edge")
+        self.assertEqual(w.worker_vars(d, {})["SNAPSHOT_PREFIX"], "snapshots/edge")
 
     def test_no_secret_and_no_local_endpoint_in_the_file(self):
         committed = copy.deepcopy(self.committed)

@@ -37,6 +37,7 @@ pub mod page;
 pub mod ports;
 pub mod query;
 pub mod record;
+pub mod renamed;
 pub mod retry;
 pub mod s3_event;
 pub mod serving;

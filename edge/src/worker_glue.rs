@@ -41,8 +41,8 @@ thread_local! {
 struct Config {
     aws: AwsAccess,
     table: String,
-    export_bucket: String,
-    export_prefix: String,
+    snapshot_bucket: String,
+    snapshot_prefix: String,
     ttl_seconds: u64,
     /// How long the last good snapshot is served when its refresh fails.
     max_stale_seconds: u64,
@@ -57,6 +57,9 @@ fn setting(env: &Env, name: &str) -> Option<String> {
 
 impl Config {
     fn from_env(env: &Env) -> std::result::Result<Config, String> {
+        if let Some(e) = media_query_domain::renamed::renamed_setting(|k| setting(env, k)) {
+            return Err(e);
+        }
         let need =
             |name: &str| setting(env, name).ok_or_else(|| format!("{name} is not configured"));
         let seconds = |name: &str, default: u64| {
@@ -78,9 +81,9 @@ impl Config {
                 dynamodb_endpoint_url: setting(env, "AWS_ENDPOINT_URL_DYNAMODB"),
             },
             table: need("MEDIA_TABLE_NAME")?,
-            export_bucket: need("EXPORT_BUCKET")?,
-            export_prefix: setting(env, "EXPORT_PREFIX").unwrap_or_default(),
-            ttl_seconds: seconds("EXPORT_TTL_SECONDS", 60)?,
+            snapshot_bucket: need("SNAPSHOT_BUCKET")?,
+            snapshot_prefix: setting(env, "SNAPSHOT_PREFIX").unwrap_or_default(),
+            ttl_seconds: seconds("SNAPSHOT_TTL_SECONDS", 60)?,
             max_stale_seconds: seconds("MAX_STALE_SECONDS", 3600)?,
         })
     }
@@ -90,7 +93,7 @@ impl Config {
             r.get_or_init(|| {
                 Rc::new(Responder::new(
                     ReadEngine::new(
-                        &self.export_prefix,
+                        &self.snapshot_prefix,
                         self.ttl_seconds as f64 * 1000.0,
                         CACHE_BYTES,
                     )
@@ -263,11 +266,11 @@ struct SnapshotBucket<'a> {
 
 impl SnapshotBucket<'_> {
     fn cache_url(&self, key: &str) -> Option<String> {
-        key.starts_with(&objects_prefix(&self.config.export_prefix))
+        key.starts_with(&objects_prefix(&self.config.snapshot_prefix))
             .then(|| {
                 format!(
                     "{}/.media-query-objects/{}/{key}",
-                    self.cache_origin, self.config.export_bucket
+                    self.cache_origin, self.config.snapshot_bucket
                 )
             })
     }
@@ -324,7 +327,7 @@ impl ObjectStore for SnapshotBucket<'_> {
         let signed = || {
             self.config
                 .aws
-                .s3_get(&self.config.export_bucket, key, if_none_match, now_ms())
+                .s3_get(&self.config.snapshot_bucket, key, if_none_match, now_ms())
                 .map_err(|e| e.to_string())
         };
         let r = send(signed, self.deadline_ms, self.allowance)

@@ -19,11 +19,11 @@ pub struct Config {
     pub min_confidence: f32,
     /// `MAX_LABELS` (default 20): DetectLabels' `MaxLabels`.
     pub max_labels: i32,
-    /// `EXPORT_BUCKET`: where the edge snapshot is written.
-    pub export_bucket: Option<String>,
-    /// `EXPORT_PREFIX` (default `edge-snapshot`).
-    pub export_prefix: String,
-    /// `EXPORT_TTL_SECONDS` (default 60), as at the edge: how long the read
+    /// `SNAPSHOT_BUCKET`: where the edge snapshot is written.
+    pub snapshot_bucket: Option<String>,
+    /// `SNAPSHOT_PREFIX` (default `edge-snapshot`).
+    pub snapshot_prefix: String,
+    /// `SNAPSHOT_TTL_SECONDS` (default 60), as at the edge: how long the read
     /// API serves a snapshot version before re-checking the pointer, and
     /// the `max-age` of its answers.
     pub snapshot_ttl_seconds: u64,
@@ -53,6 +53,8 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("environment variable {name} is invalid: {detail}")]
     Invalid { name: &'static str, detail: String },
+    #[error("environment variable {0}")]
+    Renamed(String),
 }
 
 impl Config {
@@ -62,6 +64,9 @@ impl Config {
 
     /// Reads settings through `get`, so tests need not touch the process env.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        if let Some(e) = media_query_domain::renamed::renamed_setting(&get) {
+            return Err(ConfigError::Renamed(e));
+        }
         let nonempty = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         let min_confidence = match nonempty("MIN_CONFIDENCE") {
             None => 50.0,
@@ -92,7 +97,7 @@ impl Config {
                 detail: format!("`{v}` is not a whole number of seconds"),
             }),
         };
-        let snapshot_ttl_seconds = seconds("EXPORT_TTL_SECONDS", 60)?;
+        let snapshot_ttl_seconds = seconds("SNAPSHOT_TTL_SECONDS", 60)?;
         let pending_timeout_seconds =
             seconds("PENDING_TIMEOUT_SECONDS", DEFAULT_PENDING_TIMEOUT_SECONDS)?;
         let snapshot_gc_grace_seconds = seconds(
@@ -106,8 +111,8 @@ impl Config {
             video_role_arn: nonempty("VIDEO_ROLE_ARN"),
             min_confidence,
             max_labels,
-            export_bucket: nonempty("EXPORT_BUCKET"),
-            export_prefix: nonempty("EXPORT_PREFIX").unwrap_or_else(|| "edge-snapshot".into()),
+            snapshot_bucket: nonempty("SNAPSHOT_BUCKET"),
+            snapshot_prefix: nonempty("SNAPSHOT_PREFIX").unwrap_or_else(|| "edge-snapshot".into()),
             media_bucket: nonempty("MEDIA_BUCKET_NAME"),
             pending_timeout_seconds,
             snapshot_gc_grace_seconds,
@@ -138,7 +143,7 @@ mod tests {
     fn defaults_and_errors() {
         let c = Config::from_lookup(lookup(&[("MEDIA_TABLE_NAME", "t")])).unwrap();
         assert_eq!(
-            (c.min_confidence, c.max_labels, c.export_prefix.as_str()),
+            (c.min_confidence, c.max_labels, c.snapshot_prefix.as_str()),
             (50.0, 20, "edge-snapshot")
         );
         assert_eq!(
@@ -164,5 +169,19 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn a_renamed_setting_still_set_is_refused() {
+        let old = Config::from_lookup(lookup(&[("MEDIA_TABLE_NAME", "t"), ("EXPORT_BUCKET", "b")]));
+        assert!(
+            matches!(&old, Err(ConfigError::Renamed(e)) if e.contains("SNAPSHOT_BUCKET")),
+            "{old:?}"
+        );
+        let new = Config::from_lookup(lookup(&[
+            ("MEDIA_TABLE_NAME", "t"),
+            ("SNAPSHOT_BUCKET", "b"),
+        ]));
+        assert_eq!(new.unwrap().snapshot_bucket.as_deref(), Some("b"));
     }
 }

@@ -6,7 +6,7 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::GetObjectError;
 use media_query_domain::ports::{Fetched, ObjectStore};
 
-/// Where the export writer publishes; `None` when `EXPORT_BUCKET` is unset.
+/// Where the export writer publishes; `None` when `SNAPSHOT_BUCKET` is unset.
 #[derive(Clone)]
 pub struct SnapshotBucket {
     client: aws_sdk_s3::Client,
@@ -22,7 +22,7 @@ impl SnapshotBucket {
 impl ObjectStore for SnapshotBucket {
     async fn get(&self, key: &str, if_none_match: Option<&str>) -> Result<Fetched, String> {
         let Some(bucket) = &self.bucket else {
-            return Err("EXPORT_BUCKET is not set: there is no snapshot to read".into());
+            return Err("SNAPSHOT_BUCKET is not set: there is no snapshot to read".into());
         };
         let out = self
             .client

@@ -90,8 +90,8 @@ pub struct StackEnv {
     pub region: String,
     pub media_bucket: String,
     pub media_table: String,
-    pub export_bucket: String,
-    pub export_prefix: String,
+    pub snapshot_bucket: String,
+    pub snapshot_prefix: String,
     pub edge_url: Option<String>,
     pub api_url: String,
     pub rekognition_url: Option<String>,
@@ -114,8 +114,8 @@ impl StackEnv {
             format!("AWS_DEFAULT_REGION={}", self.region),
             format!("MEDIA_BUCKET_NAME={}", self.media_bucket),
             format!("MEDIA_TABLE_NAME={}", self.media_table),
-            format!("EXPORT_BUCKET={}", self.export_bucket),
-            format!("EXPORT_PREFIX={}", self.export_prefix),
+            format!("SNAPSHOT_BUCKET={}", self.snapshot_bucket),
+            format!("SNAPSHOT_PREFIX={}", self.snapshot_prefix),
             format!("API_URL={}", self.api_url),
             format!("AWS_ENDPOINT_URL_LAMBDA={}", self.lambda_url),
             format!("FAILED_EVENTS_QUEUE_URL={}", self.failed_events_queue_url),
@@ -178,8 +178,8 @@ impl Stack {
                 region: REGION.into(),
                 media_bucket: String::new(),
                 media_table: String::new(),
-                export_bucket: String::new(),
-                export_prefix: String::new(),
+                snapshot_bucket: String::new(),
+                snapshot_prefix: String::new(),
                 edge_url: None,
                 api_url: String::new(),
                 rekognition_url: None,
@@ -219,8 +219,8 @@ impl Stack {
         stack.env.failed_events_queue_url = created.dead_letter_queue_url.clone();
         stack.env.media_bucket = names.bucket.clone();
         stack.env.media_table = names.table.clone();
-        stack.env.export_bucket = names.export_bucket.clone();
-        stack.env.export_prefix = names.export_prefix.clone();
+        stack.env.snapshot_bucket = names.snapshot_bucket.clone();
+        stack.env.snapshot_prefix = names.snapshot_prefix.clone();
 
         // 2. The detector, in this process, on its own port.
         if opts.labels != Labels::Moto {
@@ -250,10 +250,10 @@ impl Stack {
             format!("MEDIA_BUCKET_NAME={}", names.bucket),
             format!("VIDEO_TOPIC_ARN={}", created.video_topic_arn),
             format!("VIDEO_ROLE_ARN={}", names.video_role_arn),
-            format!("EXPORT_BUCKET={}", names.export_bucket),
-            format!("EXPORT_PREFIX={}", names.export_prefix),
+            format!("SNAPSHOT_BUCKET={}", names.snapshot_bucket),
+            format!("SNAPSHOT_PREFIX={}", names.snapshot_prefix),
             // The read API re-checks the snapshot as often as the edge does.
-            "EXPORT_TTL_SECONDS=1".into(),
+            "SNAPSHOT_TTL_SECONDS=1".into(),
             format!("PENDING_TIMEOUT_SECONDS={PENDING_TIMEOUT_SECONDS}"),
             "RUST_LOG=info".into(),
         ]);
@@ -303,9 +303,9 @@ impl Stack {
             let mut vars = aws_variables(&aws, &dynamodb);
             vars.extend([
                 ("MEDIA_TABLE_NAME", names.table.clone()),
-                ("EXPORT_BUCKET", names.export_bucket.clone()),
-                ("EXPORT_PREFIX", names.export_prefix.clone()),
-                ("EXPORT_TTL_SECONDS", "1".to_string()),
+                ("SNAPSHOT_BUCKET", names.snapshot_bucket.clone()),
+                ("SNAPSHOT_PREFIX", names.snapshot_prefix.clone()),
+                ("SNAPSHOT_TTL_SECONDS", "1".to_string()),
             ]);
             let mut config = format!(
                 "# Written by media-query-stack.\nname = \"media-query-local\"\nmain = {:?}\ncompatibility_date = \"2026-04-01\"\n\n[vars]\n",

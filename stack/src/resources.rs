@@ -22,8 +22,8 @@ use media_query_domain::record::{attr, PENDING_INDEX};
 pub struct Names {
     pub bucket: String,
     pub table: String,
-    pub export_bucket: String,
-    pub export_prefix: String,
+    pub snapshot_bucket: String,
+    pub snapshot_prefix: String,
     pub video_topic: String,
     pub video_role_arn: String,
     /// The topics the bucket notifies of `ObjectCreated` and `ObjectRemoved`.
@@ -37,8 +37,8 @@ impl Default for Names {
         Names {
             bucket: "media-query-media".into(),
             table: "media-query-media".into(),
-            export_bucket: "media-query-export".into(),
-            export_prefix: "edge-snapshot".into(),
+            snapshot_bucket: "media-query-export".into(),
+            snapshot_prefix: "edge-snapshot".into(),
             video_topic: "media-query-video".into(),
             video_role_arn: "arn:aws:iam::123456789012:role/media-query-video".into(),
             created_topic: "media-query-object-created".into(),
@@ -119,7 +119,7 @@ pub async fn create(sdk: &SdkConfig, dynamodb_sdk: &SdkConfig, n: &Names) -> Res
     let ddb = aws_sdk_dynamodb::Client::new(dynamodb_sdk);
 
     create_media_table(&ddb, &n.table).await?;
-    for bucket in [&n.bucket, &n.export_bucket] {
+    for bucket in [&n.bucket, &n.snapshot_bucket] {
         s3.create_bucket()
             .bucket(bucket)
             .send()

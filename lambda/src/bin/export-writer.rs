@@ -27,8 +27,11 @@ async fn main() -> Result<(), Error> {
     let ColdStart { config, sdk, store } = ColdStart::load().await?;
     let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
     let target = SnapshotTarget {
-        bucket: config.export_bucket.clone().ok_or(WriterError::NoBucket)?,
-        prefix: config.export_prefix.clone(),
+        bucket: config
+            .snapshot_bucket
+            .clone()
+            .ok_or(WriterError::NoBucket)?,
+        prefix: config.snapshot_prefix.clone(),
         table_arn: format!("arn:aws:dynamodb:{region}::table/{}", config.table),
         gc_grace_seconds: config.snapshot_gc_grace_seconds,
     };

@@ -9,11 +9,11 @@ use media_query_lambda::ColdStart;
 async fn main() -> Result<(), Error> {
     let cold = ColdStart::load().await?;
     // Without a snapshot bucket the table is the only source.
-    let api = &match &cold.config.export_bucket {
+    let api = &match &cold.config.snapshot_bucket {
         Some(b) => ReadApi::new(
             &cold.store,
             SnapshotBucket::new(aws_sdk_s3::Client::new(&cold.sdk), Some(b.clone())),
-            &cold.config.export_prefix,
+            &cold.config.snapshot_prefix,
             cold.config.snapshot_ttl_seconds,
         ),
         None => ReadApi::table_only(&cold.store),

@@ -208,7 +208,7 @@ impl media_query_domain::ports::ObjectStore for NoSnapshot {
         _key: &str,
         _if_none_match: Option<&str>,
     ) -> Result<media_query_domain::ports::Fetched, String> {
-        Err("no snapshot is configured (EXPORT_BUCKET is not set)".into())
+        Err("no snapshot is configured (SNAPSHOT_BUCKET is not set)".into())
     }
 }
 

@@ -12,7 +12,7 @@ use thiserror::Error;
 /// unchanged either way.
 #[derive(Debug, Error)]
 pub enum WriterError {
-    #[error("EXPORT_BUCKET is not set")]
+    #[error("SNAPSHOT_BUCKET is not set")]
     NoBucket,
     #[error("an incremental export applies to a published snapshot, and there is none yet")]
     NoSnapshotToUpdate,

@@ -19,7 +19,7 @@ fn s3() -> Match {
     Match::s3_get(&format!("{BUCKET}/"))
 }
 
-/// The EXPORT_TTL_SECONDS of [`World::vars`], and then some: the next
+/// The SNAPSHOT_TTL_SECONDS of [`World::vars`], and then some: the next
 /// request re-checks the pointer.
 const PAST_TTL: Duration = Duration::from_millis(1500);
 
@@ -201,7 +201,7 @@ async fn edge_faults_a_collected_shard_makes_the_edge_read_the_pointer_again() {
     let world = World::new().await;
     let mut vars = world.vars("testing");
     for (k, v) in &mut vars {
-        if *k == "EXPORT_TTL_SECONDS" {
+        if *k == "SNAPSHOT_TTL_SECONDS" {
             // Far longer than the test: only a re-check forced by the
             // missing object can move the isolate to the new version.
             *v = "600".into();

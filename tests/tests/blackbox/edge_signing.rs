@@ -84,9 +84,9 @@ async fn moto_verifies_the_worker_signatures() {
             ("AWS_ACCESS_KEY_ID", key_id.clone()),
             ("AWS_SECRET_ACCESS_KEY", secret.to_string()),
             ("MEDIA_TABLE_NAME", "media".to_string()),
-            ("EXPORT_BUCKET", "exports".to_string()),
-            ("EXPORT_PREFIX", "edge".to_string()),
-            ("EXPORT_TTL_SECONDS", "60".to_string()),
+            ("SNAPSHOT_BUCKET", "exports".to_string()),
+            ("SNAPSHOT_PREFIX", "edge".to_string()),
+            ("SNAPSHOT_TTL_SECONDS", "60".to_string()),
         ]
     };
     let good = WranglerDev::start(&vars(&secret));

@@ -79,9 +79,9 @@ impl World {
             ("AWS_ACCESS_KEY_ID", "testing".into()),
             ("AWS_SECRET_ACCESS_KEY", secret.into()),
             ("MEDIA_TABLE_NAME", TABLE.into()),
-            ("EXPORT_BUCKET", BUCKET.into()),
-            ("EXPORT_PREFIX", PREFIX.into()),
-            ("EXPORT_TTL_SECONDS", "1".into()),
+            ("SNAPSHOT_BUCKET", BUCKET.into()),
+            ("SNAPSHOT_PREFIX", PREFIX.into()),
+            ("SNAPSHOT_TTL_SECONDS", "1".into()),
         ]
     }
 

@@ -127,8 +127,8 @@ async fn export_writer_publishes_a_native_full_export_and_applies_an_incremental
         ("AWS_ACCESS_KEY_ID", "testing".to_string()),
         ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
         ("MEDIA_TABLE_NAME", TABLE.to_string()),
-        ("EXPORT_BUCKET", BUCKET.to_string()),
-        ("EXPORT_PREFIX", PREFIX.to_string()),
+        ("SNAPSHOT_BUCKET", BUCKET.to_string()),
+        ("SNAPSHOT_PREFIX", PREFIX.to_string()),
     ]);
     let invoker = Invoker::at(watch.endpoint());
 

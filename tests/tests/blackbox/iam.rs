@@ -65,7 +65,7 @@ struct Deployment {
     store: DynamoStore,
     table: String,
     media_bucket: String,
-    export_bucket: String,
+    snapshot_bucket: String,
 }
 
 impl Deployment {
@@ -77,10 +77,10 @@ impl Deployment {
         let admin = admin.sdk().await;
         let table = stack.reference("MediaTable");
         let media_bucket = stack.reference("MediaBucket");
-        let export_bucket = stack.reference("ExportBucket");
+        let snapshot_bucket = stack.reference("ExportBucket");
         aws::create_media_table(&admin, &table).await;
         aws::create_bucket(&admin, &media_bucket).await;
-        aws::create_bucket(&admin, &export_bucket).await;
+        aws::create_bucket(&admin, &snapshot_bucket).await;
         Deployment {
             store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&admin), &table),
             moto,
@@ -88,7 +88,7 @@ impl Deployment {
             admin,
             table,
             media_bucket,
-            export_bucket,
+            snapshot_bucket,
         }
     }
 
@@ -157,8 +157,12 @@ impl Function {
     /// Where the export writer publishes, as its binary builds it.
     fn export_target(&self) -> SnapshotTarget {
         SnapshotTarget {
-            bucket: self.config.export_bucket.clone().expect("EXPORT_BUCKET"),
-            prefix: self.config.export_prefix.clone(),
+            bucket: self
+                .config
+                .snapshot_bucket
+                .clone()
+                .expect("SNAPSHOT_BUCKET"),
+            prefix: self.config.snapshot_prefix.clone(),
             table_arn: format!(
                 "arn:aws:dynamodb:{}::table/{}",
                 iam::REGION,
@@ -172,8 +176,8 @@ impl Function {
     fn read_api(&self) -> ReadApi<'_, DynamoStore> {
         ReadApi::new(
             &self.store,
-            SnapshotBucket::new(self.s3.clone(), self.config.export_bucket.clone()),
-            &self.config.export_prefix,
+            SnapshotBucket::new(self.s3.clone(), self.config.snapshot_bucket.clone()),
+            &self.config.snapshot_prefix,
             self.config.snapshot_ttl_seconds,
         )
     }
@@ -403,8 +407,8 @@ async fn export_writer_and_read_api_run_with_their_template_policies() {
         .function("ReadApiFunction", &users["ReadApiFunction"])
         .await;
     assert_eq!(
-        writer.config.export_bucket.as_deref(),
-        Some(d.export_bucket.as_str())
+        writer.config.snapshot_bucket.as_deref(),
+        Some(d.snapshot_bucket.as_str())
     );
     for i in 0..5 {
         d.put(&format!("p{i}.jpg"), &["Dog"], RecordStatus::Ready)
@@ -456,7 +460,7 @@ async fn export_writer_and_read_api_run_with_their_template_policies() {
         .unwrap();
     let exports = aws::s3_client(&d.admin)
         .list_objects_v2()
-        .bucket(&d.export_bucket)
+        .bucket(&d.snapshot_bucket)
         .prefix(format!("{}/AWSDynamoDB/", target.prefix))
         .send()
         .await
@@ -770,9 +774,9 @@ async fn the_worker_reads_with_the_edge_reader_users_key() {
         ("AWS_ACCESS_KEY_ID", edge_key.access_key_id.clone()),
         ("AWS_SECRET_ACCESS_KEY", edge_key.secret_access_key.clone()),
         ("MEDIA_TABLE_NAME", d.table.clone()),
-        ("EXPORT_BUCKET", target.bucket.clone()),
-        ("EXPORT_PREFIX", target.prefix.clone()),
-        ("EXPORT_TTL_SECONDS", "1".into()),
+        ("SNAPSHOT_BUCKET", target.bucket.clone()),
+        ("SNAPSHOT_PREFIX", target.prefix.clone()),
+        ("SNAPSHOT_TTL_SECONDS", "1".into()),
     ]);
     // From the snapshot (GetObject under <prefix>/serving/).
     let a = edge.get("/?label=Dog");

@@ -43,7 +43,7 @@ const TABLE: &str = "media";
 pub(super) const BUCKET: &str = "exports";
 pub(super) const PREFIX: &str = "edge";
 
-/// Past the Worker's `EXPORT_TTL_SECONDS` of 1: its next request re-checks
+/// Past the Worker's `SNAPSHOT_TTL_SECONDS` of 1: its next request re-checks
 /// the pointer.
 const PAST_TTL: Duration = Duration::from_millis(1500);
 
@@ -148,9 +148,9 @@ impl World {
             ("AWS_ACCESS_KEY_ID", "testing".into()),
             ("AWS_SECRET_ACCESS_KEY", "testing".into()),
             ("MEDIA_TABLE_NAME", TABLE.into()),
-            ("EXPORT_BUCKET", BUCKET.into()),
-            ("EXPORT_PREFIX", PREFIX.into()),
-            ("EXPORT_TTL_SECONDS", ttl_seconds.to_string()),
+            ("SNAPSHOT_BUCKET", BUCKET.into()),
+            ("SNAPSHOT_PREFIX", PREFIX.into()),
+            ("SNAPSHOT_TTL_SECONDS", ttl_seconds.to_string()),
         ]
     }
 

@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const TABLE: &str = "media";
-const EXPORT_BUCKET: &str = "exports";
+const SNAPSHOT_BUCKET: &str = "exports";
 const PREFIX: &str = "edge";
 const WAIT: Duration = Duration::from_secs(120);
 const EXPORT_WRITER_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:export-writer";
@@ -78,8 +78,8 @@ impl World {
             ("AWS_ACCESS_KEY_ID", "testing".to_string()),
             ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
             ("MEDIA_TABLE_NAME", TABLE.to_string()),
-            ("EXPORT_BUCKET", EXPORT_BUCKET.to_string()),
-            ("EXPORT_PREFIX", PREFIX.to_string()),
+            ("SNAPSHOT_BUCKET", SNAPSHOT_BUCKET.to_string()),
+            ("SNAPSHOT_PREFIX", PREFIX.to_string()),
         ])
     }
 
@@ -140,7 +140,7 @@ impl World {
     async fn served(&self) -> Vec<String> {
         let api = ReadApi::new(
             &self.store,
-            SnapshotBucket::new(aws::s3_client(&self.sdk), Some(EXPORT_BUCKET.into())),
+            SnapshotBucket::new(aws::s3_client(&self.sdk), Some(SNAPSHOT_BUCKET.into())),
             PREFIX,
             0,
         );
@@ -286,7 +286,7 @@ async fn a_batch_that_keeps_failing_is_retried_with_backoff_then_dead_lettered_a
     assert_eq!(w.dead_letter_records().await.len(), 1);
 
     // The cause is fixed; the dead-letter queue is redriven.
-    aws::create_bucket(&w.sdk, EXPORT_BUCKET).await;
+    aws::create_bucket(&w.sdk, SNAPSHOT_BUCKET).await;
     let out = tokio::process::Command::new("bash")
         .arg(repo_root().join("scripts/redrive.sh"))
         .env("FAILED_EVENTS_QUEUE_URL", w.queue_url.as_str())
@@ -337,7 +337,7 @@ async fn a_batch_that_keeps_failing_is_retried_with_backoff_then_dead_lettered_a
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_read_of_the_stream_resumes_after_its_checkpoint() {
     let w = world().await;
-    aws::create_bucket(&w.sdk, EXPORT_BUCKET).await;
+    aws::create_bucket(&w.sdk, SNAPSHOT_BUCKET).await;
     let watch = w.functions();
     // The first run builds the function and publishes an empty snapshot.
     Invoker::at(watch.endpoint())
