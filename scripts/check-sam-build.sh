@@ -8,6 +8,9 @@
 #   scripts/check-sam-build.sh            a cold build, then a warm one (nothing changed)
 #   scripts/check-sam-build.sh --warm     keep the previous build's cargo cache
 #
+# Like scripts/deploy.sh, it runs `sam build` from the repository root, so
+# samconfig.toml's [default.build.parameters] apply: language_extensions,
+# without which the SAM CLI cannot read template.yaml's Fn::ForEach loops.
 # Cargo builds into its own target directory, .local/sam-build-check/target,
 # so the time is a cold build's and the test suite's target/ is untouched.
 # The built functions land in .local/sam-build-check/build; the times in

@@ -30,6 +30,9 @@ from collections import deque
 
 from cfnlint.decode import cfn_yaml
 
+sys.dont_write_bytecode = True  # no __pycache__ in scripts/
+import cfn_foreach  # noqa: E402  scripts/cfn_foreach.py: Fn::ForEach, as CloudFormation expands it
+
 S3_EVENTS = {
     "s3:ObjectCreated:*", "s3:ObjectCreated:Put", "s3:ObjectCreated:Post",
     "s3:ObjectCreated:Copy", "s3:ObjectCreated:CompleteMultipartUpload",
@@ -1251,7 +1254,13 @@ def main(argv) -> int:
     t = cfn_yaml.load(path)
     problems = []
     glob = t.get("Globals", {}).get("Function", {})
-    resources = t["Resources"]
+    # The per-function log groups and alarms come from Fn::ForEach loops:
+    # the rules read the resources they expand to.
+    try:
+        resources = cfn_foreach.expand(t["Resources"])
+    except cfn_foreach.ForEachError as e:
+        print(f"template.yaml: {e}")
+        return 1
     functions = {k: v for k, v in resources.items() if v["Type"] == "AWS::Serverless::Function"}
     if not functions:
         problems.append("no AWS::Serverless::Function in the template")

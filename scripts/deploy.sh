@@ -2,16 +2,22 @@
 # Deploys media-query: the AWS stack (SAM) and the edge Worker (Cloudflare),
 # wired together. README.md, "Deploy to AWS and Cloudflare", walks through it.
 #
-#   scripts/deploy.sh [--stack-name NAME] [--region REGION] [--skip-sam] [--keep-key]
+#   scripts/deploy.sh [--stack-name NAME] [--region REGION]
+#                     [--parameter-overrides "KEY=VALUE ..."] [--skip-sam] [--keep-key]
 #
 #  1. `sam build` (cargo lambda build --release --arm64, per function) and
-#     `sam deploy`: guided the first time (no samconfig.toml), then from
-#     samconfig.toml. --skip-sam skips this step (Worker only).
+#     `sam deploy`, with the defaults of the committed samconfig.toml
+#     (artifact bucket, capabilities, no prompts); the stack name and region
+#     are this script's. --parameter-overrides goes to `sam deploy` as is
+#     (e.g. "AlarmEmail=you@example.com"); a parameter not given keeps its
+#     deployed value (a new stack: the template's default). --skip-sam
+#     skips this step (Worker only).
 #  2. Reads the stack's outputs (`aws cloudformation describe-stacks`); on a
 #     new stack, starts the export writer once so that a serving snapshot
 #     exists before the first upload.
 #  3. Writes the Worker's configuration, .local/deploy/wrangler.production.jsonc:
-#     the committed wrangler.toml plus a wrangler environment `production`
+#     the top level of the committed wrangler.toml (not the placeholders of
+#     its `local` environment) plus a wrangler environment `production`
 #     (Worker `<stack>-edge`) whose vars come from the outputs
 #     (scripts/deploy_wiring.py). wrangler.toml itself is never edited.
 #  4. Rotates the edge reader's access key: creates a new key for the
@@ -38,17 +44,19 @@ die() { printf '\ndeploy: error: %s\n' "$*" >&2; exit 1; }
 step() { printf '\n==> %s\n' "$*"; }
 usage() { sed -n '2,/^set -euo/p' "$ROOT/scripts/deploy.sh" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
 
-stack_name=""; region=""; skip_sam=0; keep_key=0
+stack_name=""; region=""; overrides=""; skip_sam=0; keep_key=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --stack-name) stack_name=${2:?--stack-name needs a value}; shift 2 ;;
     --region) region=${2:?--region needs a value}; shift 2 ;;
+    --parameter-overrides) overrides=${2:?--parameter-overrides needs a value}; shift 2 ;;
     --skip-sam) skip_sam=1; shift ;;
     --keep-key) keep_key=1; shift ;;
     -h|--help) usage ;;
     *) echo "deploy: unknown argument $1" >&2; usage 2 ;;
   esac
 done
+[ -z "$overrides" ] || [ "$skip_sam" = 0 ] || die "--parameter-overrides is for sam deploy, which --skip-sam skips"
 
 # ---- tools --------------------------------------------------------------------
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -79,6 +87,11 @@ if [ "$skip_sam" = 0 ]; then
   elif [ -x "$TOOLS/sam/bin/sam" ]; then SAM=$TOOLS/sam/bin/sam
   else die "the SAM CLI is not installed. Run: python3 -m pip install aws-sam-cli (or see https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html)"
   fi
+  # template.yaml's Fn::ForEach loops: `sam build` reads the template only
+  # with the SAM CLI's local language extensions (samconfig.toml turns them on).
+  "$SAM" build --help 2>/dev/null | grep -q -- '--language-extensions' \
+    || die "$("$SAM" --version 2>/dev/null || echo "this SAM CLI") cannot read template.yaml (Fn::ForEach needs --language-extensions, SAM CLI 1.170 has it). Run: python3 -m pip install --upgrade aws-sam-cli"
+  [ -f samconfig.toml ] || die "samconfig.toml is missing; it is committed: git checkout -- samconfig.toml"
   have cargo-lambda || die "cargo-lambda is not installed (sam build runs it). Run: python3 -m pip install cargo-lambda"
   # cargo-lambda cross-compiles to arm64 with Zig: a `zig` on PATH, or the
   # `ziglang` Python package (a dependency of the cargo-lambda pip package).
@@ -113,19 +126,10 @@ echo "stack: $stack_name"
 if [ "$skip_sam" = 0 ]; then
   step "sam build (cargo lambda build --release --arm64, five functions; the first build takes a while)"
   "$SAM" build
-  step "sam deploy"
-  if [ -f samconfig.toml ]; then
-    "$SAM" deploy --stack-name "$stack_name" --region "$region" --no-fail-on-empty-changeset
-  else
-    echo "No samconfig.toml: guided deploy. Answer the prompts (README.md explains each);"
-    echo "say Y to 'Save arguments to configuration file'."
-    "$SAM" deploy --guided --stack-name "$stack_name" --region "$region" \
-      --capabilities CAPABILITY_IAM --no-fail-on-empty-changeset
-    [ -f samconfig.toml ] || die "sam deploy did not write samconfig.toml; run again and answer Y to 'Save arguments to configuration file'"
-    # The prompts may have changed the name or region.
-    IFS=$'\t' read -r saved_stack saved_region < <("${WIRING[@]}" samconfig samconfig.toml)
-    stack_name=${saved_stack:-$stack_name}; region=${saved_region:-$region}
-  fi
+  step "sam deploy (samconfig.toml: resolve_s3, CAPABILITY_IAM and CAPABILITY_AUTO_EXPAND, no changeset prompt)"
+  params=()
+  [ -z "$overrides" ] || params=(--parameter-overrides "$overrides")
+  "$SAM" deploy --stack-name "$stack_name" --region "$region" ${params[@]+"${params[@]}"}
 fi
 
 # ---- 2. the stack's outputs --------------------------------------------------------

@@ -7,14 +7,15 @@ against recorded answers (scripts/test_deploy_wiring.py, run by
 scripts/check.d/deploy.sh).
 
 The Worker's production configuration is a generated file,
-`.local/deploy/wrangler.production.jsonc`: the committed wrangler.toml
-(name, main, compatibility date, build, observability...) with its
-placeholder [vars] removed, plus a wrangler environment `production` whose
-name is `<stack>-edge` and whose vars come from the stack's outputs. The
-committed wrangler.toml is never edited. A generated file (rather than
-`--var` flags) is what every later command can read: `wrangler secret
-bulk`, `wrangler deploy`, `wrangler secret list` and `wrangler tail` all
-take `--config <file> --env production`.
+`.local/deploy/wrangler.production.jsonc`: the top level of the committed
+wrangler.toml (name, main, compatibility date, build, observability...),
+plus a wrangler environment `production` whose name is `<stack>-edge` and
+whose vars are the committed top-level [vars] (tuning) and those the
+stack's outputs give. The committed environments (`local`, with its
+placeholders) are left out. The committed wrangler.toml is never edited.
+A generated file (rather than `--var` flags) is what every later command
+can read: `wrangler secret bulk`, `wrangler deploy`, `wrangler secret
+list` and `wrangler tail` all take `--config <file> --env production`.
 
 Subcommands (stdout is for the calling script; errors go to stderr with
 exit status 1):
@@ -61,9 +62,9 @@ class WiringError(Exception):
 
 # Worker var <- stack output. The Worker reads its vars in
 # edge/src/worker_glue.rs (Config::from_env); AWS_REGION comes from the
-# stack's ARN (the template has no Region output). Every other committed
-# [var] (SNAPSHOT_TTL_SECONDS, MAX_STALE_SECONDS...: tuning, not wiring) is
-# kept as committed.
+# stack's ARN (the template has no Region output). The committed top-level
+# [vars] (SNAPSHOT_TTL_SECONDS, MAX_STALE_SECONDS...: tuning, not wiring)
+# are kept as committed.
 VAR_FROM_OUTPUT = {
     "MEDIA_TABLE_NAME": "MediaTableName",
     "SNAPSHOT_BUCKET": "ExportBucket",
@@ -88,6 +89,9 @@ TEARDOWN_RESOURCES = {
 LOCAL_ONLY_VARS = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB")
 # Secrets, put with `wrangler secret bulk`; never in a configuration file.
 SECRETS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+# What the Worker reads as secrets (AWS_SESSION_TOKEN only with temporary
+# credentials, e.g. locally); never in any [vars] table.
+WORKER_SECRETS = SECRETS + ("AWS_SESSION_TOKEN",)
 
 ENV_NAME = "production"
 # Top-level wrangler settings that environments inherit (wrangler 4's
@@ -137,8 +141,9 @@ def check_stack_name(name: str, account: str, region: str) -> None:
 
 
 def worker_name(stack_name: str) -> str:
-    """One Worker per stack; never the committed name `media-query`, so a stray
-    `npx wrangler deploy` of the committed placeholders cannot replace it."""
+    """One Worker per stack; never the committed names (`media-query` at the
+    top level, `media-query-local` for --env local), so a stray `npx wrangler
+    deploy` of the committed file cannot replace it."""
     return f"{stack_name}-edge"
 
 
@@ -200,9 +205,14 @@ def worker_config(describe: dict, committed: dict, stack_name: str, repo_root: s
         raise WiringError(
             f"wrangler.toml has {', '.join(unknown)}, which wrangler environments do not "
             "inherit: add it to the production environment in scripts/deploy_wiring.py")
-    if committed.get("env"):
-        raise WiringError("wrangler.toml defines environments; scripts/deploy_wiring.py "
-                          "generates `production` itself and does not merge them yet")
+    if ENV_NAME in (committed.get("env") or {}):
+        raise WiringError(f"wrangler.toml defines env.{ENV_NAME}; scripts/deploy_wiring.py "
+                          "generates it from the stack's outputs: remove it from wrangler.toml")
+    in_vars = sorted(set(committed.get("vars", {})) & set(WORKER_SECRETS + LOCAL_ONLY_VARS))
+    if in_vars:
+        raise WiringError(f"wrangler.toml's top-level [vars] has {', '.join(in_vars)}: secrets go in "
+                          "`.dev.vars` (local) or `wrangler secret` (production), a local endpoint "
+                          "in [env.local.vars]")
     root = Path(repo_root).resolve()
     config = {k: copy.deepcopy(v) for k, v in committed.items() if k not in ("vars", "env")}
     # wrangler resolves `main` and `build.watch_dir` against the config file's

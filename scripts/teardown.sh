@@ -179,4 +179,4 @@ done
 
 rm -f .local/deploy/wrangler.production.jsonc ".local/deploy/$stack_name.edge-key-id"
 echo
-echo "Deleted stack $stack_name and Worker $worker. samconfig.toml is kept for the next deploy."
+echo "Deleted stack $stack_name and Worker $worker."

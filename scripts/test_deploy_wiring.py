@@ -23,7 +23,9 @@ import yaml
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+sys.dont_write_bytecode = True  # no __pycache__ in scripts/
 import deploy_wiring as w  # noqa: E402
+import cfn_foreach  # noqa: E402
 
 FIXTURE = HERE / "fixtures" / "describe-stacks.json"
 
@@ -46,7 +48,11 @@ _CfnLoader.add_multi_constructor("!", _intrinsic)
 
 
 def load_template():
-    return yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)
+    """template.yaml with its Fn::ForEach loops expanded (scripts/cfn_foreach.py),
+    as CloudFormation deploys it."""
+    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)
+    template["Resources"] = cfn_foreach.expand(template["Resources"])
+    return template
 
 
 def load_fixture():
@@ -161,7 +167,7 @@ class WorkerConfigFromFixture(unittest.TestCase):
         self.assertEqual(v["MEDIA_TABLE_NAME"], "media-query-MediaTable-1RQ9X4T6PZ0K3")
         self.assertEqual(v["SNAPSHOT_BUCKET"], "media-query-exportbucket-8wq3kx2m5n1z")
         self.assertEqual(v["SNAPSHOT_PREFIX"], "edge-snapshot")
-        self.assertNotEqual(v["MEDIA_TABLE_NAME"], self.committed["vars"]["MEDIA_TABLE_NAME"])
+        self.assertNotEqual(v["MEDIA_TABLE_NAME"], self.committed["env"]["local"]["vars"]["MEDIA_TABLE_NAME"])
 
     def test_tuning_vars_are_kept_as_committed(self):
         wired = set(w.VAR_FROM_OUTPUT) | {"AWS_REGION"}
@@ -177,11 +183,29 @@ class WorkerConfigFromFixture(unittest.TestCase):
         self.assertEqual(w.worker_vars(d, {})["SNAPSHOT_PREFIX"], "snapshots/edge")
 
     def test_no_secret_and_no_local_endpoint_in_the_file(self):
-        committed = copy.deepcopy(self.committed)
-        committed["vars"]["AWS_ENDPOINT_URL"] = "http://127.0.0.1:5000"
-        text = w.render_jsonc(w.worker_config(self.describe, committed, "media-query", str(ROOT)), "x")
-        for name in w.SECRETS + w.LOCAL_ONLY_VARS:
+        text = w.render_jsonc(self.config, "x")
+        for name in w.WORKER_SECRETS + w.LOCAL_ONLY_VARS:
             self.assertNotIn(name, text)
+        # Nor any of the local environment's placeholders.
+        for name, value in self.committed["env"]["local"]["vars"].items():
+            if name not in self.committed["vars"] and value != self.env["vars"][name]:
+                self.assertNotIn(json.dumps(value), text, name)
+        # The vars filter drops them even if given.
+        got = w.worker_vars(self.describe, {"AWS_ENDPOINT_URL": "http://127.0.0.1:5000", "AWS_ACCESS_KEY_ID": "x"})
+        self.assertFalse(set(got) & set(w.SECRETS + w.LOCAL_ONLY_VARS))
+
+    def test_secrets_or_a_local_endpoint_in_the_top_level_vars_are_refused(self):
+        for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+            committed = copy.deepcopy(self.committed)
+            committed["vars"][name] = "x"
+            with self.assertRaisesRegex(w.WiringError, name):
+                w.worker_config(self.describe, committed, "media-query", str(ROOT))
+
+    def test_a_committed_production_environment_is_refused(self):
+        committed = copy.deepcopy(self.committed)
+        committed["env"]["production"] = {"vars": {"MEDIA_TABLE_NAME": "t"}}
+        with self.assertRaisesRegex(w.WiringError, "env.production"):
+            w.worker_config(self.describe, committed, "media-query", str(ROOT))
 
     def test_worker_reads_every_var_it_needs_and_nothing_else(self):
         src = worker_settings_source()
@@ -197,6 +221,7 @@ class WorkerConfigFromFixture(unittest.TestCase):
         self.assertEqual(self.env["name"], "media-query-edge")
         self.assertNotEqual(self.env["name"], self.committed["name"])
         self.assertNotIn("vars", self.config, "the committed placeholders must not deploy anywhere")
+        self.assertEqual(set(self.config["env"]), {"production"}, "the committed environments are left out")
         self.assertEqual(self.config["name"], self.committed["name"])
         self.assertEqual(self.config["compatibility_date"], self.committed["compatibility_date"])
 
@@ -217,7 +242,57 @@ class WorkerConfigFromFixture(unittest.TestCase):
             w.worker_config(self.describe, committed, "media-query", str(ROOT))
 
     def test_committed_toml_is_inheritable_only(self):
-        self.assertLessEqual(set(self.committed) - {"vars"}, w.INHERITABLE)
+        self.assertLessEqual(set(self.committed) - {"vars", "env"}, w.INHERITABLE)
+
+
+class CommittedWranglerToml(unittest.TestCase):
+    """wrangler.toml: the local placeholders live in the environment `local`;
+    the top level, which a plain `wrangler deploy` publishes, cannot serve."""
+
+    def setUp(self):
+        self.committed = load_wrangler()
+        self.top = self.committed.get("vars", {})
+        self.local = self.committed["env"]["local"].get("vars", {})
+        src = worker_settings_source()
+        self.required = set(re.findall(r'\bneed\("([A-Z][A-Z0-9_]*)"\)', src)) - set(w.WORKER_SECRETS)
+        self.assertTrue(self.required, "found no need(...) in worker_glue.rs: did Config::from_env move?")
+
+    def test_environments(self):
+        self.assertEqual(set(self.committed["env"]), {"local"})
+
+    def test_a_plain_deploy_ships_no_placeholder(self):
+        wired = set(w.VAR_FROM_OUTPUT) | {"AWS_REGION"}
+        self.assertFalse(set(self.top) & wired, "wiring placeholders in the top-level [vars]")
+        self.assertFalse(set(self.top) & set(w.LOCAL_ONLY_VARS))
+        self.assertFalse(self.required <= set(self.top), "a plain `wrangler deploy` would serve")
+
+    def test_local_has_what_the_worker_needs(self):
+        self.assertLessEqual(self.required, set(self.local))
+        # Environments do not inherit [vars]: the local one repeats the tuning.
+        for k, v in self.top.items():
+            self.assertEqual(self.local.get(k), v, f"[env.local.vars] lacks or changes {k}")
+
+    def test_no_secret_in_any_vars(self):
+        tables = {"[vars]": self.top}
+        tables.update({f"[env.{e}.vars]": c.get("vars", {}) for e, c in self.committed["env"].items()})
+        for where, vars_ in tables.items():
+            self.assertFalse(set(vars_) & set(w.WORKER_SECRETS), f"a secret in {where}")
+
+    def test_dev_vars_example_holds_secrets_only(self):
+        names = {line.split("=", 1)[0].strip() for line in (ROOT / ".dev.vars.example").read_text().splitlines()
+                 if line.strip() and not line.lstrip().startswith("#")}
+        self.assertLessEqual(set(w.SECRETS), names)
+        self.assertLessEqual(names, set(w.WORKER_SECRETS))
+
+    def test_dev_vars_are_git_ignored(self):
+        def ignored(path):
+            r = subprocess.run(["git", "check-ignore", "-q", "--no-index", path], cwd=ROOT)
+            if r.returncode not in (0, 1):
+                self.skipTest("not a git work tree")
+            return r.returncode == 0
+        for secret_file in (".dev.vars", ".dev.vars.local", ".env", ".env.local"):
+            self.assertTrue(ignored(secret_file), f"{secret_file} is not git-ignored")
+        self.assertFalse(ignored(".dev.vars.example"))
 
 
 class DescribeStacksErrors(unittest.TestCase):
@@ -325,6 +400,93 @@ class Keys(unittest.TestCase):
         keys = [self.key("OFF", "2026-10-01T00:00:00Z", "2026-11-01T11:00:00Z", status="Inactive"),
                 self.key("ON", "2026-01-01T00:00:00Z", "2026-11-01T10:00:00Z")]
         self.assertEqual(w.keys_to_delete_first(keys), ["OFF"])
+
+
+class CommittedSamconfig(unittest.TestCase):
+    """samconfig.toml: the SAM CLI's defaults for deploy.sh (and by hand)."""
+
+    def setUp(self):
+        self.text = (ROOT / "samconfig.toml").read_text()
+        self.config = tomllib.loads(self.text)
+        self.default = self.config["default"]
+
+    def params(self, command):
+        return self.default.get(command, {}).get("parameters", {})
+
+    def test_format(self):
+        self.assertEqual(self.config["version"], 0.1)
+        self.assertEqual(set(self.config), {"version", "default"})
+
+    def test_stack_name_is_deploy_sh_default_and_no_region(self):
+        self.assertEqual(w.samconfig_settings(self.text), {"stack_name": "media-query", "region": ""})
+        self.assertIn("${saved_stack:-media-query}", (HERE / "deploy.sh").read_text())
+        for command, table in self.default.items():
+            self.assertNotIn("region", table.get("parameters", {}), f"a region in [default.{command}]")
+
+    def test_deploy_parameters(self):
+        deploy = self.params("deploy")
+        self.assertEqual(deploy["capabilities"].split(), ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+        self.assertIs(deploy["resolve_s3"], True)
+        self.assertIs(deploy["confirm_changeset"], False)
+        self.assertIs(deploy["fail_on_empty_changeset"], False)
+        # A new stack takes the template's defaults; an existing one keeps its values.
+        self.assertNotIn("parameter_overrides", deploy)
+
+    def test_language_extensions_wherever_sam_reads_the_template(self):
+        transform = load_template()["Transform"]
+        uses = "AWS::LanguageExtensions" in (transform if isinstance(transform, list) else [transform])
+        self.assertTrue(uses, "template.yaml no longer uses AWS::LanguageExtensions: drop it here")
+        if uses:
+            self.assertEqual(transform[0], "AWS::LanguageExtensions", "it must come before SAM's transform")
+        for command in ("build", "validate", "deploy"):
+            self.assertIs(self.params(command).get("language_extensions"), uses, command)
+
+
+class ForEachExpansion(unittest.TestCase):
+    """scripts/cfn_foreach.py, which the readers of template.yaml use."""
+
+    def test_the_loops_make_each_functions_log_group_and_alarms(self):
+        resources = load_template()["Resources"]
+        functions = [n for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function"]
+        self.assertEqual(len(functions), 6)
+        for fn in functions:
+            base = fn.removesuffix("Function")
+            self.assertEqual(resources[f"{base}LogGroup"]["Properties"]["LogGroupName"],
+                             {"Sub": f"/aws/lambda/${{{fn}}}"})
+            for metric in ("Errors", "Throttles"):
+                alarm = resources[f"{base}{metric}Alarm"]["Properties"]
+                self.assertEqual(alarm["MetricName"], metric)
+                self.assertEqual(alarm["Dimensions"], [{"Name": "FunctionName", "Value": {"Sub": f"${{{fn}}}"}}]
+                                 if fn != "ExportWriterFunction" or metric == "Errors"
+                                 else [{"Name": "FunctionName", "Value": {"Ref": fn}}])
+
+    def test_ref_sub_and_keys(self):
+        got = cfn_foreach.expand({
+            "Plain": {"Type": "T"},
+            "Fn::ForEach::Loop": ["X", ["a-1", "B"], {
+                "${X}Thing": {"Properties": {"Name": {"Ref": "X"}, "Other": {"Ref": "Plain"},
+                                             "Text": {"Fn::Sub": "${X}/${${X}Fn}/${AWS::Region}"},
+                                             "List": {"Sub": ["${X}-${Y}", {"Y": {"Ref": "X"}}]}}},
+                "&{X}Clean": {"Type": "U"}}],
+        })
+        self.assertEqual(list(got), ["Plain", "a-1Thing", "a1Clean", "BThing", "BClean"])
+        self.assertEqual(got["BThing"]["Properties"], {
+            "Name": "B", "Other": {"Ref": "Plain"}, "Text": {"Fn::Sub": "B/${BFn}/${AWS::Region}"},
+            "List": {"Sub": ["B-${Y}", {"Y": "B"}]}})
+
+    def test_nested_loops(self):
+        got = cfn_foreach.expand({"Fn::ForEach::Outer": ["A", ["x", "y"], {
+            "Fn::ForEach::Inner": ["B", ["1", "2"], {"${A}${B}": {"V": {"Fn::Sub": "${A}.${B}"}}}]}]})
+        self.assertEqual(got, {"x1": {"V": {"Fn::Sub": "x.1"}}, "x2": {"V": {"Fn::Sub": "x.2"}},
+                               "y1": {"V": {"Fn::Sub": "y.1"}}, "y2": {"V": {"Fn::Sub": "y.2"}}})
+
+    def test_refused(self):
+        with self.assertRaisesRegex(cfn_foreach.ForEachError, "twice"):
+            cfn_foreach.expand({"ALogGroup": {}, "Fn::ForEach::L": ["N", ["A"], {"${N}LogGroup": {}}]})
+        with self.assertRaisesRegex(cfn_foreach.ForEachError, "literal list"):
+            cfn_foreach.expand({"Fn::ForEach::L": ["N", {"Ref": "Names"}, {"${N}X": {}}]})
+        with self.assertRaises(cfn_foreach.ForEachError):
+            cfn_foreach.expand({"Fn::ForEach::L": ["N", ["A"]]})
 
 
 class StackNameAndSamconfig(unittest.TestCase):

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Lints template.yaml: cfn-lint, `sam validate --lint`, and the project's own
-# rules (scripts/check_template.py). Tools live in a venv (scripts/tools.sh).
-# Prints `checks[template.lint] ran: 2` (cfn-lint, sam validate) and
+# Lints template.yaml: cfn-lint, `sam validate --lint`, `sam validate` (SAM's
+# own translator, after the SAM CLI expands the template's Fn::ForEach loops
+# as `sam build` does: language_extensions in samconfig.toml), and the
+# project's own rules (scripts/check_template.py, which expands the loops
+# itself: scripts/cfn_foreach.py). Tools live in a venv (scripts/tools.sh).
+# Prints `checks[template.lint] ran: 3` (cfn-lint, both sam validates) and
 # `checks[template.rules] ran: N` (the functions check_template.py checked)
 # for scripts/test.sh.
 set -euo pipefail
+export PYTHONDONTWRITEBYTECODE=1   # no __pycache__ in scripts/
 for file in template.yaml scripts/check_template.py; do
   [ -f "$file" ] || { echo "template check: $file is missing" >&2; exit 1; }
 done
@@ -21,7 +25,8 @@ if ! "$VENV/bin/cfn-lint" --version 2>/dev/null | grep -q "$CFN_LINT" \
 fi
 "$VENV/bin/cfn-lint" template.yaml
 SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 "$VENV/bin/sam" validate --lint --template template.yaml
-echo "checks[template.lint] ran: 2"
+SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 "$VENV/bin/sam" validate --template template.yaml
+echo "checks[template.lint] ran: 3"
 "$VENV/bin/python" scripts/check_template.py template.yaml | tee "$out/rules.log"
 # Its last line: "template rules: N functions checked, M problems".
 functions=$(sed -nE 's/^template rules: ([0-9]+) functions checked.*/\1/p' "$out/rules.log" | tail -n1)
