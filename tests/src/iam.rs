@@ -35,7 +35,7 @@ use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use media_query_lambda::config::Config;
 use serde_json::json;
-use serde_yaml::Value;
+use serde_norway::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -138,7 +138,7 @@ impl Template {
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
         Template {
-            root: serde_yaml::from_str(&text).expect("template.yaml is YAML"),
+            root: serde_norway::from_str(&text).expect("template.yaml is YAML"),
         }
     }
 
@@ -312,7 +312,7 @@ impl Stack {
             ("GetAtt", Value::Sequence(s)) if s.len() == 2 => {
                 self.attribute(&self.resolve(&s[0]), &self.resolve(&s[1]))
             }
-            ("Sub", Value::String(s)) => self.sub(s, &serde_yaml::Mapping::new()),
+            ("Sub", Value::String(s)) => self.sub(s, &serde_norway::Mapping::new()),
             ("Sub", Value::Sequence(s)) if s.len() == 2 => {
                 let vars = s[1].as_mapping().expect("!Sub [text, variables]");
                 self.sub(&self.resolve(&s[0]), vars)
@@ -325,7 +325,7 @@ impl Stack {
         }
     }
 
-    fn sub(&self, text: &str, vars: &serde_yaml::Mapping) -> String {
+    fn sub(&self, text: &str, vars: &serde_norway::Mapping) -> String {
         let mut out = String::new();
         let mut rest = text;
         while let Some(start) = rest.find("${") {
