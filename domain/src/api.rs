@@ -85,6 +85,22 @@ pub fn list_body(items: &[MediaItem]) -> String {
     serde_json::to_string(items).expect("items always serialise")
 }
 
+/// What a URL path leaves unencoded: the unreserved characters and `/`.
+/// Everything else is `%XX`-encoded, a space too (`+` in a path is a plus).
+const PATH_ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+/// `text` encoded for a URL path, segments kept apart by its `/`: an S3
+/// key in a request URL, or a name in the path that
+/// [`name_from_path`] turns back into it.
+pub fn encode_path(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, PATH_ESCAPED).to_string()
+}
+
 /// The media name addressed by a request path such as `/my%20photo.jpg`.
 ///
 /// Everything after the leading `/` is the name, `/` included, so keys in

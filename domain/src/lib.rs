@@ -30,6 +30,7 @@ pub mod api;
 pub mod dynamo;
 pub mod engine;
 pub mod export;
+pub mod hex;
 pub mod http;
 pub mod labels;
 pub mod media;

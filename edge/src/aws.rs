@@ -39,23 +39,6 @@ pub struct SignedRequest {
 #[error("signing failed: {0}")]
 pub struct SignError(String);
 
-/// S3 key segments are encoded once; `/` separates them.
-fn encode_key(key: &str) -> String {
-    key.split('/')
-        .map(|seg| {
-            seg.bytes()
-                .map(|b| match b {
-                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                        (b as char).to_string()
-                    }
-                    _ => format!("%{b:02X}"),
-                })
-                .collect::<String>()
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
 impl AwsAccess {
     fn base(&self) -> Option<&str> {
         self.endpoint_url
@@ -79,11 +62,14 @@ impl AwsAccess {
         now_ms: u64,
     ) -> Result<SignedRequest, SignError> {
         let url = match self.base() {
-            Some(base) => format!("{base}/{bucket}/{}", encode_key(key)),
+            Some(base) => format!(
+                "{base}/{bucket}/{}",
+                media_query_domain::api::encode_path(key)
+            ),
             None => format!(
                 "https://{bucket}.s3.{}.amazonaws.com/{}",
                 self.region,
-                encode_key(key)
+                media_query_domain::api::encode_path(key)
             ),
         };
         let mut headers = Vec::new();

@@ -122,16 +122,7 @@ pub fn object_key(prefix: &str, hash: &str) -> String {
 /// The content address of an object's bytes: SHA-256, lower-case hex.
 pub fn content_hash(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    hex(&Sha256::digest(bytes))
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
+    crate::hex::encode(&Sha256::digest(bytes))
 }
 
 /// Why a serving snapshot object could not be used.

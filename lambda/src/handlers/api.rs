@@ -172,22 +172,10 @@ pub fn request_path(req: &Request) -> Cow<'_, str> {
     }
 }
 
-/// Everything but the unreserved characters and `/` is encoded (a space
-/// too, since `+` in a path is a plus).
-const PATH_ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~')
-    .remove(b'/');
-
 /// The path `/{name}` for a decoded `name`, so that `api::name_from_path`
 /// gives `name` back.
 fn path_of_name(name: &str) -> String {
-    format!(
-        "/{}",
-        percent_encoding::utf8_percent_encode(name, PATH_ESCAPED)
-    )
+    format!("/{}", media_query_domain::api::encode_path(name))
 }
 
 /// The Lambda response of a reply.

@@ -113,7 +113,11 @@ pub async fn write_snapshot<S: MediaStore>(
             let data = full.gz.finish().expect("gzip to memory");
             billed += data.len() as u64;
             let md5 = Md5::digest(&data);
-            let key = format!("{dir}data/{:05}-{}.json.gz", files.len(), hex(&md5[..8]));
+            let key = format!(
+                "{dir}data/{:05}-{}.json.gz",
+                files.len(),
+                media_query_domain::hex::encode(&md5[..8])
+            );
             let etag = put(bucket, &key, data, layout_file("application/gzip")).await?;
             files.push(ManifestFile {
                 item_count: full.items,
@@ -227,8 +231,4 @@ async fn delete_old_exports(
         .filter(|key| !keep.iter().any(|k| key.starts_with(k.as_str())))
         .collect();
     super::serving::delete_objects(bucket, &old).await
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

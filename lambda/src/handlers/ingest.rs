@@ -110,7 +110,7 @@ pub fn client_request_token(bucket: &str, key: &str, order: &OrderKey) -> String
         h.update(part.as_bytes());
         h.update([0u8]);
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    media_query_domain::hex::encode(&h.finalize())
 }
 
 /// Handles an S3 event (straight from S3, or in SNS or SQS envelopes).
