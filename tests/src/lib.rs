@@ -15,18 +15,18 @@ pub mod photos;
 pub mod replay;
 pub mod wrangler;
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-/// A port that was free a moment ago on 127.0.0.1.
+/// A port that was free a moment ago on 127.0.0.1: the stack's, which
+/// launches the same servers.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind an ephemeral port on 127.0.0.1")
+    media_query_stack::process::free_port().expect("bind an ephemeral port on 127.0.0.1")
 }
 
-/// Polls until something accepts TCP connections on `port`, or panics.
+/// Polls until something accepts TCP connections on `port`, or panics (the
+/// tests' servers are plain children; the stack's own wait also watches
+/// that its service stays alive).
 pub fn wait_for_port(port: u16, within: Duration) {
     let start = Instant::now();
     while start.elapsed() < within {
