@@ -296,6 +296,16 @@ class WithS3(unittest.TestCase):
             if not token:
                 return labels, pages, out
 
+    def test_a_client_token_reused_with_other_parameters_is_refused(self):
+        video = {"S3Object": {"Bucket": BUCKET, "Name": "clip.mp4"}}
+        token = uuid.uuid4().hex
+        first = self.rek.start_label_detection(Video=video, ClientRequestToken=token, JobTag="a")
+        again = self.rek.start_label_detection(Video=video, ClientRequestToken=token, JobTag="a")
+        self.assertEqual(first["JobId"], again["JobId"])
+        # botocore knows the error as a modelled exception of the client.
+        with self.assertRaises(self.rek.exceptions.IdempotentParameterMismatchException):
+            self.rek.start_label_detection(Video=video, ClientRequestToken=token, JobTag="b")
+
     def test_video_jobs_sort_aggregate_filter_and_page(self):
         job = self.start(MinConfidence=50, Features=["GENERAL_LABELS"], JobTag="boto3-test")
         out = self.finished(job)

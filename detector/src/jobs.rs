@@ -51,24 +51,54 @@ pub struct Jobs {
 struct Inner {
     next: u64,
     jobs: HashMap<String, Job>,
-    tokens: HashMap<String, String>,
+    /// Client token -> (job id, the parameters of the request that started it).
+    tokens: HashMap<String, (String, String)>,
+}
+
+/// A client token reused with other parameters than the request that first
+/// used it: Rekognition's `IdempotentParameterMismatchException`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenReused;
+
+impl Job {
+    /// What identifies the request that started this job: a token may be
+    /// used again only with the same.
+    fn parameters(&self) -> String {
+        format!(
+            "{:?}",
+            (
+                &self.bucket,
+                &self.key,
+                &self.version,
+                &self.job_tag,
+                &self.channel,
+                self.min_confidence.to_bits(),
+                &self.filter,
+            )
+        )
+    }
 }
 
 impl Jobs {
-    /// Registers a job, or returns the existing one for a repeated token.
-    /// The bool says whether the job is new.
-    pub fn start(&self, token: Option<&str>, job: Job) -> (String, bool) {
+    /// Registers a job, or returns the existing one for a repeated token
+    /// with the same parameters. The bool says whether the job is new.
+    pub fn start(&self, token: Option<&str>, job: Job) -> Result<(String, bool), TokenReused> {
         let mut inner = self.inner.lock().unwrap();
-        if let Some(id) = token.and_then(|t| inner.tokens.get(t)) {
-            return (id.clone(), false);
+        let parameters = job.parameters();
+        if let Some((id, first)) = token.and_then(|t| inner.tokens.get(t)) {
+            return if *first == parameters {
+                Ok((id.clone(), false))
+            } else {
+                Err(TokenReused)
+            };
         }
         inner.next += 1;
         let id = format!("{:016x}{:016x}", inner.next, std::process::id());
         if let Some(t) = token {
-            inner.tokens.insert(t.to_string(), id.clone());
+            inner.tokens.insert(t.to_string(), (id.clone(), parameters));
         }
         inner.jobs.insert(id.clone(), job);
-        (id, true)
+        Ok((id, true))
     }
 
     pub fn get(&self, id: &str) -> Option<Job> {
@@ -89,5 +119,43 @@ impl Jobs {
             job.labels = labels;
             job.metadata = metadata;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(key: &str) -> Job {
+        Job {
+            bucket: "b".into(),
+            key: key.into(),
+            version: None,
+            job_tag: Some("t".into()),
+            channel: None,
+            min_confidence: 50.0,
+            filter: LabelFilter::default(),
+            status: JobStatus::InProgress,
+            status_message: None,
+            labels: Vec::new(),
+            metadata: VideoMetadata::default(),
+        }
+    }
+
+    #[test]
+    fn a_token_starts_one_job_and_is_refused_with_other_parameters() {
+        let jobs = Jobs::default();
+        let (id, new) = jobs.start(Some("tok"), job("a.mp4")).unwrap();
+        assert!(new);
+        assert_eq!(
+            jobs.start(Some("tok"), job("a.mp4")),
+            Ok((id.clone(), false))
+        );
+        assert_eq!(jobs.start(Some("tok"), job("b.mp4")), Err(TokenReused));
+        let mut other_tag = job("a.mp4");
+        other_tag.job_tag = None;
+        assert_eq!(jobs.start(Some("tok"), other_tag), Err(TokenReused));
+        let (no_token, new) = jobs.start(None, job("a.mp4")).unwrap();
+        assert!(new && no_token != id);
     }
 }

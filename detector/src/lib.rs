@@ -420,7 +420,15 @@ async fn start_label_detection(
         labels: Vec::new(),
         metadata: VideoMetadata::default(),
     };
-    let (job_id, new) = state.jobs.start(req.client_request_token.as_deref(), job);
+    let (job_id, new) = state
+        .jobs
+        .start(req.client_request_token.as_deref(), job)
+        .map_err(|jobs::TokenReused| {
+            ApiError::new(
+                "IdempotentParameterMismatchException",
+                "ClientRequestToken was used before with other parameters",
+            )
+        })?;
     if new {
         let state = state.clone();
         let id = job_id.clone();
