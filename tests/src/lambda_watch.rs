@@ -57,26 +57,10 @@ impl LambdaWatch {
         LambdaWatch { child, port }
     }
 
-    /// The Invoke API's base URL (`AWS_ENDPOINT_URL_LAMBDA`).
+    /// The Invoke API's base URL (`AWS_ENDPOINT_URL_LAMBDA`), for the one
+    /// Invoke client, the stack's `Invoker`.
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// `POST /2015-03-31/functions/{name}/invocations`, as `cargo lambda invoke` does.
-    pub fn invoke(&self, function: &str, payload: &serde_json::Value) -> (u16, serde_json::Value) {
-        let url = format!(
-            "http://127.0.0.1:{}/2015-03-31/functions/{function}/invocations",
-            self.port
-        );
-        // The first call of a function compiles it if needed.
-        let agent = ureq::AgentBuilder::new()
-            .timeout(Duration::from_secs(600))
-            .build();
-        match agent.post(&url).send_string(&payload.to_string()) {
-            Ok(r) => (r.status(), r.into_json().unwrap_or_default()),
-            Err(ureq::Error::Status(code, r)) => (code, r.into_json().unwrap_or_default()),
-            Err(e) => panic!("invoke {function}: {e}"),
-        }
     }
 
     /// `GET` through the function URL of `function`.

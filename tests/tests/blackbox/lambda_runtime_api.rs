@@ -1,12 +1,13 @@
 //! The real function binaries, driven through the Lambda runtime API by
 //! `cargo lambda watch`, against moto: what `cargo lambda invoke` does.
 
+use media_query_stack::invoke::Invoker;
 use media_query_tests::lambda_watch::LambdaWatch;
 use media_query_tests::moto::MotoServer;
 use serde_json::json;
 
-#[test]
-fn functions_run_under_the_lambda_runtime_api() {
+#[tokio::test]
+async fn functions_run_under_the_lambda_runtime_api() {
     let moto = MotoServer::start();
     let (status, body) = moto.json_call(
         "DynamoDB_20120810.CreateTable",
@@ -23,12 +24,13 @@ fn functions_run_under_the_lambda_runtime_api() {
         ("MEDIA_TABLE_NAME", "media".to_string()),
     ];
     let watch = LambdaWatch::start(&env);
+    let invoker = Invoker::at(watch.endpoint());
 
     let event = json!({"Records": [{"eventTime": "2026-11-24T10:00:00.000Z", "eventName": "ObjectCreated:Put",
         "s3": {"bucket": {"name": "media"}, "object": {"key": "holiday/caf%C3%A9+1.jpg", "size": 100}}}]});
-    let (status, outcome) = watch.invoke("object-created", &event);
-    assert_eq!(status, 200, "{outcome}");
-    assert_eq!(outcome["applied"], 1, "{outcome}");
+    let created = invoker.call("object-created", &event).await.unwrap();
+    assert!(!created.failed, "{}", created.body);
+    assert_eq!(created.body["applied"], 1, "{}", created.body);
 
     let (status, body) = watch.get("read-api", "/holiday/caf%C3%A9%201.jpg");
     assert_eq!(status, 200, "{body}");
@@ -54,7 +56,14 @@ fn functions_run_under_the_lambda_runtime_api() {
     );
 
     // A malformed event fails the invocation: Lambda would retry it, then dead-letter it.
-    let (status, error) = watch.invoke("object-removed", &json!({"not": "an event"}));
-    assert_ne!(status, 200, "{error}");
-    assert!(error.to_string().contains("malformed event"), "{error}");
+    let removed = invoker
+        .call("object-removed", &json!({"not": "an event"}))
+        .await
+        .unwrap();
+    assert!(removed.failed, "{}", removed.body);
+    assert!(
+        removed.body.to_string().contains("malformed event"),
+        "{}",
+        removed.body
+    );
 }
