@@ -8,7 +8,23 @@ at it, and sends a bounded sequence of requests over CONNECTIONS
 connections at once. With live deltas (gen-snapshot's third argument), a
 new pointer, with a full-size delta of its own, is swapped in every second.
 """
-import collections, http.client, http.server, json, urllib.parse, os, random, re, shutil, socket, subprocess, sys, tempfile, threading, time, urllib.request, urllib.error
+import collections
+import http.client
+import http.server
+import json
+import urllib.parse
+import os
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import urllib.error
 
 ITEMS, DIR, QUERIES = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 CONNECTIONS = int(sys.argv[4]) if len(sys.argv) > 4 else 1

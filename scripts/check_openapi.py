@@ -128,7 +128,9 @@ def check_params(spec: Spec, problems: list[str]) -> None:
         query = [p["name"] for p in declared if p["in"] == "query"]
         if path == "/" and method in ("get", "head"):
             if sorted(query) != sorted(params):
-                problems.append(f"{method.upper()} /: query parameters {sorted(query)}, query.rs PARAMS {sorted(params)}")
+                problems.append(
+                    f"{method.upper()} /: query parameters {sorted(query)}, query.rs PARAMS {sorted(params)}"
+                )
         elif query:
             problems.append(f"{method.upper()} {path}: query parameters {query}, but only GET / reads any")
 

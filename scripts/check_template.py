@@ -192,7 +192,9 @@ def strip_rust(src):
             j = n if j < 0 else j + len(close)
             out.append('""' + blank(src[i + 2:j]))
             i = j
-        elif c == '"' or (c == "b" and src.startswith('b"', i) and (i == 0 or not (src[i - 1].isalnum() or src[i - 1] == "_"))):
+        elif c == '"' or (
+            c == "b" and src.startswith('b"', i) and (i == 0 or not (src[i - 1].isalnum() or src[i - 1] == "_"))
+        ):
             j = i + (2 if c == "b" else 1)
             while j < n and src[j] != '"':
                 j += 2 if src[j] == "\\" else 1
