@@ -3,7 +3,6 @@
 //! exports are cleaned up.
 
 use flate2::read::GzDecoder;
-use md5_check::base64_md5;
 use media_query_domain::dynamo::parse_export_line;
 use media_query_domain::export::{
     latest_pointer_key, parse_manifest_files, LatestPointer, ManifestSummary,
@@ -54,16 +53,8 @@ fn bucket(s3: &aws_sdk_s3::Client) -> media_query_lambda::s3_bucket::S3Bucket {
 use media_query_lambda::store::{DynamoStore, MediaStore};
 use media_query_tests::aws;
 use media_query_tests::moto::MotoServer;
+use media_query_tests::native_export::base64_md5;
 use std::io::Read;
-
-mod md5_check {
-    /// DynamoDB writes `md5Checksum` as base64 of the MD5 of the data file.
-    pub fn base64_md5(data: &[u8]) -> String {
-        use base64::Engine;
-        use md5::Digest;
-        base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(data))
-    }
-}
 
 const TABLE: &str = "media";
 const BUCKET: &str = "exports";
