@@ -18,9 +18,11 @@
 
 use crate::filters::LabelFilter;
 use crate::image_properties::{Measured, DEFAULT_MAX_DOMINANT_COLORS, MAX_DOMINANT_COLORS};
+use crate::labeler::{canned, scored, Labeler};
 use crate::model;
 use crate::protocol::{ApiError, BoundingBox, DetectLabelsRequest, ImageProperties, Label};
-use crate::{canned, is_image, read_object, scored, AppState, Labeler};
+use crate::s3_object::{is_image, read_object};
+use crate::state::AppState;
 use crate::{MAX_INLINE_IMAGE_BYTES, MAX_S3_IMAGE_BYTES};
 use base64::Engine;
 use serde_json::{json, Value};

@@ -20,8 +20,8 @@
 
 use crate::jobs::JobStatus;
 use crate::protocol::{ApiError, GetLabelDetectionRequest, Label};
+use crate::state::AppState;
 use crate::video::FRAME_INTERVAL_MS;
-use crate::AppState;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
