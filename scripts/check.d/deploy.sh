@@ -6,7 +6,8 @@
 #  2. `wrangler deploy --dry-run` with the configuration it generates from
 #     that answer, as scripts/deploy.sh would deploy it (the bundle is
 #     prebuilt by scripts/build.d/edge.sh, so wrangler's build step is left out).
-# PyYAML (to read template.yaml) lives in a venv (scripts/tools.sh).
+# PyYAML (to read template.yaml) lives in a venv installed from its lock
+# (scripts/locks/deploy.txt; scripts/tools.sh).
 # Prints `checks[deploy.unittest] ran: N` (the tests unittest ran) and
 # `checks[deploy.dry-run] ran: 1` for scripts/test.sh.
 set -euo pipefail
@@ -18,14 +19,8 @@ done
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 . scripts/tools.sh
+tool_venv deploy python -c "import yaml"
 VENV=$TOOLS/deploy
-PINS="PyYAML==6.0.4"
-if [ "$(cat "$VENV/.pins" 2>/dev/null)" != "$PINS" ] || ! "$VENV/bin/python" -c "import yaml" 2>/dev/null; then
-  python3 -m venv "$VENV"
-  # shellcheck disable=SC2086 # one argument per pin
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check $PINS
-  echo "$PINS" > "$VENV/.pins"
-fi
 "$VENV/bin/python" -m unittest discover -s scripts -p test_deploy_wiring.py -v 2>&1 \
   | tee "$out/unittest.log"
 ran=$(sed -nE 's/^Ran ([0-9]+) tests? in .*/\1/p' "$out/unittest.log" | tail -n1)

@@ -5,17 +5,16 @@
 # (label filters, MaxDominantColors) and IMAGE_PROPERTIES, the errors botocore
 # and the server raise, and video jobs (SortBy, AggregateBy, filters, paging).
 # The server runs with canned labels, reading S3 from a moto_server of its
-# own; both on free ports, stopped at the end. boto3 comes with moto
-# (scripts/setup.sh); if it is missing, the boto3 matching the installed
-# botocore is installed. Logs stay in .local/detector-boto3/.
+# own; both on free ports, stopped at the end. The tests run in a venv
+# installed from its lock (scripts/locks/boto3.txt; scripts/tools.sh), not
+# with the boto3 that moto brings into the system Python. Logs stay in
+# .local/detector-boto3/.
 # Prints `checks[detector.boto3] ran: N`; fails if a test fails or none ran.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-if ! python3 -c 'import boto3' 2>/dev/null; then
-  botocore=$(python3 -c 'import botocore; print(botocore.__version__)' 2>/dev/null || true)
-  python3 -m pip install --quiet --disable-pip-version-check "boto3${botocore:+==$botocore}"
-fi
+. scripts/tools.sh
+tool_venv boto3 python -c "import boto3"
 
 # The same selection as the native tests, so nothing is compiled again with
 # other features (see scripts/check.d/schemathesis.sh).
@@ -73,7 +72,7 @@ wait_port "$!" "$rek_port" rekognition-local "$state/rekognition-local.log"
 log=$state/unittest.log
 status=0
 REKOGNITION_URL=http://127.0.0.1:$rek_port S3_ENDPOINT_URL=$moto \
-  python3 scripts/test_rekognition_boto3.py -v 2>&1 | tee "$log" || status=$?
+  "$TOOLS/boto3/bin/python" scripts/test_rekognition_boto3.py -v 2>&1 | tee "$log" || status=$?
 ran=$(sed -nE 's/^Ran ([0-9]+) tests? in .*/\1/p' "$log" | tail -n 1)
 echo "checks[detector.boto3] ran: ${ran:-0}"
 # A test skipped here (no server URL) is a test that did not run.

@@ -3,7 +3,8 @@
 # own translator, after the SAM CLI expands the template's Fn::ForEach loops
 # as `sam build` does: language_extensions in samconfig.toml), and the
 # project's own rules (scripts/check_template.py, which expands the loops
-# itself: scripts/cfn_foreach.py). Tools live in a venv (scripts/tools.sh).
+# itself: scripts/cfn_foreach.py). Tools live in a venv installed from its
+# lock (scripts/locks/sam.txt; scripts/tools.sh).
 # Prints `checks[template.lint] ran: 3` (cfn-lint, both sam validates) and
 # `checks[template.rules] ran: N` (the functions check_template.py checked)
 # for scripts/test.sh.
@@ -15,14 +16,8 @@ done
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 . scripts/tools.sh
+tool_venv sam python -c "import cfnlint, samcli"
 VENV=$TOOLS/sam
-CFN_LINT=1.58.0
-SAM_CLI=1.170.0
-if ! "$VENV/bin/cfn-lint" --version 2>/dev/null | grep -q "$CFN_LINT" \
-   || ! "$VENV/bin/sam" --version 2>/dev/null | grep -q "$SAM_CLI"; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "cfn-lint==$CFN_LINT" "aws-sam-cli==$SAM_CLI"
-fi
 "$VENV/bin/cfn-lint" template.yaml
 SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 "$VENV/bin/sam" validate --lint --template template.yaml
 SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 "$VENV/bin/sam" validate --template template.yaml
