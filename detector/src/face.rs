@@ -11,6 +11,7 @@
 //! heritage), so inputs are laid out `[N, width, height, 3]` and outputs
 //! are read the same way.
 
+use crate::gender::GenderClassifier;
 use crate::taxonomy::{Instance, ScoredLabel};
 use image::{imageops::FilterType, RgbImage};
 use std::path::Path;
@@ -84,6 +85,14 @@ impl Face {
     }
 }
 
+/// Where a face's eyes are, in pixels of the searched image: the
+/// image-left one first.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Eyes {
+    pub left: (f32, f32),
+    pub right: (f32, f32),
+}
+
 #[derive(Clone, Copy, PartialEq)]
 pub(crate) enum Overlap {
     /// Intersection over union.
@@ -124,6 +133,8 @@ pub struct FaceDetector {
     pnet: Plan,
     rnet: Plan,
     onet: Plan,
+    /// "Man" or "Woman" for each face found.
+    gender: GenderClassifier,
 }
 
 fn load(path: &Path) -> anyhow::Result<InferenceModel> {
@@ -156,12 +167,15 @@ impl FaceDetector {
             pnet,
             rnet: plan(rnet, 24)?,
             onet: plan(onet, 48)?,
+            gender: GenderClassifier::load(dir)?,
         })
     }
 
     /// Labels for the faces in an image: "Person" and "Human" (both, as
-    /// Rekognition answered the workshop), "Face" with a box per face, and
-    /// "People" for two or more; confidences are the detector's scores.
+    /// Rekognition answered the workshop), "Face" with a box per face,
+    /// "People" for two or more, and "Man" or "Woman" (with "Male" or
+    /// "Female" and "Adult") where [`crate::gender`] is sure; confidences
+    /// are the detector's scores.
     pub fn labels(&self, rgb: &RgbImage) -> TractResult<Vec<ScoredLabel>> {
         let (w, h) = rgb.dimensions();
         let resized;
@@ -176,25 +190,38 @@ impl FaceDetector {
         } else {
             rgb
         };
-        let faces = self.detect(searched)?;
-        let Some(best) = faces.first() else {
+        let found = self.detect_eyes(searched)?;
+        let Some((best, _)) = found.first() else {
             return Ok(Vec::new());
         };
         let (sw, sh) = (searched.width() as f32, searched.height() as f32);
-        let instances = faces
+        let instance = |f: &Face, confidence: f32| {
+            let left = f.x1.clamp(0.0, sw);
+            let top = f.y1.clamp(0.0, sh);
+            Instance {
+                left: left / sw,
+                top: top / sh,
+                width: (f.x2.clamp(0.0, sw) - left) / sw,
+                height: (f.y2.clamp(0.0, sh) - top) / sh,
+                confidence,
+            }
+        };
+        let instances = found
             .iter()
-            .map(|f| {
-                let left = f.x1.clamp(0.0, sw);
-                let top = f.y1.clamp(0.0, sh);
-                Instance {
-                    left: left / sw,
-                    top: top / sh,
-                    width: (f.x2.clamp(0.0, sw) - left) / sw,
-                    height: (f.y2.clamp(0.0, sh) - top) / sh,
-                    confidence: f.score * 100.0,
-                }
-            })
+            .map(|(f, _)| instance(f, f.score * 100.0))
             .collect();
+        // Gender on the full image, where a face has the most pixels.
+        let to_image = w as f32 / sw;
+        let at = |(x, y): (f32, f32)| (x * to_image, y * to_image);
+        let mut genders: Vec<(&str, f32, Instance)> = Vec::new();
+        for (f, eyes) in &found {
+            let g = self.gender.classify(rgb, at(eyes.left), at(eyes.right))?;
+            if let Some((name, p)) = g.label() {
+                let confidence = p * f.score * 100.0;
+                genders.push((name, confidence, instance(f, confidence)));
+            }
+        }
+        let faces: Vec<&Face> = found.iter().map(|(f, _)| f).collect();
         let label = |name: &str, score: f32, parents: &[&str], instances| ScoredLabel {
             name: name.to_string(),
             confidence: score * 100.0,
@@ -209,19 +236,53 @@ impl FaceDetector {
         if let Some(second) = faces.get(1) {
             out.push(label("People", second.score, &["Person"], Vec::new()));
         }
+        for (name, sex) in [("Man", "Male"), ("Woman", "Female")] {
+            let of: Vec<&(&str, f32, Instance)> =
+                genders.iter().filter(|(n, _, _)| *n == name).collect();
+            let Some(confidence) = of.iter().map(|(_, c, _)| *c).reduce(f32::max) else {
+                continue;
+            };
+            let named = |name: &str, parents: &[&str], instances| ScoredLabel {
+                name: name.to_string(),
+                confidence,
+                parents: parents.iter().map(|p| p.to_string()).collect(),
+                instances,
+            };
+            let boxes = of.iter().map(|(_, _, i)| *i).collect();
+            out.push(named(name, &["Adult", sex, "Person"], boxes));
+            out.push(named(sex, &["Person"], Vec::new()));
+            out.push(named("Adult", &["Person"], Vec::new()));
+        }
         Ok(out)
     }
 
     /// Faces in an RGB image, best first.
     pub fn detect(&self, rgb: &RgbImage) -> TractResult<Vec<Face>> {
+        Ok(self.detect_eyes(rgb)?.into_iter().map(|(f, _)| f).collect())
+    }
+
+    /// Faces in an RGB image with their eyes (pixels of `rgb`), best first.
+    pub fn detect_eyes(&self, rgb: &RgbImage) -> TractResult<Vec<(Face, Eyes)>> {
         let candidates = self.propose(rgb)?;
-        let candidates = self.refine(rgb, candidates, 24, THRESHOLDS[1], &self.rnet)?;
+        let candidates: Vec<Face> = self
+            .refine(rgb, candidates, 24, THRESHOLDS[1], &self.rnet)?
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
         let candidates = nms(candidates, 0.7, Overlap::Union)
             .into_iter()
             .map(Face::squared)
             .collect();
-        let faces = self.refine(rgb, candidates, 48, THRESHOLDS[2], &self.onet)?;
-        Ok(nms(faces, 0.7, Overlap::Min))
+        let faces: Vec<(Face, Eyes)> = self
+            .refine(rgb, candidates, 48, THRESHOLDS[2], &self.onet)?
+            .into_iter()
+            .filter_map(|(f, eyes)| Some((f, eyes?)))
+            .collect();
+        let kept = nms(faces.iter().map(|(f, _)| *f).collect(), 0.7, Overlap::Min);
+        Ok(kept
+            .into_iter()
+            .filter_map(|k| faces.iter().find(|(f, _)| *f == k).copied())
+            .collect())
     }
 
     /// Stage 1: P-Net over the image pyramid.
@@ -284,9 +345,9 @@ impl FaceDetector {
         size: u32,
         threshold: f32,
         net: &Plan,
-    ) -> TractResult<Vec<Face>> {
+    ) -> TractResult<Vec<(Face, Option<Eyes>)>> {
         if candidates.is_empty() {
-            return Ok(candidates);
+            return Ok(Vec::new());
         }
         let patches: Vec<RgbImage> = candidates.iter().map(|f| crop(rgb, f, size)).collect();
         let batch: Vec<&RgbImage> = patches.iter().collect();
@@ -302,13 +363,20 @@ impl FaceDetector {
         let mut kept = Vec::new();
         for (n, f) in candidates.into_iter().enumerate() {
             let score = prob[[n, 1]];
-            let plausible = landmarks.as_ref().is_none_or(|p| {
-                let l: Vec<f32> = (0..10).map(|k| p[[n, k]]).collect();
-                plausible_landmarks(&l)
-            });
+            let l: Option<Vec<f32>> = landmarks
+                .as_ref()
+                .map(|p| (0..10).map(|k| p[[n, k]]).collect());
+            let plausible = l.as_deref().is_none_or(plausible_landmarks);
             if score > threshold && plausible {
                 let r = [reg[[n, 0]], reg[[n, 1]], reg[[n, 2]], reg[[n, 3]]];
-                kept.push(Face { score, ..f }.refine(r));
+                // Landmarks are fractions of the box O-Net was shown.
+                let at =
+                    |k: usize, l: &[f32]| (f.x1 + l[k] * f.width(), f.y1 + l[5 + k] * f.height());
+                let eyes = l.map(|l| Eyes {
+                    left: at(0, &l),
+                    right: at(1, &l),
+                });
+                kept.push((Face { score, ..f }.refine(r), eyes));
             }
         }
         Ok(kept)

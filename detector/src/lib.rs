@@ -44,6 +44,7 @@ pub mod colors;
 pub mod detect_labels;
 pub mod face;
 pub mod filters;
+pub mod gender;
 pub mod image_properties;
 mod jobs;
 pub mod label_detection;

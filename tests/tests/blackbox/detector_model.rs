@@ -108,8 +108,8 @@ async fn real_photos_get_the_labels_a_person_expects() {
         (
             "camera.png",
             50.0,
-            &["Tripod", "Person", "Human", "Face"],
-            &["Animal", "Food", "Vehicle"],
+            &["Tripod", "Person", "Human", "Face", "Man", "Male", "Adult"],
+            &["Animal", "Food", "Vehicle", "Woman"],
         ),
         (
             "rocket.jpg",
@@ -120,8 +120,8 @@ async fn real_photos_get_the_labels_a_person_expects() {
         (
             "astronaut.png",
             50.0,
-            &["Person", "Human", "Face"],
-            &["Cat", "Dog", "Food", "People"],
+            &["Person", "Human", "Face", "Woman", "Female", "Adult"],
+            &["Cat", "Dog", "Food", "People", "Man"],
         ),
     ];
     for (photo, min, expected, wrong) in cases {
@@ -274,6 +274,21 @@ async fn objects_get_boxes_as_rekognition_instances() {
     assert_eq!(centres.len(), 2, "{person:?}");
     assert!(centres[0] < 0.5 && centres[1] > 0.5, "{centres:?}");
     label(&labels, "People");
+    // Each gets their own gender, boxed on their own face: the astronaut
+    // (a woman) on the left, the cameraman on the right.
+    for (name, parents, left_half) in [
+        ("Woman", ["Adult", "Female", "Person"], true),
+        ("Man", ["Adult", "Male", "Person"], false),
+    ] {
+        let l = label(&labels, name);
+        assert!(l.confidence().unwrap() > 80.0, "{l:?}");
+        let got: Vec<&str> = l.parents().iter().filter_map(|p| p.name()).collect();
+        assert_eq!(got, parents, "{l:?}");
+        assert_eq!(l.instances().len(), 1, "{l:?}");
+        let ((left, _, width, height), _) = instance(&l.instances()[0]);
+        assert_eq!(left + width / 2.0 < 0.5, left_half, "{l:?}");
+        assert!(height < 0.5, "a face's box, not the person's: {l:?}");
+    }
 }
 
 #[tokio::test]
