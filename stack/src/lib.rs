@@ -26,19 +26,21 @@
 //! scheduled functions run on their template.yaml schedules
 //! ([`schedule`]). A file uploaded with any S3 client is labelled and
 //! shows up at the edge; deleting it removes it.
+//!
+//! The servers are started by [`launch`], which the black-box tests use to
+//! start the same servers on their own.
 
 pub mod invoke;
+pub mod launch;
 pub mod notifications;
-pub mod process;
 pub mod resources;
 pub mod schedule;
 pub mod table_stream;
 
 use anyhow::{Context, Result};
-use process::{free_port, wait_for_port, Service};
-use std::path::{Path, PathBuf};
+use launch::{LambdaWatch, LambdaWatchOptions, MotoServer, Output, WranglerDev, WranglerOptions};
+use std::path::PathBuf;
 use std::time::Duration;
-use tokio::process::Command;
 use tokio::task::JoinSet;
 
 /// Where labels come from.
@@ -133,7 +135,7 @@ impl StackEnv {
 /// A running stack. [`Stack::stop`] (or drop) stops every process it started.
 pub struct Stack {
     pub env: StackEnv,
-    services: Vec<Service>,
+    servers: Servers,
     tasks: JoinSet<()>,
     detector: Option<media_query_detector::RunningServer>,
 }
@@ -158,6 +160,11 @@ fn aws_variables(aws: &str, dynamodb: &str) -> Vec<(&'static str, String)> {
 /// `KEY=value` lines, as env files have them.
 fn env_lines(vars: Vec<(&'static str, String)>) -> Vec<String> {
     vars.into_iter().map(|(k, v)| format!("{k}={v}")).collect()
+}
+
+/// Variables with owned names, as the launchers take them.
+fn owned(vars: Vec<(&'static str, String)>) -> Vec<(String, String)> {
+    vars.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
 /// The pending sweeper's schedule, as in template.yaml (`rate(15 minutes)`).
@@ -187,18 +194,34 @@ impl Stack {
                 failed_events_queue_url: String::new(),
                 logs: logs.clone(),
             },
-            services: Vec::new(),
+            servers: Servers::default(),
             tasks: JoinSet::new(),
             detector: None,
         };
 
         // 1. Local AWS, in two processes.
-        let aws = stack
-            .start_moto("moto_server", &logs.join("moto.log"))
-            .await?;
-        let dynamodb = stack
-            .start_moto("moto_server (DynamoDB)", &logs.join("moto-dynamodb.log"))
-            .await?;
+        let moto = run_blocking({
+            let output = Output::AppendTo(logs.join("moto.log"));
+            move || MotoServer::start(output)
+        })
+        .await
+        .context("start moto_server")?;
+        tracing::info!(server = "moto_server", port = moto.port(), "ready");
+        let aws = moto.endpoint();
+        stack.servers.aws = Some(moto);
+        let moto = run_blocking({
+            let output = Output::AppendTo(logs.join("moto-dynamodb.log"));
+            move || MotoServer::start(output)
+        })
+        .await
+        .context("start moto_server for DynamoDB")?;
+        tracing::info!(
+            server = "moto_server (DynamoDB)",
+            port = moto.port(),
+            "ready"
+        );
+        let dynamodb = moto.endpoint();
+        stack.servers.dynamodb = Some(moto);
         stack.env.aws_endpoint_url = aws.clone();
         stack.env.dynamodb_endpoint_url = dynamodb.clone();
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -243,47 +266,38 @@ impl Stack {
         }
 
         // 3. The functions, through the Lambda runtime API.
-        let invoke_port = free_port()?;
-        let mut env_vars = env_lines(aws_variables(&aws, &dynamodb));
-        env_vars.extend([
-            format!("MEDIA_TABLE_NAME={}", names.table),
-            format!("MEDIA_BUCKET_NAME={}", names.bucket),
-            format!("VIDEO_TOPIC_ARN={}", created.video_topic_arn),
-            format!("VIDEO_ROLE_ARN={}", names.video_role_arn),
-            format!("SNAPSHOT_BUCKET={}", names.snapshot_bucket),
-            format!("SNAPSHOT_PREFIX={}", names.snapshot_prefix),
+        let mut env = aws_variables(&aws, &dynamodb);
+        env.extend([
+            ("MEDIA_TABLE_NAME", names.table.clone()),
+            ("MEDIA_BUCKET_NAME", names.bucket.clone()),
+            ("VIDEO_TOPIC_ARN", created.video_topic_arn.clone()),
+            ("VIDEO_ROLE_ARN", names.video_role_arn.clone()),
+            ("SNAPSHOT_BUCKET", names.snapshot_bucket.clone()),
+            ("SNAPSHOT_PREFIX", names.snapshot_prefix.clone()),
             // The read API re-checks the snapshot as often as the edge does.
-            "SNAPSHOT_TTL_SECONDS=1".into(),
-            format!("PENDING_TIMEOUT_SECONDS={PENDING_TIMEOUT_SECONDS}"),
-            "RUST_LOG=info".into(),
+            ("SNAPSHOT_TTL_SECONDS", "1".to_string()),
+            (
+                "PENDING_TIMEOUT_SECONDS",
+                PENDING_TIMEOUT_SECONDS.to_string(),
+            ),
+            ("RUST_LOG", "info".to_string()),
         ]);
         if let Some(r) = &stack.env.rekognition_url {
-            env_vars.push(format!("AWS_ENDPOINT_URL_REKOGNITION={r}"));
+            env.push(("AWS_ENDPOINT_URL_REKOGNITION", r.clone()));
         }
-        // Per port, like every file below: two stacks may run at once.
-        let env_file = opts.state_dir.join(format!("functions-{invoke_port}.env"));
-        std::fs::write(&env_file, env_vars.join("\n") + "\n")?;
-        let mut watch = Command::new("cargo");
-        watch
-            .args(["lambda", "watch", "--ignore-changes", "--quiet"])
-            .args(["--concurrency", &invoke::MAX_IN_FLIGHT.to_string()])
-            .args(["--invoke-address", "127.0.0.1"])
-            .args(["--invoke-port", &invoke_port.to_string()])
-            .arg("--env-file")
-            .arg(&env_file)
-            .args(opts.profile.iter().flat_map(|p| ["--profile", p]))
-            .current_dir(opts.root.join("lambda"));
-        stack
-            .launch(
-                "cargo lambda watch",
-                watch,
-                &logs.join("functions.log"),
-                invoke_port,
-            )
-            .await?;
-        stack.env.api_url = format!("http://127.0.0.1:{invoke_port}/lambda-url/read-api/");
-        stack.env.lambda_url = format!("http://127.0.0.1:{invoke_port}");
-        let invoker = invoke::Invoker::new(invoke_port);
+        let mut functions = LambdaWatchOptions::new(opts.root.clone());
+        functions.env = owned(env);
+        functions.concurrency = Some(invoke::MAX_IN_FLIGHT);
+        functions.profile = opts.profile.clone();
+        functions.output = Output::AppendTo(logs.join("functions.log"));
+        let watch = run_blocking(move || LambdaWatch::start(&functions))
+            .await
+            .context("start cargo lambda watch")?;
+        tracing::info!(server = "cargo lambda watch", port = watch.port(), "ready");
+        stack.env.api_url = format!("{}/", watch.function_url("read-api"));
+        stack.env.lambda_url = watch.endpoint();
+        let invoker = invoke::Invoker::new(watch.port());
+        stack.servers.functions = Some(watch);
         // The first export makes an (empty) snapshot for the edge, and
         // proves the functions run before we report the stack ready.
         invoker
@@ -293,13 +307,6 @@ impl Stack {
 
         // 4. The edge, from the bundle scripts/build-worker.sh built.
         if opts.edge {
-            let port = free_port()?;
-            let shim = opts.root.join("edge/build/worker/shim.mjs");
-            anyhow::ensure!(
-                shim.exists(),
-                "no Worker bundle at {}: run scripts/build-worker.sh",
-                shim.display()
-            );
             let mut vars = aws_variables(&aws, &dynamodb);
             vars.extend([
                 ("MEDIA_TABLE_NAME", names.table.clone()),
@@ -307,30 +314,21 @@ impl Stack {
                 ("SNAPSHOT_PREFIX", names.snapshot_prefix.clone()),
                 ("SNAPSHOT_TTL_SECONDS", "1".to_string()),
             ]);
-            let mut config = format!(
-                "# Written by media-query-stack.\nname = \"media-query-local\"\nmain = {:?}\ncompatibility_date = \"2026-04-01\"\n\n[vars]\n",
-                shim.display().to_string()
-            );
-            for (k, v) in vars {
-                config.push_str(&format!("{k} = {v:?}\n"));
-            }
-            let config_path = opts.state_dir.join(format!("wrangler-{port}.toml"));
-            std::fs::write(&config_path, config)?;
-            let mut cmd = Command::new(opts.root.join("node_modules/.bin/wrangler"));
-            cmd.arg("dev")
-                .arg("--config")
-                .arg(&config_path)
-                .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
-                .args(["--inspector-port", &free_port()?.to_string()])
-                .arg("--persist-to")
-                // Per port: two stacks at once must not share workerd's state.
-                .arg(opts.state_dir.join("wrangler-state").join(port.to_string()))
-                .env("WRANGLER_SEND_METRICS", "false")
-                .current_dir(&opts.state_dir);
-            stack
-                .launch("wrangler dev", cmd, &logs.join("edge.log"), port)
-                .await?;
-            stack.env.edge_url = Some(format!("http://127.0.0.1:{port}/"));
+            let worker = WranglerOptions {
+                root: opts.root.clone(),
+                name: "media-query-local".to_string(),
+                vars: owned(vars),
+                // A working directory per instance: two stacks at once
+                // must not share workerd's state.
+                parent_dir: opts.state_dir.clone(),
+                log: Some(logs.join("edge.log")),
+            };
+            let edge = run_blocking(move || WranglerDev::start(&worker))
+                .await
+                .context("start wrangler dev")?;
+            tracing::info!(server = "wrangler dev", port = edge.port(), "ready");
+            stack.env.edge_url = Some(edge.url("/"));
+            stack.servers.edge = Some(edge);
         }
 
         // 5. Event sources: the topics S3 and Rekognition notify, the
@@ -402,39 +400,54 @@ impl Stack {
         Ok(stack)
     }
 
-    /// Starts a `moto_server` on a free port; its endpoint URL.
-    async fn start_moto(&mut self, name: &'static str, log: &Path) -> Result<String> {
-        let port = free_port()?;
-        let mut moto = Command::new("moto_server");
-        moto.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
-        self.launch(name, moto, log, port).await?;
-        Ok(format!("http://127.0.0.1:{port}"))
-    }
-
-    async fn launch(
-        &mut self,
-        name: &'static str,
-        cmd: Command,
-        log: &Path,
-        port: u16,
-    ) -> Result<()> {
-        let mut service = Service::spawn(name, cmd, log)?;
-        wait_for_port(&mut service, port, Duration::from_secs(300))
-            .await
-            .with_context(|| format!("{name} did not start; see {}", log.display()))?;
-        tracing::info!(service = name, port, "ready");
-        self.services.push(service);
-        Ok(())
-    }
-
     /// Stops every task and process, newest first.
     pub async fn stop(mut self) {
         self.tasks.shutdown().await;
-        while let Some(s) = self.services.pop() {
-            s.stop().await;
-        }
+        let servers = std::mem::take(&mut self.servers);
+        tokio::task::spawn_blocking(move || servers.stop())
+            .await
+            .ok();
         if let Some(d) = self.detector.take() {
             tokio::task::spawn_blocking(move || drop(d)).await.ok();
         }
     }
+}
+
+/// The stack's child processes, as they start. Dropping one kills it;
+/// [`Servers::stop`] stops them gently.
+#[derive(Default)]
+struct Servers {
+    aws: Option<MotoServer>,
+    dynamodb: Option<MotoServer>,
+    functions: Option<LambdaWatch>,
+    edge: Option<WranglerDev>,
+}
+
+impl Servers {
+    /// Stops every server, newest first: nothing is left calling a server
+    /// that has stopped. Blocks while each one exits.
+    fn stop(self) {
+        if let Some(edge) = self.edge {
+            edge.stop();
+        }
+        if let Some(functions) = self.functions {
+            functions.stop();
+        }
+        if let Some(dynamodb) = self.dynamodb {
+            dynamodb.stop();
+        }
+        if let Some(aws) = self.aws {
+            aws.stop();
+        }
+    }
+}
+
+/// Runs a launcher, which blocks until its server is ready, on a thread
+/// where blocking is allowed.
+async fn run_blocking<T: Send + 'static>(
+    start: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(start)
+        .await
+        .context("a launcher panicked")?
 }

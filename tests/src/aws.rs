@@ -1,7 +1,7 @@
 //! Real SDK clients pointed at a [`MotoServer`], and the resources a test
 //! needs, created through the real APIs.
 
-use crate::moto::MotoServer;
+use media_query_stack::launch::MotoServer;
 
 /// SDK configuration for moto: its endpoint, a region, dummy credentials.
 pub async fn sdk_config(moto: &MotoServer) -> aws_config::SdkConfig {

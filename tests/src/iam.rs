@@ -30,10 +30,10 @@
 //! the handlers make) and the Worker's DynamoDB resources (it calls moto
 //! itself); `scripts/check_template.py` checks actions statically.
 
-use crate::moto::MotoServer;
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use media_query_lambda::config::Config;
+use media_query_stack::launch::MotoServer;
 use serde_json::json;
 use serde_norway::Value;
 use std::collections::BTreeMap;

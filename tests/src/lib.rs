@@ -1,6 +1,12 @@
 //! Harness for black-box tests: real servers on 127.0.0.1, each on a free
 //! port, stopped when the handle drops.
 //!
+//! The servers are started by the local stack's launchers
+//! (`media_query_stack::launch`). The modules [`moto`], [`lambda_watch`]
+//! and [`wrangler`] add what only the tests need: their defaults (a panic
+//! instead of an error, a temporary directory) and HTTP calls made with
+//! blocking clients.
+//!
 //! Tests need the servers' executables on `PATH` (`moto_server` from
 //! `pip install 'moto[server]'`); `scripts/test.sh` installs them. A missing
 //! executable fails the test loudly instead of skipping it.
@@ -15,25 +21,13 @@ pub mod photos;
 pub mod replay;
 pub mod wrangler;
 
-use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
 
-/// A port that was free a moment ago on 127.0.0.1: the stack's, which
-/// launches the same servers.
-pub fn free_port() -> u16 {
-    media_query_stack::process::free_port().expect("bind an ephemeral port on 127.0.0.1")
-}
-
-/// Polls until something accepts TCP connections on `port`, or panics (the
-/// tests' servers are plain children; the stack's own wait also watches
-/// that its service stays alive).
-pub fn wait_for_port(port: u16, within: Duration) {
-    let start = Instant::now();
-    while start.elapsed() < within {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("nothing listened on 127.0.0.1:{port} within {within:?}");
+/// The repository root: it holds `lambda/`, `node_modules/` and the
+/// Worker's bundle in `edge/build/`.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is in the repository")
+        .to_path_buf()
 }

@@ -1,37 +1,24 @@
-//! `moto_server`, the local AWS endpoint, as a child process.
+//! `moto_server` in a test: the stack's launcher ([`MotoServer`]) with the
+//! tests' defaults, and unsigned calls to moto's JSON-protocol APIs.
 
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use media_query_stack::launch::{MotoServer, Output};
 
-/// A running `moto_server` on 127.0.0.1; killed on drop.
-pub struct MotoServer {
-    child: Child,
-    pub port: u16,
+/// Starts `moto_server` on a free port and discards its output. A server
+/// that does not start fails the test.
+pub fn start_moto() -> MotoServer {
+    MotoServer::start(Output::Discard).expect("moto_server starts")
 }
 
-impl MotoServer {
-    /// Starts `moto_server` on a free port and waits until it answers.
-    pub fn start() -> MotoServer {
-        let port = crate::free_port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start `moto_server` (pip install 'moto[server]'; scripts/test.sh does)");
-        let server = MotoServer { child, port };
-        crate::wait_for_port(port, Duration::from_secs(30));
-        server
-    }
+/// Unsigned calls to a JSON-protocol AWS API (DynamoDB, Rekognition...).
+/// moto accepts them by default.
+pub trait JsonCall {
+    /// Calls `target` (`DynamoDB_20120810.Scan`...) with `body`. Returns the
+    /// status and the JSON body.
+    fn json_call(&self, target: &str, body: &serde_json::Value) -> (u16, serde_json::Value);
+}
 
-    /// The endpoint, for `AWS_ENDPOINT_URL`.
-    pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// Calls a JSON-protocol AWS API (DynamoDB, Rekognition...) unsigned,
-    /// as moto accepts by default. Returns the status and the JSON body.
-    pub fn json_call(&self, target: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+impl JsonCall for MotoServer {
+    fn json_call(&self, target: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
         let service = target
             .split('_')
             .next()
@@ -54,12 +41,5 @@ impl MotoServer {
         };
         let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
         (status, json)
-    }
-}
-
-impl Drop for MotoServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

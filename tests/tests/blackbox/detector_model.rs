@@ -15,8 +15,9 @@ use media_query_lambda::config::Config;
 use media_query_lambda::handlers::ingest::{handle_s3_event, Role};
 use media_query_lambda::rekognition::Rekognition;
 use media_query_lambda::store::{DynamoStore, MediaStore};
+use media_query_stack::launch::MotoServer;
 use media_query_tests::aws::{self, media, TopicProbe};
-use media_query_tests::moto::MotoServer;
+use media_query_tests::moto::start_moto;
 use media_query_tests::photos;
 use serde_json::json;
 
@@ -30,7 +31,7 @@ struct Env {
 }
 
 async fn env() -> Env {
-    let moto = MotoServer::start();
+    let moto = start_moto();
     let sdk = aws::sdk_config(&moto).await;
     aws::create_bucket(&sdk, BUCKET).await;
     let server = RunningServer::start(

@@ -11,8 +11,9 @@ use aws_sdk_rekognition::types::{
 };
 use media_query_detector::{Labeler, RunningServer, ServerConfig};
 use media_query_domain::labels::DetectedLabel;
+use media_query_stack::launch::MotoServer;
 use media_query_tests::aws::{self, media, TopicProbe};
-use media_query_tests::moto::MotoServer;
+use media_query_tests::moto::start_moto;
 
 async fn setup(
     max_page_size: Option<u32>,
@@ -22,7 +23,7 @@ async fn setup(
     RunningServer,
     aws_sdk_rekognition::Client,
 ) {
-    let moto = MotoServer::start();
+    let moto = start_moto();
     let sdk = aws::sdk_config(&moto).await;
     aws::create_bucket(&sdk, "media").await;
     let s3 = aws::s3_client(&sdk);

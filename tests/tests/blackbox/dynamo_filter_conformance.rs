@@ -6,7 +6,7 @@
 
 use media_query_domain::dynamo::Item;
 use media_query_domain::{ListQuery, MediaRecord};
-use media_query_tests::moto::MotoServer;
+use media_query_tests::moto::{start_moto, JsonCall};
 use serde_json::{json, Value};
 
 const TABLE: &str = "media";
@@ -26,7 +26,7 @@ fn vectors() -> (Vec<Item>, Vec<String>) {
 
 #[test]
 fn scan_filter_selects_what_matches_selects() {
-    let moto = MotoServer::start();
+    let moto = start_moto();
     let (status, body) = moto.json_call(
         "DynamoDB_20120810.CreateTable",
         &json!({

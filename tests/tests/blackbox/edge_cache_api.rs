@@ -14,7 +14,7 @@ use super::paging_versions::{World, BUCKET, PREFIX};
 use media_query_domain::serving::pointer_key;
 use media_query_domain::{MediaRecord, MediaType};
 use media_query_tests::fault_proxy::{Fault, FaultProxy, Match, Rule};
-use media_query_tests::wrangler::WranglerDev;
+use media_query_tests::wrangler::{start_wrangler_dev, WorkerRequests};
 use std::collections::BTreeSet;
 
 /// S3 GETs of the snapshot's objects (shards, the delta, directory pages).
@@ -68,7 +68,7 @@ async fn edge_cache_api_serves_a_new_isolate_the_shards_while_s3_is_down() {
     let proxy = FaultProxy::start(&world.moto.endpoint());
     // A TTL far longer than the test: only a new isolate reads the
     // pointer again.
-    let mut edge = WranglerDev::start(&world.edge_vars(proxy.endpoint(), 600));
+    let mut edge = start_wrangler_dev(&world.edge_vars(proxy.endpoint(), 600));
 
     // Warm: the names run, the Dog run (two pages), the video run, items
     // from the shards and from the delta.
@@ -123,7 +123,7 @@ async fn edge_cache_api_serves_a_new_isolate_the_shards_while_s3_is_down() {
     proxy.inject(Rule::always(Fault::ServerError, objects()));
     let (objects_before, pointer_before) = (proxy.seen(&objects()), proxy.seen(&pointer()));
     let log_before = proxy.log().len();
-    edge.restart();
+    edge.restart().expect("wrangler dev starts again");
     for (path, body) in paths.iter().zip(&warm) {
         let a = edge.get(path);
         assert_eq!(

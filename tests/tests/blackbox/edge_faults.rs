@@ -5,8 +5,9 @@
 
 use super::edge_worker::{World, BUCKET, PREFIX};
 use media_query_domain::dynamo::Item;
+use media_query_stack::launch::WranglerDev;
 use media_query_tests::fault_proxy::{Fault, FaultProxy, Match, Rule};
-use media_query_tests::wrangler::WranglerDev;
+use media_query_tests::wrangler::{start_wrangler_dev, WorkerRequests};
 use std::time::{Duration, Instant};
 
 /// The snapshot's shards and directory pages.
@@ -34,7 +35,7 @@ async fn edge_behind_proxy() -> (World, FaultProxy, WranglerDev) {
             *v = proxy.endpoint();
         }
     }
-    let edge = WranglerDev::start(&vars);
+    let edge = start_wrangler_dev(&vars);
     (world, proxy, edge)
 }
 
@@ -218,7 +219,7 @@ async fn edge_faults_a_collected_shard_makes_the_edge_read_the_pointer_again() {
     );
     put_unexported(&world, &format!("{nonce}.jpg")).await;
     world.export().await;
-    let edge = WranglerDev::start(&vars);
+    let edge = start_wrangler_dev(&vars);
     // The isolate holds version 1's manifest, and none of the Owl run's
     // shards (a conditional request reads only the manifest).
     let warm = edge.request("GET", "/?label=Owl", &[("if-none-match", "*")]);

@@ -7,8 +7,8 @@ use media_query_lambda::handlers::export::write_snapshot;
 use media_query_lambda::handlers::writer::SnapshotTarget;
 use media_query_lambda::store::{DynamoStore, MediaStore};
 use media_query_tests::aws;
-use media_query_tests::moto::MotoServer;
-use media_query_tests::wrangler::WranglerDev;
+use media_query_tests::moto::{start_moto, JsonCall};
+use media_query_tests::wrangler::{start_wrangler_dev, WorkerRequests};
 use std::process::Command;
 
 /// An IAM user with an allow-all policy and an access key, via boto3
@@ -44,7 +44,7 @@ print(key["AccessKeyId"], key["SecretAccessKey"])
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moto_verifies_the_worker_signatures() {
-    let moto = MotoServer::start();
+    let moto = start_moto();
     let sdk = aws::sdk_config(&moto).await;
     aws::create_media_table(&sdk, "media").await;
     aws::create_bucket(&sdk, "exports").await;
@@ -89,7 +89,7 @@ async fn moto_verifies_the_worker_signatures() {
             ("SNAPSHOT_TTL_SECONDS", "60".to_string()),
         ]
     };
-    let good = WranglerDev::start(&vars(&secret));
+    let good = start_wrangler_dev(&vars(&secret));
     let a = good.get("/");
     assert_eq!(
         (a.status, a.header("x-media-source")),
@@ -106,7 +106,7 @@ async fn moto_verifies_the_worker_signatures() {
     );
     drop(good);
 
-    let bad = WranglerDev::start(&vars("not-the-secret"));
+    let bad = start_wrangler_dev(&vars("not-the-secret"));
     let a = bad.get("/");
     assert_eq!(a.status, 503, "{}", a.body);
     assert_eq!(bad.get("/signed.jpg").status, 503);

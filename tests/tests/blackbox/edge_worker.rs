@@ -11,9 +11,10 @@ use media_query_lambda::handlers::export::write_snapshot;
 use media_query_lambda::handlers::writer::SnapshotTarget;
 use media_query_lambda::snapshot_bucket::SnapshotBucket;
 use media_query_lambda::store::DynamoStore;
+use media_query_stack::launch::MotoServer;
 use media_query_tests::aws;
-use media_query_tests::moto::MotoServer;
-use media_query_tests::wrangler::WranglerDev;
+use media_query_tests::moto::start_moto;
+use media_query_tests::wrangler::{start_wrangler_dev, WorkerRequests};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -30,7 +31,7 @@ pub(super) struct World {
 
 impl World {
     pub(super) async fn new() -> World {
-        let moto = MotoServer::start();
+        let moto = start_moto();
         let sdk = aws::sdk_config(&moto).await;
         aws::create_media_table(&sdk, TABLE).await;
         aws::create_bucket(&sdk, BUCKET).await;
@@ -164,7 +165,7 @@ fn path_and_query(path: &str, query: &Option<String>) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_edge_answers_exactly_like_the_lambda_and_the_vectors() {
     let world = World::new().await;
-    let edge = WranglerDev::start(&world.vars("testing"));
+    let edge = start_wrangler_dev(&world.vars("testing"));
     let lambda = world.lambda_api();
     let mut compared = 0;
     let mut requests = conformance_requests();
@@ -260,7 +261,7 @@ async fn the_edge_answers_exactly_like_the_lambda_and_the_vectors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caching_headers_methods_and_cors() {
     let world = World::new().await;
-    let edge = WranglerDev::start(&world.vars("testing"));
+    let edge = start_wrangler_dev(&world.vars("testing"));
     let a = edge.get("/sample.jpg");
     assert_eq!(a.status, 200);
     let etag = a.header("etag").expect("an ETag").to_string();
@@ -301,7 +302,7 @@ async fn caching_headers_methods_and_cors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refresh_stale_snapshot_and_fallbacks() {
     let mut world = World::new().await;
-    let edge = WranglerDev::start(&world.vars("testing"));
+    let edge = start_wrangler_dev(&world.vars("testing"));
     assert_eq!(edge.get("/").header("x-media-source"), Some("snapshot"));
 
     // Newer than the snapshot: GetItem finds it; the list does not, yet.

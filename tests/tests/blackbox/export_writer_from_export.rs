@@ -13,8 +13,8 @@ use media_query_lambda::snapshot_bucket::SnapshotBucket;
 use media_query_lambda::store::DynamoStore;
 use media_query_stack::invoke::Invoker;
 use media_query_tests::aws;
-use media_query_tests::lambda_watch::LambdaWatch;
-use media_query_tests::moto::MotoServer;
+use media_query_tests::lambda_watch::start_lambda_watch;
+use media_query_tests::moto::start_moto;
 use media_query_tests::native_export;
 use serde_json::{json, Value};
 
@@ -80,7 +80,7 @@ async fn published(s3: &aws_sdk_s3::Client) -> Option<Manifest> {
 /// (4) replaying it publishes nothing new.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_writer_publishes_a_native_full_export_and_applies_an_incremental_one() {
-    let moto = MotoServer::start();
+    let moto = start_moto();
     let sdk = aws::sdk_config(&moto).await;
     aws::create_media_table(&sdk, TABLE).await;
     aws::create_bucket(&sdk, BUCKET).await;
@@ -121,7 +121,7 @@ async fn export_writer_publishes_a_native_full_export_and_applies_an_incremental
     let incremental_key =
         native_export::put_incremental(&sdk, BUCKET, INCREMENTAL_DIR, &lines).await;
 
-    let watch = LambdaWatch::start(&[
+    let watch = start_lambda_watch(&[
         ("AWS_ENDPOINT_URL", moto.endpoint()),
         ("AWS_REGION", "us-east-1".to_string()),
         ("AWS_ACCESS_KEY_ID", "testing".to_string()),

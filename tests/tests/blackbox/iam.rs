@@ -19,10 +19,11 @@ use media_query_lambda::handlers::writer::SnapshotTarget;
 use media_query_lambda::rekognition::Rekognition;
 use media_query_lambda::snapshot_bucket::SnapshotBucket;
 use media_query_lambda::store::{DynamoStore, MediaStore};
+use media_query_stack::launch::MotoServer;
 use media_query_tests::aws::{self, media, TopicProbe};
 use media_query_tests::iam::{self, error_chain, without_action, Principal, Stack, Template};
-use media_query_tests::moto::MotoServer;
-use media_query_tests::wrangler::WranglerDev;
+use media_query_tests::moto::start_moto;
+use media_query_tests::wrangler::{start_wrangler_dev, WorkerRequests};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -232,7 +233,7 @@ fn assert_denied_in_process(what: &str, e: &(dyn std::error::Error + 'static)) {
 
 #[tokio::test]
 async fn ingest_video_and_sweeper_functions_run_with_their_template_policies() {
-    let moto = MotoServer::start();
+    let moto = start_moto();
     let stack = Template::load().stack(STACK);
     let users = users(&moto, &stack);
     let d = Deployment::new(moto, stack).await;
@@ -396,7 +397,7 @@ fn stream_batch(records: &[&MediaRecord]) -> Value {
 
 #[tokio::test]
 async fn export_writer_and_read_api_run_with_their_template_policies() {
-    let moto = MotoServer::start();
+    let moto = start_moto();
     let stack = Template::load().stack(STACK);
     let users = users(&moto, &stack);
     let d = Deployment::new(moto, stack).await;
@@ -495,7 +496,7 @@ async fn export_writer_and_read_api_run_with_their_template_policies() {
 
 #[tokio::test]
 async fn a_statement_missing_from_a_policy_is_access_denied() {
-    let moto = MotoServer::start();
+    let moto = start_moto();
     let stack = Template::load().stack(STACK);
     let users = users(&moto, &stack);
     let narrowed = |logical: &str, f: &dyn Fn(&mut iam::Statement)| {
@@ -750,7 +751,7 @@ async fn a_statement_missing_from_a_policy_is_access_denied() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_reads_with_the_edge_reader_users_key() {
-    let moto = MotoServer::start();
+    let moto = start_moto();
     let stack = Template::load().stack(STACK);
     let users = users(&moto, &stack);
     let mut edge_key = users["EdgeReaderUser"].clone();
@@ -768,7 +769,7 @@ async fn the_worker_reads_with_the_edge_reader_users_key() {
         .await
         .unwrap();
 
-    let edge = WranglerDev::start(&[
+    let edge = start_wrangler_dev(&[
         ("AWS_REGION", iam::REGION.into()),
         ("AWS_ENDPOINT_URL", d.moto.endpoint()),
         ("AWS_ACCESS_KEY_ID", edge_key.access_key_id.clone()),

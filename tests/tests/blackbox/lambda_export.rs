@@ -21,7 +21,7 @@ async fn export_world(
     DynamoStore,
     SnapshotTarget,
 ) {
-    let moto = MotoServer::start();
+    let moto = start_moto();
     let sdk = aws::sdk_config(&moto).await;
     aws::create_media_table(&sdk, TABLE).await;
     aws::create_bucket(&sdk, BUCKET).await;
@@ -51,8 +51,9 @@ fn bucket(s3: &aws_sdk_s3::Client) -> media_query_lambda::s3_bucket::S3Bucket {
     media_query_lambda::s3_bucket::S3Bucket::new(s3.clone(), BUCKET.to_string())
 }
 use media_query_lambda::store::{DynamoStore, MediaStore};
+use media_query_stack::launch::MotoServer;
 use media_query_tests::aws;
-use media_query_tests::moto::MotoServer;
+use media_query_tests::moto::start_moto;
 use media_query_tests::native_export::base64_md5;
 use std::io::Read;
 
@@ -87,7 +88,7 @@ async fn keys(s3: &aws_sdk_s3::Client) -> Vec<String> {
 
 #[tokio::test]
 async fn snapshot_is_a_complete_dynamodb_export_published_last() {
-    let moto = MotoServer::start();
+    let moto = start_moto();
     let sdk = aws::sdk_config(&moto).await;
     aws::create_media_table(&sdk, TABLE).await;
     aws::create_bucket(&sdk, BUCKET).await;
@@ -216,7 +217,7 @@ async fn the_serving_snapshot_builds_from_a_native_export_and_rewrites_only_chan
     use media_query_lambda::snapshot_bucket::SnapshotBucket;
     use std::io::Write;
 
-    let moto = MotoServer::start();
+    let moto = start_moto();
     let sdk = aws::sdk_config(&moto).await;
     aws::create_media_table(&sdk, TABLE).await;
     aws::create_bucket(&sdk, BUCKET).await;
@@ -688,7 +689,7 @@ async fn exports_as_other_tools_write_them_are_read_and_a_bad_line_is_skipped() 
     use media_query_lambda::handlers::serving::{export_items, ExportContents};
     use std::io::Write;
 
-    let moto = MotoServer::start();
+    let moto = start_moto();
     let sdk = aws::sdk_config(&moto).await;
     aws::create_bucket(&sdk, BUCKET).await;
     let s3 = aws::s3_client(&sdk);
@@ -756,7 +757,7 @@ async fn exports_as_other_tools_write_them_are_read_and_a_bad_line_is_skipped() 
 async fn unreferenced_objects_wait_out_the_grace_period() {
     use media_query_lambda::handlers::serving::publish_serving;
 
-    let moto = MotoServer::start();
+    let moto = start_moto();
     let sdk = aws::sdk_config(&moto).await;
     aws::create_bucket(&sdk, BUCKET).await;
     let s3 = aws::s3_client(&sdk);

@@ -11,7 +11,7 @@ use media_query_lambda::rekognition::Rekognition;
 use media_query_lambda::store::{DynamoStore, MediaStore};
 use media_query_tests::aws;
 use media_query_tests::fault_proxy::{Fault, FaultProxy, Match, Rule};
-use media_query_tests::moto::MotoServer;
+use media_query_tests::moto::start_moto;
 use serde_json::{json, Value};
 
 const TABLE: &str = "media";
@@ -33,7 +33,7 @@ fn detect_labels() -> Match {
 
 #[tokio::test]
 async fn throttling_is_retried_and_an_outage_loses_nothing() {
-    let moto = MotoServer::start();
+    let moto = start_moto();
     let direct = aws::sdk_config(&moto).await;
     aws::create_media_table(&direct, TABLE).await;
     aws::create_bucket(&direct, BUCKET).await;

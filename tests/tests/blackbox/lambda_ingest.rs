@@ -11,8 +11,9 @@ use media_query_lambda::handlers::api::respond;
 use media_query_lambda::handlers::ingest::{handle_s3_event, IngestError, Role};
 use media_query_lambda::rekognition::Rekognition;
 use media_query_lambda::store::{DynamoStore, MediaStore};
+use media_query_stack::launch::MotoServer;
 use media_query_tests::aws;
-use media_query_tests::moto::MotoServer;
+use media_query_tests::moto::start_moto;
 use serde_json::{json, Value};
 
 const TABLE: &str = "media";
@@ -27,7 +28,7 @@ struct Env {
 }
 
 async fn env() -> Env {
-    let moto = MotoServer::start();
+    let moto = start_moto();
     let sdk = aws::sdk_config(&moto).await;
     aws::create_media_table(&sdk, TABLE).await;
     aws::create_bucket(&sdk, BUCKET).await;

@@ -6,14 +6,15 @@ use media_query_domain::{MediaRecord, MediaType, OrderKey, RecordStatus};
 use media_query_lambda::convert::item_to_sdk;
 use media_query_lambda::handlers::api::respond;
 use media_query_lambda::store::{DynamoStore, MediaStore};
+use media_query_stack::launch::MotoServer;
 use media_query_tests::aws;
-use media_query_tests::moto::MotoServer;
+use media_query_tests::moto::start_moto;
 use serde_json::{json, Value};
 
 const TABLE: &str = "media";
 
 async fn store_with(records: &[MediaRecord]) -> (MotoServer, DynamoStore, aws_config::SdkConfig) {
-    let moto = MotoServer::start();
+    let moto = start_moto();
     let sdk = aws::sdk_config(&moto).await;
     aws::create_media_table(&sdk, TABLE).await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), TABLE);

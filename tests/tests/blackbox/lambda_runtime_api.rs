@@ -2,13 +2,13 @@
 //! `cargo lambda watch`, against moto: what `cargo lambda invoke` does.
 
 use media_query_stack::invoke::Invoker;
-use media_query_tests::lambda_watch::LambdaWatch;
-use media_query_tests::moto::MotoServer;
+use media_query_tests::lambda_watch::{start_lambda_watch, FunctionUrls};
+use media_query_tests::moto::{start_moto, JsonCall};
 use serde_json::json;
 
 #[tokio::test]
 async fn functions_run_under_the_lambda_runtime_api() {
-    let moto = MotoServer::start();
+    let moto = start_moto();
     let (status, body) = moto.json_call(
         "DynamoDB_20120810.CreateTable",
         &json!({"TableName": "media", "BillingMode": "PAY_PER_REQUEST",
@@ -23,7 +23,7 @@ async fn functions_run_under_the_lambda_runtime_api() {
         ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
         ("MEDIA_TABLE_NAME", "media".to_string()),
     ];
-    let watch = LambdaWatch::start(&env);
+    let watch = start_lambda_watch(&env);
     let invoker = Invoker::at(watch.endpoint());
 
     let event = json!({"Records": [{"eventTime": "2026-11-24T10:00:00.000Z", "eventName": "ObjectCreated:Put",

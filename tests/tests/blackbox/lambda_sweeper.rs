@@ -22,10 +22,11 @@ use media_query_lambda::handlers::sweeper::{sweep_pending, Sweep};
 use media_query_lambda::rekognition::Rekognition;
 use media_query_lambda::store::{DynamoStore, MediaStore};
 use media_query_stack::invoke::Invoker;
+use media_query_stack::launch::MotoServer;
 use media_query_tests::aws::{self, media, TopicProbe};
 use media_query_tests::fault_proxy::{Fault, FaultProxy, Match, Rule};
-use media_query_tests::lambda_watch::LambdaWatch;
-use media_query_tests::moto::MotoServer;
+use media_query_tests::lambda_watch::start_lambda_watch_logging_to;
+use media_query_tests::moto::start_moto;
 use media_query_tests::photos;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -72,7 +73,7 @@ struct World {
 }
 
 async fn world() -> World {
-    let moto = MotoServer::start();
+    let moto = start_moto();
     let sdk = aws::sdk_config(&moto).await;
     aws::create_media_table(&sdk, TABLE).await;
     aws::create_bucket(&sdk, BUCKET).await;
@@ -237,7 +238,7 @@ async fn a_video_whose_job_rekognition_no_longer_knows_is_failed_by_the_sweeper(
 /// on) with the value 1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_video_whose_job_still_runs_stays_pending_and_counts_in_media_stuck_pending() {
-    let moto = MotoServer::start();
+    let moto = start_moto();
     let sdk = aws::sdk_config(&moto).await;
     aws::create_media_table(&sdk, TABLE).await;
     aws::create_bucket(&sdk, BUCKET).await;
@@ -261,7 +262,7 @@ async fn a_video_whose_job_still_runs_stays_pending_and_counts_in_media_stuck_pe
     .expect("start rekognition-local");
 
     let log = tempfile::NamedTempFile::new().unwrap();
-    let watch = LambdaWatch::start_logging_to(
+    let watch = start_lambda_watch_logging_to(
         &[
             ("AWS_ENDPOINT_URL", moto.endpoint()),
             ("AWS_ENDPOINT_URL_REKOGNITION", detector.endpoint()),

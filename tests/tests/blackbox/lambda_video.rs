@@ -12,8 +12,9 @@ use media_query_lambda::handlers::sweeper::sweep_pending;
 use media_query_lambda::handlers::video::handle_job_event;
 use media_query_lambda::rekognition::Rekognition;
 use media_query_lambda::store::{DynamoStore, MediaStore};
+use media_query_stack::launch::MotoServer;
 use media_query_tests::aws::{self, media, TopicProbe};
-use media_query_tests::moto::MotoServer;
+use media_query_tests::moto::start_moto;
 use serde_json::{json, Value};
 
 struct World {
@@ -27,7 +28,7 @@ struct World {
 }
 
 async fn world() -> World {
-    let moto = MotoServer::start();
+    let moto = start_moto();
     let sdk = aws::sdk_config(&moto).await;
     aws::create_media_table(&sdk, "media").await;
     aws::create_bucket(&sdk, "media").await;

@@ -31,9 +31,10 @@ use media_query_lambda::handlers::writer::SnapshotTarget;
 use media_query_lambda::s3_bucket::S3Bucket;
 use media_query_lambda::snapshot_bucket::SnapshotBucket;
 use media_query_lambda::store::{DynamoStore, MediaStore, Write};
+use media_query_stack::launch::{MotoServer, WranglerDev};
 use media_query_tests::aws;
-use media_query_tests::moto::MotoServer;
-use media_query_tests::wrangler::WranglerDev;
+use media_query_tests::moto::start_moto;
+use media_query_tests::wrangler::{start_wrangler_dev, WorkerRequests};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,7 +62,7 @@ pub(super) struct World {
 impl World {
     /// The table holding `records`, and a snapshot of it published.
     pub(super) async fn new(records: &[MediaRecord]) -> World {
-        let moto = MotoServer::start();
+        let moto = start_moto();
         let sdk = aws::sdk_config(&moto).await;
         aws::create_media_table(&sdk, TABLE).await;
         aws::create_bucket(&sdk, BUCKET).await;
@@ -557,7 +558,7 @@ async fn paging_stays_correct_across_snapshot_versions_on_both_apis() {
     let initial = initial_records();
     let world = World::new(&initial).await;
     let mut model = Model::seed(&initial);
-    let edge = WranglerDev::start(&world.edge_vars(world.moto.endpoint(), 1));
+    let edge = start_wrangler_dev(&world.edge_vars(world.moto.endpoint(), 1));
     let lambda = world.read_api();
     let queries = ["limit=4", "label=Dog&limit=3"];
     let mut walks = Vec::new();
@@ -648,7 +649,7 @@ async fn paging_continues_across_the_scan_fallback_and_back() {
     let initial = initial_records();
     let world = World::new(&initial).await;
     let mut model = Model::seed(&initial);
-    let edge = WranglerDev::start(&world.edge_vars(world.moto.endpoint(), 1));
+    let edge = start_wrangler_dev(&world.edge_vars(world.moto.endpoint(), 1));
     let lambda = world.read_api();
     let mut walks = vec![
         Walk::new(Api::Edge, "limit=3"),

@@ -8,12 +8,12 @@
 
 use media_query_lambda::store::DynamoStore;
 use media_query_tests::aws;
-use media_query_tests::moto::MotoServer;
+use media_query_tests::moto::start_moto;
 use media_query_tests::replay::{self, Params};
 
 #[tokio::test]
 async fn shuffled_replayed_events_lose_and_resurrect_nothing_in_dynamodb() {
-    let moto = MotoServer::start();
+    let moto = start_moto();
     let sdk = aws::sdk_config(&moto).await;
     aws::create_media_table(&sdk, "media").await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), "media");

@@ -15,13 +15,13 @@ use media_query_lambda::handlers::api::ReadApi;
 use media_query_lambda::snapshot_bucket::SnapshotBucket;
 use media_query_lambda::store::{DynamoStore, MediaStore};
 use media_query_stack::invoke::{DeadLetters, Invoker};
+use media_query_stack::launch::{LambdaWatch, MotoServer};
 use media_query_stack::table_stream::{poll_table_stream, StreamMapping};
-use media_query_tests::aws;
 use media_query_tests::fault_proxy::{Fault, FaultProxy, Match, Rule};
-use media_query_tests::lambda_watch::LambdaWatch;
-use media_query_tests::moto::MotoServer;
+use media_query_tests::lambda_watch::start_lambda_watch;
+use media_query_tests::moto::start_moto;
+use media_query_tests::{aws, repo_root};
 use serde_json::{json, Value};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const TABLE: &str = "media";
@@ -29,13 +29,6 @@ const SNAPSHOT_BUCKET: &str = "exports";
 const PREFIX: &str = "edge";
 const WAIT: Duration = Duration::from_secs(120);
 const EXPORT_WRITER_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:export-writer";
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
 
 /// moto with the media table (and its stream) and the dead-letter queue.
 struct World {
@@ -47,7 +40,7 @@ struct World {
 }
 
 async fn world() -> World {
-    let moto = MotoServer::start();
+    let moto = start_moto();
     let sdk = aws::sdk_config(&moto).await;
     aws::create_media_table(&sdk, TABLE).await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
@@ -72,7 +65,7 @@ impl World {
     /// The export writer (and the other functions) under `cargo lambda
     /// watch`, writing the snapshot under `edge` in `exports`.
     fn functions(&self) -> LambdaWatch {
-        LambdaWatch::start(&[
+        start_lambda_watch(&[
             ("AWS_ENDPOINT_URL", self.moto.endpoint()),
             ("AWS_REGION", "us-east-1".to_string()),
             ("AWS_ACCESS_KEY_ID", "testing".to_string()),

@@ -7,19 +7,11 @@
 //! from rekognition-local's offline model, so real photos get real labels.
 
 use media_query_stack::{Labels, Stack, StackOptions};
-use media_query_tests::photos;
+use media_query_tests::{photos, repo_root};
 use serde_json::{json, Value};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(120);
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
 
 struct Walk {
     stack: Stack,
