@@ -11,6 +11,8 @@
 //! * [`rekognition`]: the [`rekognition::Labeler`] trait and its Rekognition
 //!   adapter (DetectLabels, StartLabelDetection, GetLabelDetection).
 //! * [`handlers`]: what each function does with its event.
+//! * [`iam`]: the IAM actions each SDK call needs, declared next to the
+//!   call, and per function the calls its handler makes.
 //! * [`convert`]: domain DynamoDB JSON to and from the SDK's types.
 //! * [`spill`]: a bounded external sort, for rebuilding from a Scan.
 //! * [`metrics`]: CloudWatch metrics as Embedded Metric Format log lines.
@@ -22,6 +24,7 @@
 pub mod config;
 pub mod convert;
 pub mod handlers;
+pub mod iam;
 #[cfg(test)]
 pub(crate) mod memory_bucket;
 pub mod metrics;

@@ -10,6 +10,7 @@
 //!   throttling and transient errors, so the invocation fails loudly and
 //!   Lambda's retries and on-failure destination take over.
 
+use crate::iam::{Call, Needs, Resource};
 use aws_sdk_rekognition::error::ProvideErrorMetadata;
 use aws_sdk_rekognition::types::{
     Image, LabelDetectionSortBy, NotificationChannel, S3Object, Video,
@@ -117,6 +118,67 @@ impl Rekognition {
     }
 }
 
+/// Rekognition reads an `S3Object` with the caller's permissions.
+const READS_THE_OBJECT: Needs = Needs {
+    actions: &["s3:GetObject"],
+    resource: Resource::MediaObjects,
+    why: "Rekognition reads the S3Object it is given with the caller's permissions",
+};
+
+/// What each Rekognition call needs from the function's role
+/// ([`crate::iam`]); each handler's `IAM` lists the ones it makes. A new
+/// call gets its `Call` here. Rekognition's actions name no resource.
+impl Rekognition {
+    /// [`Labeler::detect_image`]: DetectLabels on an object in S3.
+    pub const DETECT_IMAGE: Call = Call {
+        name: "Rekognition::detect_image",
+        needs: &[
+            Needs {
+                actions: &["rekognition:DetectLabels"],
+                resource: Resource::Any,
+                why: "",
+            },
+            READS_THE_OBJECT,
+        ],
+    };
+    /// [`Labeler::start_video`]: StartLabelDetection on an object in S3,
+    /// with the role Rekognition publishes the job's notice as.
+    pub const START_VIDEO: Call = Call {
+        name: "Rekognition::start_video",
+        needs: &[
+            Needs {
+                actions: &["rekognition:StartLabelDetection"],
+                resource: Resource::Any,
+                why: "",
+            },
+            READS_THE_OBJECT,
+            Needs {
+                actions: &["iam:PassRole"],
+                resource: Resource::VideoRole,
+                why: "NotificationChannel.RoleArn is passed to Rekognition",
+            },
+        ],
+    };
+    /// [`Labeler::video_job_state`]: one GetLabelDetection.
+    pub const JOB_STATE: Call = Call {
+        name: "Rekognition::video_job_state",
+        needs: &[Needs {
+            actions: &["rekognition:GetLabelDetection"],
+            resource: Resource::Any,
+            why: "",
+        }],
+    };
+    /// [`Labeler::video_labels`]: GetLabelDetection, every page.
+    pub const JOB_LABELS: Call = Call {
+        name: "Rekognition::video_labels",
+        needs: &[Needs {
+            actions: &["rekognition:GetLabelDetection"],
+            resource: Resource::Any,
+            why: "",
+        }],
+    };
+}
+
 impl Labeler for Rekognition {
     async fn detect_image(
         &self,
@@ -125,6 +187,7 @@ impl Labeler for Rekognition {
         max_labels: i32,
         min_confidence: f32,
     ) -> Result<Vec<DetectedLabel>, DetectError> {
+        // IAM: declared as `Rekognition::DETECT_IMAGE`.
         let out = self
             .client
             .detect_labels()
@@ -146,6 +209,7 @@ impl Labeler for Rekognition {
     }
 
     async fn start_video(&self, job: VideoJob<'_>) -> Result<String, DetectError> {
+        // IAM: declared as `Rekognition::START_VIDEO`.
         let out = self
             .client
             .start_label_detection()
@@ -172,6 +236,7 @@ impl Labeler for Rekognition {
 
     async fn video_job_state(&self, job_id: &str) -> Result<JobState, DetectError> {
         use aws_sdk_rekognition::types::VideoJobStatus;
+        // IAM: declared as `Rekognition::JOB_STATE`.
         let out = match self
             .client
             .get_label_detection()
@@ -199,6 +264,7 @@ impl Labeler for Rekognition {
         let mut labels = Vec::new();
         let mut token: Option<String> = None;
         loop {
+            // IAM: declared as `Rekognition::JOB_LABELS`.
             let out = self
                 .client
                 .get_label_detection()

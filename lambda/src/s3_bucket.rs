@@ -3,6 +3,7 @@
 //! reads through [`SnapshotBucket`]. Kept apart from the readers' adapter
 //! so that the read API's code never reaches a write.
 
+use crate::iam::{Call, Needs, Resource};
 use crate::snapshot_bucket::{describe, SnapshotBucket};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
@@ -28,8 +29,54 @@ impl S3Bucket {
     }
 }
 
+/// What each S3 call of the export writer needs from its role
+/// ([`crate::iam`]): everything under `<SNAPSHOT_PREFIX>/` (the serving
+/// snapshot, the export layout, native exports it is asked to read), and
+/// listings of the bucket. A new call gets its `Call` here.
+impl S3Bucket {
+    /// [`ObjectStore::get`], through [`SnapshotBucket`]: GetObject.
+    pub const GET: Call = Call {
+        name: "S3Bucket::get",
+        needs: &[Needs {
+            actions: &["s3:GetObject"],
+            resource: Resource::SnapshotObjects { under: "" },
+            why: "",
+        }],
+    };
+    /// [`Bucket::put`]: PutObject, conditional or not.
+    pub const PUT: Call = Call {
+        name: "S3Bucket::put",
+        needs: &[Needs {
+            actions: &["s3:PutObject"],
+            resource: Resource::SnapshotObjects { under: "" },
+            why: "",
+        }],
+    };
+    /// [`Bucket::list`]: ListObjectsV2.
+    pub const LIST: Call = Call {
+        name: "S3Bucket::list",
+        needs: &[Needs {
+            actions: &["s3:ListBucket"],
+            resource: Resource::SnapshotBucket,
+            why: "ListObjectsV2 is authorised as s3:ListBucket on the bucket \
+                  (the template narrows it with an s3:prefix condition, which \
+                  the moto IAM tests check)",
+        }],
+    };
+    /// [`Bucket::delete`]: DeleteObjects.
+    pub const DELETE: Call = Call {
+        name: "S3Bucket::delete",
+        needs: &[Needs {
+            actions: &["s3:DeleteObject"],
+            resource: Resource::SnapshotObjects { under: "" },
+            why: "DeleteObjects is authorised per key as s3:DeleteObject",
+        }],
+    };
+}
+
 impl ObjectStore for S3Bucket {
     async fn get(&self, key: &str, if_none_match: Option<&str>) -> Result<Fetched, String> {
+        // IAM: declared as `S3Bucket::GET`.
         self.reads.get(key, if_none_match).await
     }
 }
@@ -48,6 +95,7 @@ impl Bucket for S3Bucket {
             Condition::IfMatch(etag) => (Some(etag.to_string()), None),
             Condition::IfAbsent => (None, Some("*".to_string())),
         };
+        // IAM: declared as `S3Bucket::PUT`.
         let out = self
             .client
             .put_object()
@@ -80,6 +128,7 @@ impl Bucket for S3Bucket {
     async fn list(&self, prefix: &str) -> Result<Vec<Listed>, String> {
         let bucket = &self.bucket;
         let mut listed = Vec::new();
+        // IAM: declared as `S3Bucket::LIST`.
         let mut pages = self
             .client
             .list_objects_v2()
@@ -120,6 +169,7 @@ impl Bucket for S3Bucket {
             .quiet(true)
             .build()
             .map_err(|e| e.to_string())?;
+        // IAM: declared as `S3Bucket::DELETE`.
         let out = self
             .client
             .delete_objects()

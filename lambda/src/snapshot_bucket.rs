@@ -2,6 +2,7 @@
 //! `ObjectStore` behind the domain's read engine. The export writer's
 //! side (PUTs, listings, deletes) is [`crate::s3_bucket::S3Bucket`].
 
+use crate::iam::{Call, Needs, Resource};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::GetObjectError;
 use media_query_domain::ports::{Fetched, ObjectStore};
@@ -19,11 +20,28 @@ impl SnapshotBucket {
     }
 }
 
+/// What the read needs from the function's role ([`crate::iam`]).
+impl SnapshotBucket {
+    /// [`ObjectStore::get`]: GetObject of the serving snapshot's objects,
+    /// all under `<prefix>/serving/` (the pointer, manifests, shards).
+    /// The export writer reads through [`crate::s3_bucket::S3Bucket`],
+    /// which declares its own, wider, read.
+    pub const GET: Call = Call {
+        name: "SnapshotBucket::get",
+        needs: &[Needs {
+            actions: &["s3:GetObject"],
+            resource: Resource::SnapshotObjects { under: "serving/" },
+            why: "",
+        }],
+    };
+}
+
 impl ObjectStore for SnapshotBucket {
     async fn get(&self, key: &str, if_none_match: Option<&str>) -> Result<Fetched, String> {
         let Some(bucket) = &self.bucket else {
             return Err("SNAPSHOT_BUCKET is not set: there is no snapshot to read".into());
         };
+        // IAM: declared as `SnapshotBucket::GET` (and `S3Bucket::GET`).
         let out = self
             .client
             .get_object()

@@ -11,6 +11,7 @@
 //! A write that loses its condition is [`Write::Stale`], not an error.
 
 use crate::convert::{item_from_sdk, item_to_sdk, to_sdk};
+use crate::iam::{Call, Needs, Resource};
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::AttributeValue as Sdk;
 use futures::stream::{BoxStream, StreamExt};
@@ -153,6 +154,7 @@ impl DynamoStore {
         condition: &str,
         order: &OrderKey,
     ) -> Result<Write, StoreError> {
+        // IAM: declared as `DynamoStore::PUT`.
         let result = self
             .client
             .put_item()
@@ -214,6 +216,59 @@ fn decode(item: &HashMap<String, Sdk>) -> Result<MediaRecord, StoreError> {
     MediaRecord::from_item(&item).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// What each DynamoDB call of the store needs from the function's role
+/// ([`crate::iam`]); each handler's `IAM` lists the ones it makes. A new
+/// call gets its `Call` here.
+impl DynamoStore {
+    /// [`MediaStore::put_if_newer`], [`MediaStore::put_if_current`]: a
+    /// conditional PutItem (`conditional_put`).
+    pub const PUT: Call = Call {
+        name: "DynamoStore::put_if_newer/put_if_current",
+        needs: &[Needs {
+            actions: &["dynamodb:PutItem"],
+            resource: Resource::MediaTable,
+            why: "",
+        }],
+    };
+    /// [`MediaStore::get`]: a consistent GetItem.
+    pub const GET: Call = Call {
+        name: "DynamoStore::get",
+        needs: &[Needs {
+            actions: &["dynamodb:GetItem"],
+            resource: Resource::MediaTable,
+            why: "",
+        }],
+    };
+    /// [`MediaStore::list`], [`MediaStore::list_page`],
+    /// [`MediaStore::scan_pages`]: Scans of the table.
+    pub const SCAN: Call = Call {
+        name: "DynamoStore::list/list_page/scan_pages",
+        needs: &[Needs {
+            actions: &["dynamodb:Scan"],
+            resource: Resource::MediaTable,
+            why: "",
+        }],
+    };
+    /// [`MediaStore::record_job`]: a conditional UpdateItem.
+    pub const RECORD_JOB: Call = Call {
+        name: "DynamoStore::record_job",
+        needs: &[Needs {
+            actions: &["dynamodb:UpdateItem"],
+            resource: Resource::MediaTable,
+            why: "",
+        }],
+    };
+    /// [`MediaStore::pending_before`]: a Scan of the sparse pending index.
+    pub const PENDING_BEFORE: Call = Call {
+        name: "DynamoStore::pending_before",
+        needs: &[Needs {
+            actions: &["dynamodb:Scan"],
+            resource: Resource::MediaTableIndex(PENDING_INDEX),
+            why: "a Scan of an index is authorised on the index's ARN",
+        }],
+    };
+}
+
 impl MediaStore for DynamoStore {
     async fn put_if_newer(&self, record: &MediaRecord) -> Result<Write, StoreError> {
         let order = order_of(record)?;
@@ -234,6 +289,7 @@ impl MediaStore for DynamoStore {
     }
 
     async fn get(&self, name: &str) -> Result<Option<MediaRecord>, StoreError> {
+        // IAM: declared as `DynamoStore::GET`.
         let out = self
             .client
             .get_item()
@@ -256,6 +312,7 @@ impl MediaStore for DynamoStore {
         query: &ListQuery,
         start: Option<Item>,
     ) -> Result<(Vec<MediaRecord>, Option<Item>), StoreError> {
+        // IAM: declared as `DynamoStore::SCAN`.
         let scan = self.client.scan().table_name(&self.table);
         let out = with_filter(scan, &query.scan_filter())
             .set_exclusive_start_key(start.as_ref().map(item_to_sdk))
@@ -274,6 +331,7 @@ impl MediaStore for DynamoStore {
     fn scan_pages(&self, segments: u32) -> BoxStream<'_, Result<Vec<Item>, StoreError>> {
         let segments = segments.max(1);
         let streams = (0..segments).map(|segment| {
+            // IAM: declared as `DynamoStore::SCAN`.
             let mut scan = self
                 .client
                 .scan()
@@ -310,6 +368,7 @@ impl MediaStore for DynamoStore {
         order: &OrderKey,
         job_id: &str,
     ) -> Result<Write, StoreError> {
+        // IAM: declared as `DynamoStore::RECORD_JOB`.
         let result = self
             .client
             .update_item()
@@ -329,6 +388,7 @@ impl MediaStore for DynamoStore {
     }
 
     async fn pending_before(&self, before_secs: u64) -> Result<Vec<PendingVideo>, StoreError> {
+        // IAM: declared as `DynamoStore::PENDING_BEFORE`.
         let items = self
             .client
             .scan()
@@ -361,6 +421,7 @@ impl DynamoStore {
         &self,
         filter: Option<&ScanFilter>,
     ) -> Result<Vec<HashMap<String, Sdk>>, StoreError> {
+        // IAM: declared as `DynamoStore::SCAN`.
         let scan = self.client.scan().table_name(&self.table);
         let scan = match filter {
             Some(f) => with_filter(scan, f),

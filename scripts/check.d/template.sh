@@ -2,9 +2,13 @@
 # Lints template.yaml: cfn-lint, `sam validate --lint`, `sam validate` (SAM's
 # own translator, after the SAM CLI expands the template's Fn::ForEach loops
 # as `sam build` does: language_extensions in samconfig.toml), and the
-# project's own rules (scripts/check_template.py, which expands the loops
-# itself: scripts/cfn_foreach.py). Tools live in a venv installed from its
-# lock (scripts/locks/sam.txt; scripts/tools.sh).
+# project's own rules (scripts/check_template.py: runtime, build, events,
+# destinations, outputs, log groups and alarms; it expands the loops itself:
+# scripts/cfn_foreach.py). Least privilege (the IAM actions each function
+# declares in lambda/src/iam.rs against its statements) and the local
+# stack's copies of template settings are Rust tests, in the native run
+# (tests/src/declared_iam.rs, tests/src/template_agreement.rs). Tools live
+# in a venv installed from its lock (scripts/locks/sam.txt; scripts/tools.sh).
 # Prints `checks[template.lint] ran: 3` (cfn-lint, both sam validates) and
 # `checks[template.rules] ran: N` (the functions check_template.py checked)
 # for scripts/test.sh.

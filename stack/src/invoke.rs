@@ -31,7 +31,8 @@ pub const MAX_IN_FLIGHT: usize = 20;
 /// Asynchronous events waiting for an instance, per function.
 pub const QUEUED_EVENTS: usize = 10_000;
 /// Retries of a failed asynchronous invocation (template.yaml's
-/// `EventInvokeConfig.MaximumRetryAttempts`).
+/// `EventInvokeConfig.MaximumRetryAttempts`; a test compares the two,
+/// `tests/src/template_agreement.rs`).
 pub const ASYNC_RETRIES: u32 = 2;
 /// Before each retry. Lambda waits about a minute, then two; locally,
 /// seconds, so a failure reaches the dead-letter queue while you watch.
@@ -41,7 +42,7 @@ pub const RETRY_DELAYS: [Duration; 2] = [Duration::from_secs(1), Duration::from_
 /// Lambda enforces across every source (the stream mapping, schedules,
 /// direct invokes). The export writer must: two writers of the serving
 /// snapshot at once make one of them lose its publish and retry. A test
-/// compares this table with the template (`tests/src/iam.rs`).
+/// compares this table with the template (`tests/src/template_agreement.rs`).
 pub const RESERVED_CONCURRENCY: [(&str, usize); 2] = [("export-writer", 1), ("pending-sweeper", 1)];
 /// The account the local ARNs name (moto's default).
 const ACCOUNT: &str = "123456789012";

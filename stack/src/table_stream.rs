@@ -17,7 +17,7 @@
 //! failed read resumes there instead of replaying the stream.
 //!
 //! The settings are the template's (`ExportWriterFunction`'s `TableChanged`
-//! event); `scripts/check_template.py` checks that they agree.
+//! event); a test checks that they agree (`tests/src/template_agreement.rs`).
 
 use crate::invoke::{DeadLetters, Invoker};
 use anyhow::{Context, Result};

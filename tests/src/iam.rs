@@ -1,7 +1,8 @@
 //! IAM as deployed: the policy statements `template.yaml` gives each
 //! function (and the Worker's `EdgeReaderUser`), resolved to a test's
-//! resources, each given to its own IAM user in moto, with moto's
-//! authentication and authorization turned on ([`enforce`]).
+//! resources ([`crate::template`]), each given to its own IAM user in
+//! moto, with moto's authentication and authorization turned on
+//! ([`enforce`]).
 //!
 //! What moto 5.2.5 enforces then (moto/core/authorization.py,
 //! moto/iam/access_control.py, moto/core/responses.py):
@@ -28,394 +29,35 @@
 //! which checks nothing, the Rekognition action too. Not checked at run
 //! time: `sqs:SendMessage` (Lambda's on-failure destination, not a call
 //! the handlers make) and the Worker's DynamoDB resources (it calls moto
-//! itself); `scripts/check_template.py` checks actions statically.
+//! itself).
+//!
+//! A function's own user ([`Principal::from_template`]) also carries the
+//! calls the function declares (`media_query_lambda::iam`), and
+//! [`ResourceCheck`] refuses any request its clients send that none of
+//! those declarations covers: a call added to the code without its
+//! declaration fails these tests even where the template grants it.
+//! `tests/src/declared_iam.rs` compares the declarations with the
+//! template's statements.
 
+use crate::template::{wildcard, Stack, Statement, ACCOUNT, REGION};
+use media_query_stack::launch::MotoServer;
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use media_query_lambda::config::Config;
-use media_query_stack::launch::MotoServer;
 use serde_json::json;
-use serde_norway::Value;
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 
-/// moto's default account, which owns everything the tests create.
-pub const ACCOUNT: &str = "123456789012";
-pub const REGION: &str = "us-east-1";
-
-/// One `Allow` or `Deny` statement, its intrinsics resolved.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Statement {
-    pub effect: String,
-    pub actions: Vec<String>,
-    pub resources: Vec<String>,
-    /// Operator (`StringLike`...) to condition key to values.
-    pub conditions: BTreeMap<String, BTreeMap<String, Vec<String>>>,
-}
-
-impl Statement {
-    fn to_json(&self) -> serde_json::Value {
-        let mut st = json!({
-            "Effect": self.effect,
-            "Action": self.actions,
-            "Resource": self.resources,
-        });
-        if !self.conditions.is_empty() {
-            st["Condition"] = json!(self.conditions);
-        }
-        st
+/// A statement as IAM's JSON policy language writes it.
+fn statement_json(st: &Statement) -> serde_json::Value {
+    let mut json = json!({
+        "Effect": st.effect,
+        "Action": st.actions,
+        "Resource": st.resources,
+    });
+    if !st.conditions.is_empty() {
+        json["Condition"] = json!(st.conditions);
     }
-
-    fn matches(&self, request: &Request) -> bool {
-        self.actions
-            .iter()
-            .any(|a| wildcard(&a.to_lowercase(), &request.action.to_lowercase()))
-            && self
-                .resources
-                .iter()
-                .any(|r| wildcard(r, &request.resource))
-            && self.conditions.iter().all(|(op, keys)| {
-                keys.iter().all(|(key, values)| {
-                    let actual = request
-                        .context
-                        .iter()
-                        .find(|(k, _)| k.eq_ignore_ascii_case(key))
-                        .map(|(_, v)| v.as_str());
-                    // Without `...IfExists`, a missing key fails the condition.
-                    actual.is_some_and(|a| match op.as_str() {
-                        "StringEquals" => values.iter().any(|v| v == a),
-                        "StringLike" => values.iter().any(|v| wildcard(v, a)),
-                        other => panic!(
-                            "condition operator {other} is not evaluated by tests/src/iam.rs; add it"
-                        ),
-                    })
-                })
-            })
-    }
-}
-
-/// `statements` without `action`; a statement left with no action goes.
-pub fn without_action(statements: &[Statement], action: &str) -> Vec<Statement> {
-    statements
-        .iter()
-        .cloned()
-        .filter_map(|mut s| {
-            s.actions.retain(|a| !a.eq_ignore_ascii_case(action));
-            (!s.actions.is_empty()).then_some(s)
-        })
-        .collect()
-}
-
-/// IAM's wildcards: `*` any run of characters, `?` any one.
-fn wildcard(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    // matched[j]: pattern[..i] matches text[..j].
-    let mut matched = vec![false; t.len() + 1];
-    matched[0] = true;
-    for c in p {
-        let mut next = vec![false; t.len() + 1];
-        for j in 0..=t.len() {
-            next[j] = match c {
-                '*' => matched[j] || (j > 0 && next[j - 1]),
-                '?' => j > 0 && matched[j - 1],
-                c => j > 0 && matched[j - 1] && t[j - 1] == c,
-            };
-        }
-        matched = next;
-    }
-    matched[t.len()]
-}
-
-/// `template.yaml`, as YAML (CloudFormation's short tags are tagged values).
-pub struct Template {
-    root: Value,
-}
-
-impl Template {
-    pub fn load() -> Template {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-        Template {
-            root: serde_norway::from_str(&text).expect("template.yaml is YAML"),
-        }
-    }
-
-    /// Each function's `ReservedConcurrentExecutions`, by its binary's name.
-    pub fn reserved_concurrency(&self) -> BTreeMap<String, u64> {
-        let resources = self.root["Resources"].as_mapping().expect("Resources");
-        resources
-            .values()
-            .filter(|r| r["Type"].as_str() == Some("AWS::Serverless::Function"))
-            .filter_map(|r| {
-                let binary = r["Metadata"]["BuildProperties"]["Binary"].as_str()?;
-                let reserved = r["Properties"]["ReservedConcurrentExecutions"].as_u64()?;
-                Some((binary.to_string(), reserved))
-            })
-            .collect()
-    }
-
-    /// The template as stack `name` (lower case: bucket names derive from
-    /// it) would deploy it into moto's account and region.
-    pub fn stack(self, name: &str) -> Stack {
-        assert_eq!(name, name.to_lowercase(), "stack names must be lower case");
-        Stack {
-            name: name.to_string(),
-            root: self.root,
-        }
-    }
-}
-
-/// The template deployed as one stack: physical names and ARNs for its
-/// logical ids, as CloudFormation would give them (an explicit name
-/// property, else `<stack>-<LogicalId>`, lower case for buckets).
-pub struct Stack {
-    pub name: String,
-    root: Value,
-}
-
-fn list(v: &Value) -> Vec<&Value> {
-    match v {
-        Value::Sequence(s) => s.iter().collect(),
-        Value::Null => Vec::new(),
-        other => vec![other],
-    }
-}
-
-impl Stack {
-    fn resource(&self, logical: &str) -> &Value {
-        let r = &self.root["Resources"][logical];
-        assert!(!r.is_null(), "template.yaml has no resource {logical}");
-        r
-    }
-
-    fn kind(&self, logical: &str) -> &str {
-        self.resource(logical)["Type"].as_str().unwrap_or("")
-    }
-
-    /// The logical ids of the template's functions.
-    pub fn functions(&self) -> Vec<String> {
-        let resources = self.root["Resources"].as_mapping().expect("Resources");
-        resources
-            .iter()
-            .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::Function"))
-            .filter_map(|(k, _)| k.as_str().map(str::to_string))
-            .collect()
-    }
-
-    fn physical_name(&self, logical: &str) -> String {
-        let props = &self.resource(logical)["Properties"];
-        for key in [
-            "BucketName",
-            "TableName",
-            "QueueName",
-            "TopicName",
-            "RoleName",
-            "UserName",
-            "FunctionName",
-        ] {
-            if !props[key].is_null() {
-                return self.resolve(&props[key]);
-            }
-        }
-        let generated = format!("{}-{logical}", self.name);
-        match self.kind(logical) {
-            "AWS::S3::Bucket" => generated.to_lowercase(),
-            _ => generated,
-        }
-    }
-
-    /// `!Ref name`: a parameter's default, a pseudo parameter, or what a
-    /// resource's `Ref` returns.
-    pub fn reference(&self, name: &str) -> String {
-        match name {
-            "AWS::StackName" => return self.name.clone(),
-            "AWS::AccountId" => return ACCOUNT.into(),
-            "AWS::Region" => return REGION.into(),
-            "AWS::Partition" => return "aws".into(),
-            "AWS::URLSuffix" => return "amazonaws.com".into(),
-            _ => {}
-        }
-        let param = &self.root["Parameters"][name];
-        if !param.is_null() {
-            let default = &param["Default"];
-            assert!(!default.is_null(), "parameter {name} has no default");
-            return self.resolve(default);
-        }
-        let physical = self.physical_name(name);
-        match self.kind(name) {
-            "AWS::S3::Bucket"
-            | "AWS::DynamoDB::Table"
-            | "AWS::IAM::Role"
-            | "AWS::IAM::User"
-            | "AWS::Serverless::Function"
-            | "AWS::Lambda::Function" => physical,
-            "AWS::SNS::Topic" => format!("arn:aws:sns:{REGION}:{ACCOUNT}:{physical}"),
-            "AWS::SQS::Queue" => format!("https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{physical}"),
-            other => panic!("Ref {name} (a {other}) is not resolved by tests/src/iam.rs"),
-        }
-    }
-
-    /// `!GetAtt logical.attribute`.
-    pub fn attribute(&self, logical: &str, attribute: &str) -> String {
-        let name = self.physical_name(logical);
-        match (self.kind(logical), attribute) {
-            ("AWS::S3::Bucket", "Arn") => format!("arn:aws:s3:::{name}"),
-            ("AWS::DynamoDB::Table", "Arn") => {
-                format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}")
-            }
-            ("AWS::DynamoDB::Table", "StreamArn") => format!(
-                "arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}/stream/1970-01-01T00:00:00.000"
-            ),
-            ("AWS::SQS::Queue", "Arn") => format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"),
-            ("AWS::SQS::Queue", "QueueName") => name,
-            ("AWS::SNS::Topic", "TopicArn") => self.reference(logical),
-            ("AWS::IAM::Role", "Arn") => format!("arn:aws:iam::{ACCOUNT}:role/{name}"),
-            ("AWS::IAM::User", "Arn") => format!("arn:aws:iam::{ACCOUNT}:user/{name}"),
-            (kind, _) => panic!(
-                "!GetAtt {logical}.{attribute} (a {kind}) is not resolved by tests/src/iam.rs"
-            ),
-        }
-    }
-
-    /// A scalar or an intrinsic (`!Ref`, `!GetAtt`, `!Sub`, `!Join`, in
-    /// short or long form) as the deployed stack would see it.
-    pub fn resolve(&self, v: &Value) -> String {
-        match v {
-            Value::String(s) => s.clone(),
-            Value::Number(n) => n.to_string(),
-            Value::Bool(b) => b.to_string(),
-            Value::Tagged(t) => {
-                let tag = t.tag.to_string();
-                self.intrinsic(tag.trim_start_matches('!'), &t.value)
-            }
-            Value::Mapping(m) if m.len() == 1 => {
-                let (k, arg) = m.iter().next().unwrap();
-                match k.as_str() {
-                    Some("Ref") => self.intrinsic("Ref", arg),
-                    Some(k) if k.starts_with("Fn::") => self.intrinsic(&k[4..], arg),
-                    _ => panic!("cannot resolve {v:?}"),
-                }
-            }
-            other => panic!("cannot resolve {other:?}"),
-        }
-    }
-
-    fn intrinsic(&self, name: &str, arg: &Value) -> String {
-        match (name, arg) {
-            ("Ref", Value::String(s)) => self.reference(s),
-            ("GetAtt", Value::String(s)) => {
-                let (logical, attribute) = s.split_once('.').expect("!GetAtt X.Attr");
-                self.attribute(logical, attribute)
-            }
-            ("GetAtt", Value::Sequence(s)) if s.len() == 2 => {
-                self.attribute(&self.resolve(&s[0]), &self.resolve(&s[1]))
-            }
-            ("Sub", Value::String(s)) => self.sub(s, &serde_norway::Mapping::new()),
-            ("Sub", Value::Sequence(s)) if s.len() == 2 => {
-                let vars = s[1].as_mapping().expect("!Sub [text, variables]");
-                self.sub(&self.resolve(&s[0]), vars)
-            }
-            ("Join", Value::Sequence(s)) if s.len() == 2 => {
-                let parts: Vec<String> = list(&s[1]).into_iter().map(|p| self.resolve(p)).collect();
-                parts.join(&self.resolve(&s[0]))
-            }
-            _ => panic!("!{name} {arg:?} is not resolved by tests/src/iam.rs"),
-        }
-    }
-
-    fn sub(&self, text: &str, vars: &serde_norway::Mapping) -> String {
-        let mut out = String::new();
-        let mut rest = text;
-        while let Some(start) = rest.find("${") {
-            out.push_str(&rest[..start]);
-            let end = start + rest[start..].find('}').expect("a closed ${...}");
-            let name = &rest[start + 2..end];
-            if let Some(literal) = name.strip_prefix('!') {
-                out.push_str(&format!("${{{literal}}}"));
-            } else if let Some(v) = vars.get(name) {
-                out.push_str(&self.resolve(v));
-            } else if let Some((logical, attribute)) =
-                name.split_once('.').filter(|_| !name.starts_with("AWS::"))
-            {
-                out.push_str(&self.attribute(logical, attribute));
-            } else {
-                out.push_str(&self.reference(name));
-            }
-            rest = &rest[end + 1..];
-        }
-        out.push_str(rest);
-        out
-    }
-
-    /// The policy statements of a function (`Policies: - Statement:`) or
-    /// of an IAM user or role (`Policies: - PolicyDocument:`), resolved.
-    pub fn statements(&self, logical: &str) -> Vec<Statement> {
-        let policies = &self.resource(logical)["Properties"]["Policies"];
-        let mut out = Vec::new();
-        for policy in list(policies) {
-            let statements = if !policy["Statement"].is_null() {
-                &policy["Statement"]
-            } else if !policy["PolicyDocument"].is_null() {
-                &policy["PolicyDocument"]["Statement"]
-            } else {
-                panic!(
-                    "{logical}: policy {policy:?} is not a list of statements \
-                     (a SAM policy template or managed policy is not resolved here)"
-                )
-            };
-            for st in list(statements) {
-                for unsupported in ["NotAction", "NotResource", "Principal"] {
-                    assert!(st[unsupported].is_null(), "{logical}: {unsupported}");
-                }
-                let strings = |v: &Value| -> Vec<String> {
-                    list(v).into_iter().map(|x| self.resolve(x)).collect()
-                };
-                let mut conditions = BTreeMap::new();
-                if let Some(ops) = st["Condition"].as_mapping() {
-                    for (op, keys) in ops {
-                        let keys = keys.as_mapping().expect("Condition: {op: {key: values}}");
-                        let keys = keys
-                            .iter()
-                            .map(|(k, v)| (self.resolve(k), strings(v)))
-                            .collect();
-                        conditions.insert(self.resolve(op), keys);
-                    }
-                }
-                out.push(Statement {
-                    effect: self.resolve(&st["Effect"]),
-                    actions: strings(&st["Action"]),
-                    resources: strings(&st["Resource"]),
-                    conditions,
-                });
-            }
-        }
-        assert!(!out.is_empty(), "{logical} has no policy statements");
-        out
-    }
-
-    /// A function's environment: `Globals` overridden by its own.
-    pub fn environment(&self, function: &str) -> BTreeMap<String, String> {
-        let mut env = BTreeMap::new();
-        for vars in [
-            &self.root["Globals"]["Function"]["Environment"]["Variables"],
-            &self.resource(function)["Properties"]["Environment"]["Variables"],
-        ] {
-            for (k, v) in vars.as_mapping().into_iter().flatten() {
-                env.insert(self.resolve(k), self.resolve(v));
-            }
-        }
-        env
-    }
-
-    /// A function's settings, read from its environment as the binary
-    /// reads them (`Config::from_env`).
-    pub fn config(&self, function: &str) -> Config {
-        let env = self.environment(function);
-        Config::from_lookup(|k| env.get(k).cloned())
-            .unwrap_or_else(|e| panic!("{function}'s environment: {e}"))
-    }
+    json
 }
 
 /// The policy document moto gets for `statements`: for the services moto
@@ -444,33 +86,24 @@ pub fn moto_policy(statements: &[Statement]) -> serde_json::Value {
                 .iter()
                 .filter_map(|r| r.split_once('/').map(|(b, _)| b.to_string()))
                 .collect();
-            out.push(
-                Statement {
-                    actions: vec!["s3:DeleteObject".into()],
-                    resources: buckets.into_iter().collect(),
-                    ..st.clone()
-                }
-                .to_json(),
-            );
+            out.push(statement_json(&Statement {
+                actions: vec!["s3:DeleteObject".into()],
+                resources: buckets.into_iter().collect(),
+                ..st.clone()
+            }));
         }
         if !checked.is_empty() {
-            out.push(
-                Statement {
-                    actions: checked,
-                    ..st.clone()
-                }
-                .to_json(),
-            );
+            out.push(statement_json(&Statement {
+                actions: checked,
+                ..st.clone()
+            }));
         }
         if !star.is_empty() {
-            out.push(
-                Statement {
-                    actions: star,
-                    resources: vec!["*".into()],
-                    ..st.clone()
-                }
-                .to_json(),
-            );
+            out.push(statement_json(&Statement {
+                actions: star,
+                resources: vec!["*".into()],
+                ..st.clone()
+            }));
         }
     }
     json!({"Version": "2012-10-17", "Statement": out})
@@ -484,6 +117,8 @@ pub struct Principal {
     pub access_key_id: String,
     pub secret_access_key: String,
     endpoint: String,
+    /// A function's own user: what its calls declare.
+    declared: Option<Arc<Declared>>,
 }
 
 /// An IAM Query API call to moto, unsigned (before [`enforce`]); the body.
@@ -537,13 +172,19 @@ impl Principal {
             access_key_id: xml_text(&key, "AccessKeyId"),
             secret_access_key: xml_text(&key, "SecretAccessKey"),
             endpoint: moto.endpoint(),
+            declared: None,
         }
     }
 
     /// The statements `template.yaml` gives `logical` (a function or an
-    /// IAM user), as a user of that name.
+    /// IAM user), as a user of that name. A function's user also refuses
+    /// requests its declared calls do not cover ([`ResourceCheck`]).
     pub fn from_template(moto: &MotoServer, stack: &Stack, logical: &str) -> Principal {
-        Principal::create(moto, logical, stack.statements(logical))
+        let mut principal = Principal::create(moto, logical, stack.statements(logical));
+        if stack.is_function(logical) {
+            principal.declared = Some(Arc::new(Declared::of(stack, logical)));
+        }
+        principal
     }
 
     /// Replaces the user's policy with `statements`. IAM calls here are
@@ -594,6 +235,7 @@ impl Principal {
         ResourceCheck {
             user: self.user.clone(),
             statements: self.statements.clone(),
+            declared: self.declared.clone(),
             service,
         }
     }
@@ -696,6 +338,163 @@ struct HttpParts<'a> {
     body: Option<&'a [u8]>,
 }
 
+/// A path-style S3 request, `http://host/bucket[/key][?query]`, decoded.
+struct S3Target {
+    bucket: String,
+    /// Empty for a request to the bucket itself (the SDK writes its path
+    /// as `/bucket/`).
+    key: String,
+    params: Vec<(String, String)>,
+}
+
+impl S3Target {
+    fn parse(uri: &str) -> S3Target {
+        let after_scheme = uri.split_once("://").map_or(uri, |(_, r)| r);
+        let path_and_query = after_scheme.find('/').map_or("", |i| &after_scheme[i..]);
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        let path = path.trim_start_matches('/');
+        let (bucket, key) = path.split_once('/').unwrap_or((path, ""));
+        let params = query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (percent_decode(k), percent_decode(v))
+            })
+            .collect();
+        S3Target {
+            bucket: percent_decode(bucket),
+            key: percent_decode(key),
+            params,
+        }
+    }
+
+    fn has(&self, param: &str) -> bool {
+        self.params.iter().any(|(k, _)| k == param)
+    }
+}
+
+/// The IAM actions an S3 request is authorised as, each with its
+/// resource: what a function's declarations must cover.
+fn s3_authorizations(http: &HttpParts<'_>) -> Result<Vec<(String, String)>, String> {
+    let s3 = S3Target::parse(http.uri);
+    let bucket = format!("arn:aws:s3:::{}", s3.bucket);
+    let on_bucket = |action: &str| vec![(action.to_string(), bucket.clone())];
+    let on_object = |action: &str| vec![(action.to_string(), format!("{bucket}/{}", s3.key))];
+    Ok(match (http.method, s3.key.is_empty()) {
+        // ListObjectsV2, and HeadBucket.
+        ("GET", true) if s3.has("list-type") => on_bucket("s3:ListBucket"),
+        ("HEAD", true) => on_bucket("s3:ListBucket"),
+        // DeleteObjects: authorised per key, as DeleteObject.
+        ("POST", true) if s3.has("delete") => {
+            let keys = http
+                .body
+                .map(|b| xml_values(&String::from_utf8_lossy(b), "Key"))
+                .unwrap_or_default();
+            if keys.is_empty() {
+                return Err(format!(
+                    "S3 DeleteObjects {}: no <Key> in its body to check",
+                    http.uri
+                ));
+            }
+            keys.into_iter()
+                .map(|k| ("s3:DeleteObject".to_string(), format!("{bucket}/{k}")))
+                .collect()
+        }
+        // GetObject, HeadObject.
+        ("GET" | "HEAD", false) => on_object("s3:GetObject"),
+        // PutObject, UploadPart; CreateMultipartUpload,
+        // CompleteMultipartUpload.
+        ("PUT" | "POST", false) => on_object("s3:PutObject"),
+        ("DELETE", false) if s3.has("uploadId") => on_object("s3:AbortMultipartUpload"),
+        ("DELETE", false) => on_object("s3:DeleteObject"),
+        (method, _) => {
+            return Err(format!(
+                "S3 {method} {}: tests/src/iam.rs does not know which IAM action this \
+                 request needs; teach s3_authorizations",
+                http.uri
+            ))
+        }
+    })
+}
+
+/// The text of every `<tag>` element in `xml`, entities decoded.
+fn xml_values(xml: &str, tag: &str) -> Vec<String> {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    let mut out = Vec::new();
+    let mut rest = xml;
+    while let Some(start) = rest.find(open.as_str()) {
+        let after = &rest[start + open.len()..];
+        let Some(end) = after.find(close.as_str()) else {
+            break;
+        };
+        out.push(
+            after[..end]
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&quot;", "\"")
+                .replace("&apos;", "'")
+                .replace("&amp;", "&"),
+        );
+        rest = &after[end + close.len()..];
+    }
+    out
+}
+
+/// What a function's calls declare (`media_query_lambda::iam`), resolved
+/// with its settings in the template: every request its clients may send.
+#[derive(Debug)]
+struct Declared {
+    function: String,
+    binary: String,
+    /// Each declared action, with its resource (an ARN or ARN pattern).
+    grants: Vec<(String, String)>,
+}
+
+impl Declared {
+    fn of(stack: &Stack, logical: &str) -> Declared {
+        let function = stack.function(logical);
+        let declared = media_query_lambda::iam::function(&function.binary).unwrap_or_else(|| {
+            panic!(
+                "{logical}: binary {} has no entry in FUNCTIONS (lambda/src/iam.rs)",
+                function.binary
+            )
+        });
+        let config = stack.config(logical);
+        let account = media_query_lambda::iam::Account {
+            partition: "aws",
+            region: REGION,
+            id: ACCOUNT,
+        };
+        let mut grants = Vec::new();
+        for (call, needs) in declared.needs() {
+            let resource = needs.resource.arn(&config, &account).unwrap_or_else(|missing| {
+                panic!(
+                    "{logical}: {} needs {:?}, and its environment in template.yaml has no {missing}",
+                    call.name, needs.resource
+                )
+            });
+            for action in needs.actions {
+                grants.push((action.to_string(), resource.clone()));
+            }
+        }
+        Declared {
+            function: logical.to_string(),
+            binary: function.binary,
+            grants,
+        }
+    }
+
+    /// Whether a declared call covers `action` on `resource`.
+    fn covers(&self, action: &str, resource: &str) -> bool {
+        self.grants
+            .iter()
+            .any(|(a, r)| a.eq_ignore_ascii_case(action) && wildcard(r, resource))
+    }
+}
+
 /// The part of IAM moto does not evaluate, evaluated before a request
 /// leaves the client, for the caller: the resources of DynamoDB calls,
 /// the `s3:prefix` condition of `ListBucket`, and for Rekognition the S3
@@ -704,10 +503,15 @@ struct HttpParts<'a> {
 /// the action itself. A request that needs what no statement allows
 /// fails with `AccessDenied` before it is sent; an action no statement
 /// allows at all is left to moto where moto checks actions.
+///
+/// On a function's own clients, every request must also be covered by
+/// the function's declared calls (`media_query_lambda::iam`): one that is
+/// not fails as undeclared before it is sent, granted or not.
 #[derive(Debug)]
 pub struct ResourceCheck {
     user: String,
     statements: Arc<Vec<Statement>>,
+    declared: Option<Arc<Declared>>,
     service: Service,
 }
 
@@ -766,39 +570,25 @@ impl ResourceCheck {
                 }]
             }
             Service::S3 => {
-                // Path style: http://host/bucket[/key][?query]. Listing is
-                // a GET of the bucket itself with `list-type=2`.
-                let uri = http.uri;
-                let after_scheme = uri.split_once("://").map_or(uri, |(_, r)| r);
-                let path_and_query = after_scheme.find('/').map_or("", |i| &after_scheme[i..]);
-                let (path, query) = path_and_query
-                    .split_once('?')
-                    .unwrap_or((path_and_query, ""));
-                // The SDK writes the bucket's own path as `/bucket/`.
-                let bucket = path.trim_matches('/');
-                let params: Vec<(String, String)> = query
-                    .split('&')
-                    .filter(|p| !p.is_empty())
-                    .map(|p| {
-                        let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                        (percent_decode(k), percent_decode(v))
-                    })
-                    .collect();
+                // Listing is a GET of the bucket itself with `list-type=2`.
+                let s3 = S3Target::parse(http.uri);
                 let listing = http.method == "GET"
-                    && !bucket.is_empty()
-                    && !bucket.contains('/')
-                    && params.iter().any(|(k, _)| k == "list-type");
+                    && !s3.bucket.is_empty()
+                    && s3.key.is_empty()
+                    && s3.has("list-type");
                 if !listing {
                     return Vec::new();
                 }
-                let context = params
+                let resource = format!("arn:aws:s3:::{}", s3.bucket);
+                let context = s3
+                    .params
                     .into_iter()
                     .filter(|(k, _)| k == "prefix" || k == "delimiter" || k == "max-keys")
                     .map(|(k, v)| (format!("s3:{k}"), v))
                     .collect();
                 vec![Request {
                     action: "s3:ListBucket".into(),
-                    resource: format!("arn:aws:s3:::{}", percent_decode(bucket)),
+                    resource,
                     context,
                     moto_checks_action: true,
                 }]
@@ -840,11 +630,24 @@ impl ResourceCheck {
         }
     }
 
+    /// Every authorization the request needs, as (action, resource).
+    fn authorizations(&self, http: &HttpParts<'_>) -> Result<Vec<(String, String)>, String> {
+        match self.service {
+            Service::DynamoDb | Service::Rekognition { .. } => Ok(self
+                .requests(http)
+                .into_iter()
+                .map(|r| (r.action, r.resource))
+                .collect()),
+            Service::S3 => s3_authorizations(http),
+        }
+    }
+
     fn allows(&self, request: &Request) -> bool {
         let matching = |effect: &str| {
-            self.statements
-                .iter()
-                .any(|s| s.effect == effect && s.matches(request))
+            self.statements.iter().any(|s| {
+                s.effect == effect
+                    && s.matches(&request.action, &request.resource, &request.context)
+            })
         };
         if matching("Allow") && !matching("Deny") {
             return true;
@@ -879,6 +682,20 @@ impl Intercept for ResourceCheck {
             target: http.headers().get("x-amz-target"),
             body: http.body().bytes(),
         };
+        if let Some(declared) = &self.declared {
+            for (action, resource) in self.authorizations(&parts)? {
+                if !declared.covers(&action, &resource) {
+                    return Err(format!(
+                        "Undeclared call (tests/src/iam.rs, against media_query_lambda::iam): \
+                         {} ({}) sent {action} on {resource}, which none of its declared calls \
+                         covers: declare it next to the SDK call (the adapter's `Call` consts) \
+                         and list that call in the handler's IAM list",
+                        declared.function, declared.binary
+                    )
+                    .into());
+                }
+            }
+        }
         for request in self.requests(&parts) {
             if !self.allows(&request) {
                 return Err(format!(
@@ -906,27 +723,58 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn the_local_stack_reserves_what_the_template_reserves() {
-        let template: BTreeMap<String, u64> = Template::load().reserved_concurrency();
-        let stack: BTreeMap<String, u64> = media_query_stack::invoke::RESERVED_CONCURRENCY
-            .iter()
-            .map(|&(f, n)| (f.to_string(), n as u64))
-            .collect();
-        assert!(template.contains_key("export-writer"), "{template:?}");
-        assert_eq!(stack, template);
-    }
-
     use super::*;
 
     #[test]
-    fn wildcards() {
-        assert!(wildcard("arn:aws:s3:::b/p/*", "arn:aws:s3:::b/p/x/y"));
-        assert!(!wildcard("arn:aws:s3:::b/p/*", "arn:aws:s3:::b/q/x"));
-        assert!(wildcard("a?c", "abc"));
-        assert!(!wildcard("a?c", "ac"));
-        assert!(wildcard("*", ""));
-        assert!(!wildcard("table/t", "table/t/index/pending"));
+    fn s3_requests_are_authorised_as_iam_names_them() {
+        let authorizations = |method: &str, uri: &str, body: Option<&[u8]>| {
+            s3_authorizations(&HttpParts {
+                method,
+                uri,
+                target: None,
+                body,
+            })
+        };
+        let one = |action: &str, resource: &str| -> Result<Vec<(String, String)>, String> {
+            Ok(vec![(action.to_string(), resource.to_string())])
+        };
+        let host = "http://127.0.0.1:5000";
+        assert_eq!(
+            authorizations(
+                "GET",
+                &format!("{host}/b/edge/serving/current.json?x-id=GetObject"),
+                None
+            ),
+            one("s3:GetObject", "arn:aws:s3:::b/edge/serving/current.json")
+        );
+        assert_eq!(
+            authorizations("PUT", &format!("{host}/b/edge/a%20b?x-id=PutObject"), None),
+            one("s3:PutObject", "arn:aws:s3:::b/edge/a b")
+        );
+        assert_eq!(
+            authorizations(
+                "GET",
+                &format!("{host}/b/?list-type=2&prefix=edge%2F"),
+                None
+            ),
+            one("s3:ListBucket", "arn:aws:s3:::b")
+        );
+        let body = b"<Delete><Object><Key>edge/x</Key></Object><Object><Key>edge/a&amp;b</Key></Object><Quiet>true</Quiet></Delete>";
+        assert_eq!(
+            authorizations("POST", &format!("{host}/b/?delete"), Some(body.as_slice())),
+            Ok(vec![
+                (
+                    "s3:DeleteObject".to_string(),
+                    "arn:aws:s3:::b/edge/x".to_string()
+                ),
+                (
+                    "s3:DeleteObject".to_string(),
+                    "arn:aws:s3:::b/edge/a&b".to_string()
+                ),
+            ])
+        );
+        assert!(authorizations("POST", &format!("{host}/b/?delete"), None).is_err());
+        assert!(authorizations("PATCH", &format!("{host}/b/k"), None).is_err());
     }
 
     #[test]

@@ -10,8 +10,15 @@
 //! Tests need the servers' executables on `PATH` (`moto_server` from
 //! `pip install 'moto[server]'`); `scripts/test.sh` installs them. A missing
 //! executable fails the test loudly instead of skipping it.
+//!
+//! Also here, needing no server: [`template`], the one reader of
+//! `template.yaml` in the workspace's Rust, and the checks built on it:
+//! each function's declared IAM needs against its statements
+//! ([`declared_iam`]), and the settings the local stack and the read API
+//! copy from the template (`template_agreement`, tests only).
 
 pub mod aws;
+pub mod declared_iam;
 pub mod fault_proxy;
 pub mod iam;
 pub mod lambda_watch;
@@ -19,6 +26,9 @@ pub mod moto;
 pub mod native_export;
 pub mod photos;
 pub mod replay;
+pub mod template;
+#[cfg(test)]
+mod template_agreement;
 pub mod wrangler;
 
 use std::path::{Path, PathBuf};

@@ -15,6 +15,9 @@
 //!   snapshot built from that export (for example a native
 //!   `ExportTableToPointInTime` export in the export bucket); an
 //!   incremental export's changes are applied to the published snapshot.
+//!
+//! The SDK calls it makes, for its IAM policy: `handlers::snapshot_writer::IAM`
+//! (`media_query_lambda::iam`, checked against template.yaml).
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use media_query_lambda::handlers::snapshot_writer::handle;

@@ -1,4 +1,7 @@
 //! Lambda: S3 `ObjectCreated:*` -> labels (images) or a video label job.
+//!
+//! The SDK calls it makes, for its IAM policy: `handlers::ingest::OBJECT_CREATED_IAM`
+//! (`media_query_lambda::iam`, checked against template.yaml).
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use media_query_lambda::handlers::ingest::{handle_s3_event, Role};

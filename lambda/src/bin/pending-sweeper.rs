@@ -1,5 +1,8 @@
 //! Lambda, on a schedule: videos pending too long are finished, failed or
 //! restarted from their Rekognition job's state.
+//!
+//! The SDK calls it makes, for its IAM policy: `handlers::sweeper::IAM`
+//! (`media_query_lambda::iam`, checked against template.yaml).
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use media_query_lambda::handlers::sweeper::{sweep_pending, SweepError};

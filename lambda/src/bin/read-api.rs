@@ -1,4 +1,7 @@
 //! Lambda: the read API behind API Gateway (HTTP API) or a function URL.
+//!
+//! The SDK calls it makes, for its IAM policy: `handlers::api::IAM`
+//! (`media_query_lambda::iam`, checked against template.yaml).
 
 use lambda_http::{service_fn, Error, Request};
 use media_query_lambda::handlers::api::{http_response, ReadApi};

@@ -1,4 +1,7 @@
 //! Lambda: Rekognition's job-complete SNS message -> the video's labels.
+//!
+//! The SDK calls it makes, for its IAM policy: `handlers::video::IAM`
+//! (`media_query_lambda::iam`, checked against template.yaml).
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use media_query_lambda::handlers::video::handle_job_event;

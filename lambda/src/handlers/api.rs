@@ -51,6 +51,16 @@ impl<S: MediaStore> Table for StoreTable<'_, S> {
     }
 }
 
+/// The SDK calls `read-api` makes through [`ReadApi`], for its IAM policy
+/// ([`crate::iam`]): the serving snapshot, and the table as the fallback
+/// (a name the snapshot lacks, a listing when it cannot be read). A call
+/// added to this path goes here too.
+pub const IAM: &[crate::iam::Call] = &[
+    SnapshotBucket::GET,
+    crate::store::DynamoStore::GET,
+    crate::store::DynamoStore::SCAN,
+];
+
 /// The read API of one function instance.
 pub struct ReadApi<'s, S> {
     responder: Responder,

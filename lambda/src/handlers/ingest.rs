@@ -113,6 +113,23 @@ pub fn client_request_token(bucket: &str, key: &str, order: &OrderKey) -> String
     media_query_domain::hex::encode(&h.finalize())
 }
 
+/// The SDK calls `object-created` makes through [`handle_s3_event`] with
+/// [`Role::Created`], for its IAM policy ([`crate::iam`]): the stored
+/// record first (a replayed event costs no Rekognition call), the record,
+/// an image's labels, a video's job and its id. A call added to this path
+/// goes here too.
+pub const OBJECT_CREATED_IAM: &[crate::iam::Call] = &[
+    crate::store::DynamoStore::GET,
+    crate::store::DynamoStore::PUT,
+    crate::store::DynamoStore::RECORD_JOB,
+    crate::rekognition::Rekognition::DETECT_IMAGE,
+    crate::rekognition::Rekognition::START_VIDEO,
+];
+
+/// The SDK calls `object-removed` makes through [`handle_s3_event`] with
+/// [`Role::Removed`]: the tombstone, one conditional write.
+pub const OBJECT_REMOVED_IAM: &[crate::iam::Call] = &[crate::store::DynamoStore::PUT];
+
 /// Handles an S3 event (straight from S3, or in SNS or SQS envelopes).
 ///
 /// Each record is handled on its own: a malformed record, a bad order key

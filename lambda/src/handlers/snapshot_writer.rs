@@ -31,6 +31,19 @@ pub enum JobError {
     Batch(#[from] StreamError),
 }
 
+/// The SDK calls `export-writer` makes through [`handle`], for its IAM
+/// policy ([`crate::iam`]): the table read whole (Scan) or item by item
+/// for a stream batch (GetItem), and the export bucket under the prefix.
+/// A call added to any of the three jobs goes here too.
+pub const IAM: &[crate::iam::Call] = &[
+    crate::store::DynamoStore::SCAN,
+    crate::store::DynamoStore::GET,
+    crate::s3_bucket::S3Bucket::GET,
+    crate::s3_bucket::S3Bucket::PUT,
+    crate::s3_bucket::S3Bucket::LIST,
+    crate::s3_bucket::S3Bucket::DELETE,
+];
+
 /// Runs the job the event asks for and returns the function's answer.
 /// Each job's future is boxed: together, their state machines are past the
 /// compiler's type-depth limit (and a few hundred bytes on the heap once

@@ -75,6 +75,20 @@ pub enum SweepError {
     Incomplete(Box<Sweep>),
 }
 
+/// The SDK calls `pending-sweeper` makes through [`sweep_pending`], for its
+/// IAM policy ([`crate::iam`]): the overdue videos from the pending index,
+/// each job's state, a finished job's labels and record (as
+/// `video-job-complete` writes it), a failure, a job started again and its
+/// id. A call added to this path goes here too.
+pub const IAM: &[crate::iam::Call] = &[
+    crate::store::DynamoStore::PENDING_BEFORE,
+    crate::rekognition::Rekognition::JOB_STATE,
+    crate::rekognition::Rekognition::JOB_LABELS,
+    crate::store::DynamoStore::PUT,
+    crate::rekognition::Rekognition::START_VIDEO,
+    crate::store::DynamoStore::RECORD_JOB,
+];
+
 /// Sweeps the videos pending since before `now_secs` minus the configured
 /// bound. Fails, after looking at every one, if some could not be.
 pub async fn sweep_pending<S: MediaStore, L: Labeler>(

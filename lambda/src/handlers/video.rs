@@ -34,6 +34,14 @@ pub enum VideoError {
     },
 }
 
+/// The SDK calls `video-job-complete` makes through [`handle_job_event`],
+/// for its IAM policy ([`crate::iam`]): every page of the job's labels,
+/// and the record. A call added to this path goes here too.
+pub const IAM: &[crate::iam::Call] = &[
+    crate::rekognition::Rekognition::JOB_LABELS,
+    crate::store::DynamoStore::PUT,
+];
+
 pub async fn handle_job_event<S: MediaStore, L: Labeler>(
     config: &Config,
     store: &S,

@@ -31,6 +31,10 @@
 //! cases give `{name+}` the `rawPath` without its `/`, decoded, as AWS
 //! documents ("API Gateway decodes URL-encoded request parameters before
 //! passing them to your backend integration", Create routes for HTTP APIs).
+//!
+//! That `template.yaml` deploys the item route as `/{name+}`, which
+//! `request_path` relies on, is checked by the tests crate, where the
+//! template is read (`tests/src/template_agreement.rs`).
 
 use lambda_http::request::LambdaRequest;
 use lambda_http::Request;
@@ -241,22 +245,4 @@ async fn rest_api_paths_arrive_encoded_and_are_decoded_once() {
         })
         .collect();
     assert_names(&store, cases).await;
-}
-
-/// `request_path` takes the HTTP API's decoded name from the parameter of
-/// the deployed route, so that route must stay `/{name+}`.
-#[test]
-fn the_deployed_item_route_is_name_plus() {
-    let template = format!("{}/../template.yaml", env!("CARGO_MANIFEST_DIR"));
-    let template = std::fs::read_to_string(template).unwrap();
-    let read_api = &template[template.find("ReadApiFunction:").unwrap()..];
-    let read_api = &read_api[..read_api.find("Policies:").unwrap()];
-    assert!(read_api.contains("Type: HttpApi"), "{read_api}");
-    assert!(read_api.contains("Path: /{name+}"), "{read_api}");
-    // SAM's default payload format for an HttpApi event is 2.0.
-    assert!(
-        !read_api.contains("PayloadFormatVersion")
-            || read_api.contains("PayloadFormatVersion: \"2.0\""),
-        "{read_api}"
-    );
 }

@@ -3,7 +3,9 @@
 //! `EdgeReaderUser`'s, against moto with authorization on (see
 //! `media_query_tests::iam` for what moto enforces and what is checked
 //! in-process instead). A statement a function needs and lacks fails
-//! here; one it has and does not need fails `scripts/check_template.py`.
+//! here, and so does a request a function sends that none of its declared
+//! calls covers (`media_query_lambda::iam`); a statement it has and does
+//! not need fails `media_query_tests::declared_iam`.
 
 use media_query_detector::{Labeler, RunningServer, ServerConfig};
 use media_query_domain::labels::DetectedLabel;
@@ -21,8 +23,9 @@ use media_query_lambda::snapshot_bucket::SnapshotBucket;
 use media_query_lambda::store::{DynamoStore, MediaStore};
 use media_query_stack::launch::MotoServer;
 use media_query_tests::aws::{self, media, TopicProbe};
-use media_query_tests::iam::{self, error_chain, without_action, Principal, Stack, Template};
+use media_query_tests::iam::{self, error_chain, Principal};
 use media_query_tests::moto::start_moto;
+use media_query_tests::template::{self, without_action, Stack, Statement, Template};
 use media_query_tests::wrangler::{start_wrangler_dev, WorkerRequests};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -166,7 +169,7 @@ impl Function {
             prefix: self.config.snapshot_prefix.clone(),
             table_arn: format!(
                 "arn:aws:dynamodb:{}::table/{}",
-                iam::REGION,
+                template::REGION,
                 self.config.table
             ),
             gc_grace_seconds: self.config.snapshot_gc_grace_seconds,
@@ -499,7 +502,7 @@ async fn a_statement_missing_from_a_policy_is_access_denied() {
     let moto = start_moto();
     let stack = Template::load().stack(STACK);
     let users = users(&moto, &stack);
-    let narrowed = |logical: &str, f: &dyn Fn(&mut iam::Statement)| {
+    let narrowed = |logical: &str, f: &dyn Fn(&mut Statement)| {
         let mut statements = stack.statements(logical);
         statements.iter_mut().for_each(f);
         statements
@@ -770,7 +773,7 @@ async fn the_worker_reads_with_the_edge_reader_users_key() {
         .unwrap();
 
     let edge = start_wrangler_dev(&[
-        ("AWS_REGION", iam::REGION.into()),
+        ("AWS_REGION", template::REGION.into()),
         ("AWS_ENDPOINT_URL", d.moto.endpoint()),
         ("AWS_ACCESS_KEY_ID", edge_key.access_key_id.clone()),
         ("AWS_SECRET_ACCESS_KEY", edge_key.secret_access_key.clone()),
