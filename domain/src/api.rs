@@ -22,51 +22,86 @@ pub struct ApiError {
     pub message: String,
 }
 
+/// The `Code` of an error body, with its HTTP status: the one place both
+/// are spelt. [`ApiError`]'s constructors take nothing else, so these are
+/// every code the API can answer; `domain/tests/openapi.rs` holds
+/// openapi.yaml's `Error` schema and error responses to them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ErrorCode {
+    BadRequest,
+    NotFound,
+    MethodNotAllowed,
+    ServiceUnavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The `Code` of the body, which also starts its `Message`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "BadRequestError",
+            ErrorCode::NotFound => "NotFoundError",
+            ErrorCode::MethodNotAllowed => "MethodNotAllowedError",
+            ErrorCode::ServiceUnavailable => "ServiceUnavailableError",
+            ErrorCode::Internal => "InternalServerError",
+        }
+    }
+
+    /// The HTTP status an error with this code is answered with.
+    pub fn status(self) -> u16 {
+        match self {
+            ErrorCode::BadRequest => 400,
+            ErrorCode::NotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::ServiceUnavailable => 503,
+            ErrorCode::Internal => 500,
+        }
+    }
+}
+
 impl ApiError {
-    fn new(status: u16, code: &str, text: impl AsRef<str>) -> ApiError {
+    fn new(code: ErrorCode, text: impl AsRef<str>) -> ApiError {
         ApiError {
-            status,
-            code: code.to_string(),
-            message: format!("{code}: {}", text.as_ref()),
+            status: code.status(),
+            code: code.as_str().to_string(),
+            message: format!("{}: {}", code.as_str(), text.as_ref()),
         }
     }
 
     /// 400, for a bad query or path.
     pub fn bad_request(text: impl AsRef<str>) -> ApiError {
-        ApiError::new(400, "BadRequestError", text)
+        ApiError::new(ErrorCode::BadRequest, text)
     }
 
     /// 404, the workshop's exact body for a missing media file.
     pub fn not_found(name: &str) -> ApiError {
         ApiError::new(
-            404,
-            "NotFoundError",
+            ErrorCode::NotFound,
             format!("Media file ({name}) not found"),
         )
     }
 
     /// 404 for a path that is no route at all.
     pub fn no_route(path: &str) -> ApiError {
-        ApiError::new(404, "NotFoundError", format!("No route for {path}"))
+        ApiError::new(ErrorCode::NotFound, format!("No route for {path}"))
     }
 
     /// 405 for a method the API does not serve.
     pub fn method_not_allowed(method: &str) -> ApiError {
         ApiError::new(
-            405,
-            "MethodNotAllowedError",
+            ErrorCode::MethodNotAllowed,
             format!("Unsupported method: {method}"),
         )
     }
 
     /// 503 when no data source could answer.
     pub fn service_unavailable(text: impl AsRef<str>) -> ApiError {
-        ApiError::new(503, "ServiceUnavailableError", text)
+        ApiError::new(ErrorCode::ServiceUnavailable, text)
     }
 
     /// 500; the text should not leak internals.
     pub fn internal(text: impl AsRef<str>) -> ApiError {
-        ApiError::new(500, "InternalServerError", text)
+        ApiError::new(ErrorCode::Internal, text)
     }
 
     /// The JSON body.

@@ -7,7 +7,7 @@ use crate::subrequests::{DYNAMODB_CALL_BUDGET_MS, RETRY, S3_BUDGET_MS, SUBREQUES
 use futures_util::future::{select, Either};
 use media_query_domain::dynamo::{AttributeValue, Item};
 use media_query_domain::engine::ReadEngine;
-use media_query_domain::http::{ApiRequest, Reply, Responder, Settings};
+use media_query_domain::http::{misconfigured, ApiRequest, Reply, Responder, Settings};
 use media_query_domain::ports::Table;
 use media_query_domain::ports::{Fetched, ObjectStore};
 use media_query_domain::retry::{transient_aws_answer, Allowance, Failure, RetryEnv};
@@ -456,14 +456,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         Ok(c) => c,
         Err(e) => {
             console_error!("configuration error: {e}");
-            let err = media_query_domain::ApiError::internal("The edge is misconfigured.");
-            return to_response(Reply {
-                status: err.status,
-                headers: vec![("content-type", "application/json".into())],
-                body: err.body(),
-                log: Vec::new(),
-                snapshot_version: None,
-            });
+            return to_response(misconfigured());
         }
     };
     let started = now_ms();

@@ -1,7 +1,7 @@
 //! The headers of each kind of answer: what every answer carries (content
 //! type, CORS, `nosniff`), errors (`no-store`, `Allow` on a 405,
-//! `Retry-After` on a 503), a 200 with its `ETag` and caching headers, and
-//! the 304 that repeats them.
+//! `Retry-After` on a 503), a 200 with its `ETag` and caching headers,
+//! the 304 that repeats them, and the edge's 500 when it is misconfigured.
 
 use super::request::{AnswerSource, Reply};
 use crate::api::{ApiError, JSON_CONTENT_TYPE};
@@ -40,6 +40,20 @@ pub(super) fn error(e: &ApiError) -> Reply {
             .push(("retry-after", RETRY_AFTER_SECONDS.to_string()));
     }
     r
+}
+
+/// The edge Worker's answer to every request while its settings
+/// (wrangler.toml, secrets) are missing or invalid: a 500 with only
+/// `Content-Type`, no CORS or caching headers.
+pub fn misconfigured() -> Reply {
+    let e = ApiError::internal("The edge is misconfigured.");
+    Reply {
+        status: e.status,
+        headers: vec![("content-type", JSON_CONTENT_TYPE.to_string())],
+        body: e.body(),
+        log: Vec::new(),
+        snapshot_version: None,
+    }
 }
 
 /// `Retry-After` of a 503: the snapshot is re-checked, and the Scan

@@ -40,7 +40,8 @@
 //!   [`AnswerSource`].
 //! * `settings`: [`Settings`], the bounds on what a request may cost.
 //! * `headers`: the headers of each kind of answer (CORS, errors, caching,
-//!   304).
+//!   304), and the edge's answer when it is misconfigured
+//!   ([`misconfigured`]).
 //! * `etag`: `ETag`s and `If-None-Match`.
 //! * `misses`: the negative cache of names the table lacks ([`Misses`]).
 //! * `rate_limit`: the token bucket of lookups and Scan fallbacks.
@@ -58,6 +59,7 @@ mod responder;
 mod scan_fallback;
 mod settings;
 
+pub use headers::misconfigured;
 pub use misses::Misses;
 pub use request::{AnswerSource, ApiRequest, Reply};
 pub use responder::Responder;
