@@ -40,9 +40,9 @@
 //! template's statements.
 
 use crate::template::{wildcard, Stack, Statement, ACCOUNT, REGION};
-use media_query_stack::launch::MotoServer;
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use media_query_stack::launch::MotoServer;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
