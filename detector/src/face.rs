@@ -34,6 +34,12 @@ const SCALE_STEP: f32 = 0.709;
 /// MTCNN's usual 0.7: a label must not come from a wheel hub or a box on a
 /// shelf, which the cascade scores up to 0.96 (real faces here: 0.997+).
 const THRESHOLDS: [f32; 3] = [0.6, 0.7, 0.97];
+/// A face at least this tall (a fraction of the image's height) makes the
+/// photo a "Portrait": a head and shoulders, or a head and body to the
+/// waist, framed for the person. The workshop's street photo (0.23) and
+/// the astronaut's official portrait (0.21) are; the cameraman at work
+/// behind his tripod (0.15) is not.
+pub const PORTRAIT_FACE: f32 = 0.18;
 /// Images are searched at most this large (longer side), to bound the cost.
 pub const MAX_SIDE: u32 = 640;
 
@@ -173,7 +179,8 @@ impl FaceDetector {
 
     /// Labels for the faces in an image: "Person" and "Human" (both, as
     /// Rekognition answered the workshop), "Face" with a box per face,
-    /// "People" for two or more, and "Man" or "Woman" (with "Male" or
+    /// "People" for two or more, "Portrait" for a face that fills the
+    /// frame ([`PORTRAIT_FACE`]), and "Man" or "Woman" (with "Male" or
     /// "Female" and "Adult") where [`crate::gender`] is sure; confidences
     /// are the detector's scores.
     pub fn labels(&self, rgb: &RgbImage) -> TractResult<Vec<ScoredLabel>> {
@@ -235,6 +242,14 @@ impl FaceDetector {
         ];
         if let Some(second) = faces.get(1) {
             out.push(label("People", second.score, &["Person"], Vec::new()));
+        }
+        if (best.y2 - best.y1) / sh >= PORTRAIT_FACE {
+            out.push(label(
+                "Portrait",
+                best.score,
+                &["Face", "Person"],
+                Vec::new(),
+            ));
         }
         for (name, sex) in [("Man", "Male"), ("Woman", "Female")] {
             let of: Vec<&(&str, f32, Instance)> =

@@ -110,7 +110,7 @@ async fn real_photos_get_the_labels_a_person_expects() {
             "camera.png",
             50.0,
             &["Tripod", "Person", "Human", "Face", "Man", "Male", "Adult"],
-            &["Animal", "Food", "Vehicle", "Woman"],
+            &["Animal", "Food", "Vehicle", "Woman", "Portrait"],
         ),
         (
             "rocket.jpg",
@@ -121,7 +121,9 @@ async fn real_photos_get_the_labels_a_person_expects() {
         (
             "astronaut.png",
             50.0,
-            &["Person", "Human", "Face", "Woman", "Female", "Adult"],
+            &[
+                "Person", "Human", "Face", "Woman", "Female", "Adult", "Portrait",
+            ],
             &["Cat", "Dog", "Food", "People", "Man"],
         ),
     ];
