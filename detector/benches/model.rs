@@ -1,9 +1,11 @@
 //! The model step of `DetectLabels`: decoding and preparing a photo, the
 //! EfficientNet-Lite0 forward pass, the taxonomy scoring, the face detector
-//! and the object detector, on one core.
+//! (with the gender classifier), the object detector, and all of it end
+//! to end, on one core.
 //! Needs the model prepared by `scripts/setup.sh`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use media_query_detector::gender::GenderClassifier;
 use media_query_detector::model::{self, LabelModel};
 use std::hint::black_box;
 
@@ -32,6 +34,15 @@ fn bench(c: &mut Criterion) {
         b.iter(|| model.face_labels(black_box(&astronaut)).unwrap())
     });
     let cat = model::decode(&photo).unwrap().to_rgb8();
+    // The astronaut's eyes, about where O-Net puts them.
+    let gender = GenderClassifier::load(&dir).expect("gender-v1.onnx");
+    g.bench_function("gender_one_face", |b| {
+        b.iter(|| {
+            gender
+                .classify(black_box(&astronaut), (231.0, 109.0), (275.0, 108.0))
+                .unwrap()
+        })
+    });
     g.bench_function("faces_451x300_no_face", |b| {
         b.iter(|| model.face_labels(black_box(&cat)).unwrap())
     });
@@ -43,6 +54,10 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("label_image_end_to_end", |b| {
         b.iter(|| model.label_image(black_box(&photo), 55.0).unwrap())
+    });
+    let portrait = std::fs::read(dir.join("photos/astronaut.png")).unwrap();
+    g.bench_function("label_image_end_to_end_512x512_one_face", |b| {
+        b.iter(|| model.label_image(black_box(&portrait), 55.0).unwrap())
     });
     g.finish();
 }
