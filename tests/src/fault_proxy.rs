@@ -10,7 +10,10 @@
 //! (`SO_LINGER` 0) and a hang keeps the connection open; requests are
 //! forwarded with `reqwest`, the `Host` header unchanged, so SigV4
 //! signatures stay valid. The proxy has its own runtime, on its own
-//! threads: tests may block their own (ureq) while it serves.
+//! threads, so that it serves whatever the test's thread is doing: the
+//! tests' own HTTP calls are async, but many tests run on a current-thread
+//! runtime, and the launchers (`media_query_stack::launch`) block the
+//! test's thread while they wait for a server to listen.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

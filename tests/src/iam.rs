@@ -122,23 +122,26 @@ pub struct Principal {
 }
 
 /// An IAM Query API call to moto, unsigned (before [`enforce`]); the body.
-fn iam_call(moto: &MotoServer, params: &[(&str, &str)]) -> String {
+/// An error status fails the test.
+async fn iam_call(moto: &MotoServer, params: &[(&str, &str)]) -> String {
     let mut form = vec![("Version", "2010-05-08")];
     form.extend_from_slice(params);
-    let resp = ureq::post(&moto.endpoint())
-        .set(
+    let resp = crate::http_client()
+        .post(moto.endpoint())
+        .header(
             "Authorization",
             "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
         )
-        .send_form(&form);
-    match resp {
-        Ok(r) => r.into_string().expect("IAM answer"),
-        Err(ureq::Error::Status(code, r)) => panic!(
-            "IAM {params:?}: {code} {}",
-            r.into_string().unwrap_or_default()
-        ),
-        Err(e) => panic!("IAM {params:?}: {e}"),
+        .form(&form)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("IAM {params:?}: {e}"));
+    let status = resp.status().as_u16();
+    let body = resp.text().await;
+    if status >= 400 {
+        panic!("IAM {params:?}: {status} {}", body.unwrap_or_default());
     }
+    body.expect("IAM answer")
 }
 
 fn xml_text(xml: &str, tag: &str) -> String {
@@ -154,8 +157,8 @@ fn xml_text(xml: &str, tag: &str) -> String {
 impl Principal {
     /// Creates IAM user `user` with `statements` as its only policy, and
     /// an access key. Must come before [`enforce`].
-    pub fn create(moto: &MotoServer, user: &str, statements: Vec<Statement>) -> Principal {
-        iam_call(moto, &[("Action", "CreateUser"), ("UserName", user)]);
+    pub async fn create(moto: &MotoServer, user: &str, statements: Vec<Statement>) -> Principal {
+        iam_call(moto, &[("Action", "CreateUser"), ("UserName", user)]).await;
         iam_call(
             moto,
             &[
@@ -164,8 +167,9 @@ impl Principal {
                 ("PolicyName", "template"),
                 ("PolicyDocument", &moto_policy(&statements).to_string()),
             ],
-        );
-        let key = iam_call(moto, &[("Action", "CreateAccessKey"), ("UserName", user)]);
+        )
+        .await;
+        let key = iam_call(moto, &[("Action", "CreateAccessKey"), ("UserName", user)]).await;
         Principal {
             user: user.to_string(),
             statements: Arc::new(statements),
@@ -179,8 +183,8 @@ impl Principal {
     /// The statements `template.yaml` gives `logical` (a function or an
     /// IAM user), as a user of that name. A function's user also refuses
     /// requests its declared calls do not cover ([`ResourceCheck`]).
-    pub fn from_template(moto: &MotoServer, stack: &Stack, logical: &str) -> Principal {
-        let mut principal = Principal::create(moto, logical, stack.statements(logical));
+    pub async fn from_template(moto: &MotoServer, stack: &Stack, logical: &str) -> Principal {
+        let mut principal = Principal::create(moto, logical, stack.statements(logical)).await;
         if stack.is_function(logical) {
             principal.declared = Some(Arc::new(Declared::of(stack, logical)));
         }
@@ -189,8 +193,8 @@ impl Principal {
 
     /// Replaces the user's policy with `statements`. IAM calls here are
     /// unsigned, so authorization is off for the call, and on again after.
-    pub fn replace_policy(&mut self, moto: &MotoServer, statements: Vec<Statement>) {
-        set_auth(moto, "inf");
+    pub async fn replace_policy(&mut self, moto: &MotoServer, statements: Vec<Statement>) {
+        set_auth(moto, "inf").await;
         iam_call(
             moto,
             &[
@@ -199,20 +203,21 @@ impl Principal {
                 ("PolicyName", "template"),
                 ("PolicyDocument", &moto_policy(&statements).to_string()),
             ],
-        );
-        set_auth(moto, "0");
+        )
+        .await;
+        set_auth(moto, "0").await;
         self.statements = Arc::new(statements);
     }
 
     /// Everything allowed: for setting a test up and looking at results.
-    pub fn admin(moto: &MotoServer) -> Principal {
+    pub async fn admin(moto: &MotoServer) -> Principal {
         let all = Statement {
             effect: "Allow".into(),
             actions: vec!["*".into()],
             resources: vec!["*".into()],
             conditions: BTreeMap::new(),
         };
-        Principal::create(moto, "test-admin", vec![all])
+        Principal::create(moto, "test-admin", vec![all]).await
     }
 
     /// SDK configuration with this user's key, and nothing else.
@@ -292,18 +297,24 @@ impl Principal {
 /// Turns moto's authentication and authorization on, from the next
 /// request: `POST /moto-api/reset-auth` with the number of requests still
 /// let through unchecked (0).
-pub fn enforce(moto: &MotoServer) {
-    set_auth(moto, "0");
+pub async fn enforce(moto: &MotoServer) {
+    set_auth(moto, "0").await;
 }
 
 /// `POST /moto-api/reset-auth`: from the next request, the first `count`
 /// requests go unchecked (`inf`: authorization off).
-fn set_auth(moto: &MotoServer, count: &str) {
+async fn set_auth(moto: &MotoServer, count: &str) {
     let url = format!("{}/moto-api/reset-auth", moto.endpoint());
-    let answer: serde_json::Value = ureq::post(&url)
-        .send_string(count)
+    let answer: serde_json::Value = crate::http_client()
+        .post(url)
+        .header("Content-Type", "text/plain; charset=utf-8")
+        .body(count.to_string())
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
         .expect("POST /moto-api/reset-auth")
-        .into_json()
+        .json()
+        .await
         .expect("reset-auth answers JSON");
     assert_eq!(answer["status"], "ok", "{answer}");
 }

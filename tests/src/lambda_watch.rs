@@ -2,6 +2,7 @@
 //! with the tests' defaults, and GETs through the functions' URLs.
 
 use media_query_stack::launch::{LambdaWatch, LambdaWatchOptions, Output};
+use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
@@ -31,20 +32,30 @@ fn start(env: &[(&str, String)], output: Output) -> LambdaWatch {
 /// GETs through the functions' URLs.
 pub trait FunctionUrls {
     /// `GET` of `path_and_query` (`/...`) through the function URL of
-    /// `function`. Returns the status and the body.
-    fn get(&self, function: &str, path_and_query: &str) -> (u16, String);
+    /// `function`. Returns the status and the body; any status is an
+    /// answer.
+    fn get(
+        &self,
+        function: &str,
+        path_and_query: &str,
+    ) -> impl Future<Output = (u16, String)> + Send;
 }
 
 impl FunctionUrls for LambdaWatch {
-    fn get(&self, function: &str, path_and_query: &str) -> (u16, String) {
+    async fn get(&self, function: &str, path_and_query: &str) -> (u16, String) {
         let url = format!("{}{path_and_query}", self.function_url(function));
-        let agent = ureq::AgentBuilder::new()
+        // Generous: `cargo lambda watch` may still be building the function.
+        let resp = crate::http_client()
+            .get(&url)
             .timeout(Duration::from_secs(600))
-            .build();
-        match agent.get(&url).call() {
-            Ok(r) => (r.status(), r.into_string().unwrap()),
-            Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap()),
-            Err(e) => panic!("GET {url}: {e}"),
-        }
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        let status = resp.status().as_u16();
+        let body = resp
+            .text()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        (status, body)
     }
 }

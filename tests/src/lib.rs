@@ -4,8 +4,13 @@
 //! The servers are started by the local stack's launchers
 //! (`media_query_stack::launch`). The modules [`moto`], [`lambda_watch`]
 //! and [`wrangler`] add what only the tests need: their defaults (a panic
-//! instead of an error, a temporary directory) and HTTP calls made with
-//! blocking clients.
+//! instead of an error, a temporary directory) and HTTP calls to the
+//! servers, async (`reqwest`, awaited on the test's runtime, which they
+//! never block), through [`http_client`].
+//!
+//! [`world`] is the setup the snapshot's tests share (moto with the table
+//! and the export bucket, and the export writer's ways of publishing), and
+//! [`native_export`] writes DynamoDB's native exports into it.
 //!
 //! Tests need the servers' executables on `PATH` (`moto_server` from
 //! `pip install 'moto[server]'`); `scripts/test.sh` installs them. A missing
@@ -29,6 +34,7 @@ pub mod replay;
 pub mod template;
 #[cfg(test)]
 mod template_agreement;
+pub mod world;
 pub mod wrangler;
 
 use std::path::{Path, PathBuf};
@@ -40,4 +46,18 @@ pub fn repo_root() -> PathBuf {
         .parent()
         .expect("tests/ is in the repository")
         .to_path_buf()
+}
+
+/// An HTTP client for the local servers, all on 127.0.0.1: no proxy from
+/// the environment (`HTTP_PROXY`...) in between. Its errors are the
+/// transport's only: a 4xx or 5xx is an answer like any other, for the
+/// caller to look at (or to make an error with `error_for_status`).
+///
+/// One client per call: a client's pooled connections belong to the
+/// runtime that opened them, and every `#[tokio::test]` has its own.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("an HTTP client")
 }

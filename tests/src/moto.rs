@@ -2,6 +2,7 @@
 //! tests' defaults, and unsigned calls to moto's JSON-protocol APIs.
 
 use media_query_stack::launch::{MotoServer, Output};
+use std::future::Future;
 
 /// Starts `moto_server` on a free port and discards its output. A server
 /// that does not start fails the test.
@@ -13,32 +14,37 @@ pub fn start_moto() -> MotoServer {
 /// moto accepts them by default.
 pub trait JsonCall {
     /// Calls `target` (`DynamoDB_20120810.Scan`...) with `body`. Returns the
-    /// status and the JSON body.
-    fn json_call(&self, target: &str, body: &serde_json::Value) -> (u16, serde_json::Value);
+    /// status and the JSON body; any status is an answer.
+    fn json_call(
+        &self,
+        target: &str,
+        body: &serde_json::Value,
+    ) -> impl Future<Output = (u16, serde_json::Value)> + Send;
 }
 
 impl JsonCall for MotoServer {
-    fn json_call(&self, target: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+    async fn json_call(&self, target: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
         let service = target
             .split('_')
             .next()
             .unwrap_or("dynamodb")
             .to_lowercase();
-        let resp = ureq::post(&self.endpoint())
-            .set("Content-Type", "application/x-amz-json-1.0")
-            .set("X-Amz-Target", target)
-            .set(
+        let resp = crate::http_client()
+            .post(self.endpoint())
+            .header("Content-Type", "application/x-amz-json-1.0")
+            .header("X-Amz-Target", target)
+            .header(
                 "Authorization",
-                &format!(
+                format!(
                     "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0"
                 ),
             )
-            .send_string(&body.to_string());
-        let (status, text) = match resp {
-            Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
-            Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
-            Err(e) => panic!("{target}: {e}"),
-        };
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{target}: {e}"));
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
         let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
         (status, json)
     }

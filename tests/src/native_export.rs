@@ -4,6 +4,10 @@
 //! `manifest-summary.json`, a `manifest-files.json` (one line per data
 //! file, with its item count and base64 MD5) and gzip'd data files of JSON
 //! lines, every key named from the bucket's root.
+//!
+//! [`put_full`] and [`put_incremental`] write a whole export; the pieces
+//! ([`gzip`], [`summary`], [`manifest_files_line`]) are here too for the
+//! tests that write one as some other tool would.
 
 use crate::aws;
 use media_query_domain::dynamo::{export_line, Item};
@@ -16,17 +20,37 @@ pub fn base64_md5(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(data))
 }
 
-fn gzip(lines: &[String]) -> Vec<u8> {
+/// A data file: `lines`, one a line, gzip'd.
+pub fn gzip<S: AsRef<str>>(lines: &[S]) -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     for l in lines {
-        writeln!(gz, "{l}").expect("gzip to memory");
+        writeln!(gz, "{}", l.as_ref()).expect("gzip to memory");
     }
     gz.finish().expect("gzip to memory")
 }
 
-/// `manifest-summary.json` of an export under `dir` in `bucket`.
+/// One line of `manifest-files.json`: the data file `data` at `key`
+/// (as the manifest names it), holding `item_count` items. DynamoDB
+/// writes an `etag`; other tools may not.
+pub fn manifest_files_line(
+    key: &str,
+    data: &[u8],
+    item_count: usize,
+    etag: Option<&str>,
+) -> String {
+    let etag = etag
+        .map(|e| format!("\"etag\":\"{e}\","))
+        .unwrap_or_default();
+    format!(
+        "{{\"itemCount\":{item_count},\"md5Checksum\":\"{}\",{etag}\"dataFileS3Key\":\"{key}\"}}\n",
+        base64_md5(data)
+    )
+}
+
+/// `manifest-summary.json` of an export under `dir` in `bucket`, its
+/// `manifest-files.json` named from the bucket's root.
 /// `export_type`: `FULL_EXPORT` or `INCREMENTAL_EXPORT`.
-fn summary(bucket: &str, dir: &str, export_type: &str, item_count: usize) -> String {
+pub fn summary(bucket: &str, dir: &str, export_type: &str, item_count: usize) -> serde_json::Value {
     let prefix = dir.split("/AWSDynamoDB/").next().unwrap_or("");
     let id = dir
         .trim_end_matches('/')
@@ -56,7 +80,7 @@ fn summary(bucket: &str, dir: &str, export_type: &str, item_count: usize) -> Str
         s["exportToTime"] = "2026-11-25T10:00:00.000Z".into();
         s["exportViewType"] = "NEW_AND_OLD_IMAGES".into();
     }
-    s.to_string()
+    s
 }
 
 /// Writes the data files (`lines`, `per_file` a file), their manifest and
@@ -77,10 +101,12 @@ async fn put_export(
     for (f, chunk) in lines.chunks(per_file.max(1)).enumerate() {
         let gz = gzip(chunk);
         let key = format!("{dir}data/{f:05}.json.gz");
-        manifest_files.push_str(&format!(
-            "{{\"itemCount\":{},\"md5Checksum\":\"{}\",\"etag\":\"etag-{f}\",\"dataFileS3Key\":\"{key}\"}}\n",
+        let etag = format!("etag-{f}");
+        manifest_files.push_str(&manifest_files_line(
+            &key,
+            &gz,
             chunk.len(),
-            base64_md5(&gz)
+            Some(etag.as_str()),
         ));
         aws::put_object(sdk, bucket, &key, gz).await;
     }
@@ -92,7 +118,7 @@ async fn put_export(
     )
     .await;
     let summary_key = format!("{dir}manifest-summary.json");
-    let text = summary(bucket, dir, export_type, lines.len());
+    let text = summary(bucket, dir, export_type, lines.len()).to_string();
     aws::put_object(sdk, bucket, &summary_key, text.into_bytes()).await;
     summary_key
 }

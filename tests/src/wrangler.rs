@@ -5,6 +5,7 @@
 //! run.
 
 use media_query_stack::launch::{WranglerDev, WranglerOptions};
+use std::future::Future;
 use std::time::Duration;
 
 /// Starts the Worker with `vars` as its settings, in a working directory
@@ -49,38 +50,47 @@ impl Answer {
 pub trait WorkerRequests {
     /// `method` of `path_and_query` (`/...`) with `headers`. Any status is
     /// an answer.
-    fn request(&self, method: &str, path_and_query: &str, headers: &[(&str, &str)]) -> Answer;
+    fn request(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+    ) -> impl Future<Output = Answer> + Send;
 
-    fn get(&self, path_and_query: &str) -> Answer {
+    fn get(&self, path_and_query: &str) -> impl Future<Output = Answer> + Send {
         self.request("GET", path_and_query, &[])
     }
 }
 
 impl WorkerRequests for WranglerDev {
-    fn request(&self, method: &str, path_and_query: &str, headers: &[(&str, &str)]) -> Answer {
-        let mut req =
-            ureq::request(method, &self.url(path_and_query)).timeout(Duration::from_secs(60));
+    async fn request(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let verb = reqwest::Method::from_bytes(method.as_bytes())
+            .unwrap_or_else(|e| panic!("{method} {path_and_query}: {e}"));
+        let mut req = crate::http_client()
+            .request(verb, self.url(path_and_query))
+            .timeout(Duration::from_secs(60));
         for (k, v) in headers {
-            req = req.set(k, v);
+            req = req.header(*k, *v);
         }
-        let resp = match req.call() {
-            Ok(r) => r,
-            Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => panic!("{method} {path_and_query}: {e}"),
-        };
-        let status = resp.status();
+        let resp = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path_and_query}: {e}"));
+        let status = resp.status().as_u16();
         let headers = resp
-            .headers_names()
-            .into_iter()
-            .map(|n| {
-                let v = resp.header(&n).unwrap_or("").to_string();
-                (n, v)
-            })
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
             .collect();
         Answer {
             status,
             headers,
-            body: resp.into_string().unwrap_or_default(),
+            body: resp.text().await.unwrap_or_default(),
         }
     }
 }

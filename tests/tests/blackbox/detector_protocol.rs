@@ -120,17 +120,19 @@ async fn garbage_and_unknown_operations_get_rekognition_errors() {
         ("RekognitionService.DetectFaces", "{}"),
         ("", "{}"),
     ] {
-        let r = ureq::post(&server.endpoint())
-            .set("X-Amz-Target", target)
-            .set("Content-Type", "application/x-amz-json-1.1")
-            .send_string(body);
-        match r {
-            Err(ureq::Error::Status(400, resp)) => {
-                let v: serde_json::Value = resp.into_json().unwrap();
-                assert!(v["__type"].as_str().unwrap().ends_with("Exception"), "{v}");
-            }
-            other => panic!("{target}: {other:?}"),
-        }
+        let resp = media_query_tests::http_client()
+            .post(server.endpoint())
+            .header("X-Amz-Target", target)
+            .header("Content-Type", "application/x-amz-json-1.1")
+            .body(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{target}: {e}"));
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        assert_eq!(status, 400, "{target}: {text}");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert!(v["__type"].as_str().unwrap().ends_with("Exception"), "{v}");
     }
     let err = rek
         .get_label_detection()

@@ -24,18 +24,20 @@ fn vectors() -> (Vec<Item>, Vec<String>) {
     (items, queries)
 }
 
-#[test]
-fn scan_filter_selects_what_matches_selects() {
+#[tokio::test]
+async fn scan_filter_selects_what_matches_selects() {
     let moto = start_moto();
-    let (status, body) = moto.json_call(
-        "DynamoDB_20120810.CreateTable",
-        &json!({
-            "TableName": TABLE,
-            "AttributeDefinitions": [{"AttributeName": "name", "AttributeType": "S"}],
-            "KeySchema": [{"AttributeName": "name", "KeyType": "HASH"}],
-            "BillingMode": "PAY_PER_REQUEST"
-        }),
-    );
+    let (status, body) = moto
+        .json_call(
+            "DynamoDB_20120810.CreateTable",
+            &json!({
+                "TableName": TABLE,
+                "AttributeDefinitions": [{"AttributeName": "name", "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": "name", "KeyType": "HASH"}],
+                "BillingMode": "PAY_PER_REQUEST"
+            }),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
 
     let (items, queries) = vectors();
@@ -44,10 +46,12 @@ fn scan_filter_selects_what_matches_selects() {
         .map(|i| MediaRecord::from_item(i).unwrap())
         .collect();
     for item in &items {
-        let (status, body) = moto.json_call(
-            "DynamoDB_20120810.PutItem",
-            &json!({"TableName": TABLE, "Item": item}),
-        );
+        let (status, body) = moto
+            .json_call(
+                "DynamoDB_20120810.PutItem",
+                &json!({"TableName": TABLE, "Item": item}),
+            )
+            .await;
         assert_eq!(status, 200, "{body}");
     }
 
@@ -62,7 +66,7 @@ fn scan_filter_selects_what_matches_selects() {
                 request[k] = v.clone();
             }
         }
-        let (status, body) = moto.json_call("DynamoDB_20120810.Scan", &request);
+        let (status, body) = moto.json_call("DynamoDB_20120810.Scan", &request).await;
         assert_eq!(status, 200, "{q}: {body}");
         let mut from_dynamo: Vec<String> = body["Items"]
             .as_array()

@@ -10,10 +10,10 @@
 //! gives a new isolate, whose in-memory shard cache is empty, over the same
 //! Cache API: what a new isolate in the same data centre would see.
 
-use super::paging_versions::{World, BUCKET, PREFIX};
 use media_query_domain::serving::pointer_key;
 use media_query_domain::{MediaRecord, MediaType};
 use media_query_tests::fault_proxy::{Fault, FaultProxy, Match, Rule};
+use media_query_tests::world::{World, BUCKET, PREFIX};
 use media_query_tests::wrangler::{start_wrangler_dev, WorkerRequests};
 use std::collections::BTreeSet;
 
@@ -54,7 +54,7 @@ fn records() -> Vec<MediaRecord> {
 /// then (the fault is real), and comes from DynamoDB.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edge_cache_api_serves_a_new_isolate_the_shards_while_s3_is_down() {
-    let world = World::new(&records()).await;
+    let world = World::with_records(&records()).await;
     // A stream batch on top: the manifest names a delta, an object too.
     let relabelled = MediaRecord::ready(
         "c03.jpg",
@@ -65,7 +65,7 @@ async fn edge_cache_api_serves_a_new_isolate_the_shards_while_s3_is_down() {
     let published = world.stream_batch(vec!["c03.jpg".to_string()]).await;
     assert!(published.manifest.delta.is_some(), "{published:?}");
 
-    let proxy = FaultProxy::start(&world.moto.endpoint());
+    let proxy = FaultProxy::start(&world.endpoint());
     // A TTL far longer than the test: only a new isolate reads the
     // pointer again.
     let mut edge = start_wrangler_dev(&world.edge_vars(proxy.endpoint(), 600));
@@ -82,6 +82,7 @@ async fn edge_cache_api_serves_a_new_isolate_the_shards_while_s3_is_down() {
     ];
     let link = edge
         .get("/?label=Dog&limit=2")
+        .await
         .header("link")
         .expect("a Link to the second page")
         .to_string();
@@ -93,7 +94,7 @@ async fn edge_cache_api_serves_a_new_isolate_the_shards_while_s3_is_down() {
     paths.push(second);
     let mut warm = Vec::new();
     for path in &paths {
-        let a = edge.get(path);
+        let a = edge.get(path).await;
         assert_eq!(
             (a.status, a.header("x-media-source")),
             (200, Some("snapshot")),
@@ -125,7 +126,7 @@ async fn edge_cache_api_serves_a_new_isolate_the_shards_while_s3_is_down() {
     let log_before = proxy.log().len();
     edge.restart().expect("wrangler dev starts again");
     for (path, body) in paths.iter().zip(&warm) {
-        let a = edge.get(path);
+        let a = edge.get(path).await;
         assert_eq!(
             (a.status, a.header("x-media-source"), a.header("age")),
             (200, Some("snapshot"), None),
@@ -149,7 +150,7 @@ async fn edge_cache_api_serves_a_new_isolate_the_shards_while_s3_is_down() {
 
     // A run never read before: not in the Cache API, its shard refused by
     // S3, so the list comes from DynamoDB.
-    let owl = edge.get("/?label=Owl");
+    let owl = edge.get("/?label=Owl").await;
     assert_eq!(
         (owl.status, owl.header("x-media-source")),
         (200, Some("dynamodb")),

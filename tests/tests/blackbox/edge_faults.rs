@@ -3,11 +3,13 @@
 //! (one 500, one reset, one throttle) is retried and answered normally,
 //! and a hanging S3 is cut off by the subrequest timeout.
 
-use super::edge_worker::{World, BUCKET, PREFIX};
+use super::edge_worker::vector_world;
 use media_query_domain::dynamo::Item;
 use media_query_stack::launch::WranglerDev;
 use media_query_tests::fault_proxy::{Fault, FaultProxy, Match, Rule};
+use media_query_tests::world::{World, BUCKET, PREFIX};
 use media_query_tests::wrangler::{start_wrangler_dev, WorkerRequests};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The snapshot's shards and directory pages.
@@ -20,22 +22,18 @@ fn s3() -> Match {
     Match::s3_get(&format!("{BUCKET}/"))
 }
 
-/// The SNAPSHOT_TTL_SECONDS of [`World::vars`], and then some: the next
-/// request re-checks the pointer.
+/// The Worker's SNAPSHOT_TTL_SECONDS ([`World::edge_vars`]).
+const TTL_SECONDS: u64 = 1;
+
+/// [`TTL_SECONDS`], and then some: the next request re-checks the pointer.
 const PAST_TTL: Duration = Duration::from_millis(1500);
 
 /// The vector table and its snapshot in moto, and the Worker reading them
 /// through a fault proxy (passing everything through, for now).
 async fn edge_behind_proxy() -> (World, FaultProxy, WranglerDev) {
-    let world = World::new().await;
-    let proxy = FaultProxy::start(&world.moto.as_ref().unwrap().endpoint());
-    let mut vars = world.vars("testing");
-    for (k, v) in &mut vars {
-        if *k == "AWS_ENDPOINT_URL" {
-            *v = proxy.endpoint();
-        }
-    }
-    let edge = start_wrangler_dev(&vars);
+    let world = vector_world().await;
+    let proxy = FaultProxy::start(&world.endpoint());
+    let edge = start_wrangler_dev(&world.edge_vars(proxy.endpoint(), TTL_SECONDS));
     (world, proxy, edge)
 }
 
@@ -52,7 +50,7 @@ async fn put_unexported(world: &World, name: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edge_faults_an_s3_outage_is_answered_from_the_last_good_snapshot() {
     let (_world, proxy, edge) = edge_behind_proxy().await;
-    let good = edge.get("/?label=Dog");
+    let good = edge.get("/?label=Dog").await;
     assert_eq!(
         (
             good.status,
@@ -68,7 +66,7 @@ async fn edge_faults_an_s3_outage_is_answered_from_the_last_good_snapshot() {
         let before = proxy.faulted(&s3());
         tokio::time::sleep(PAST_TTL).await;
         for path in ["/?label=Dog", "/"] {
-            let a = edge.get(path);
+            let a = edge.get(path).await;
             assert_eq!(
                 (a.status, a.header("x-media-source")),
                 (200, Some("snapshot")),
@@ -96,7 +94,7 @@ async fn edge_faults_an_s3_outage_is_answered_from_the_last_good_snapshot() {
     }
     // S3 back: fresh answers again, once the pointer is re-checked.
     tokio::time::sleep(PAST_TTL).await;
-    let a = edge.get("/?label=Dog");
+    let a = edge.get("/?label=Dog").await;
     assert_eq!(
         (a.status, a.header("x-media-source"), a.header("age")),
         (200, Some("snapshot"), None)
@@ -118,7 +116,7 @@ async fn edge_faults_a_transient_fault_is_retried_and_answered_normally() {
     ] {
         let (before, faulted_before) = (proxy.seen(&objects()), proxy.faulted(&objects()));
         proxy.inject(Rule::times(1, fault.clone(), objects()));
-        let a = edge.get(&format!("/?{query}"));
+        let a = edge.get(&format!("/?{query}")).await;
         let faulted = proxy.faulted(&objects()) - faulted_before;
         proxy.pass_through();
         assert_eq!(
@@ -146,7 +144,7 @@ async fn edge_faults_a_transient_fault_is_retried_and_answered_normally() {
         put_unexported(&world, name).await;
         let before = proxy.seen(&get_item);
         proxy.inject(Rule::times(1, fault.clone(), get_item.clone()));
-        let a = edge.get(&format!("/{name}"));
+        let a = edge.get(&format!("/{name}")).await;
         proxy.pass_through();
         let got = (a.status, a.header("x-media-source"));
         let attempts = proxy.seen(&get_item) - before;
@@ -160,18 +158,30 @@ async fn edge_faults_a_transient_fault_is_retried_and_answered_normally() {
 }
 
 /// A GET that gives up after `limit`: the status and the headers a test
-/// looks at, and how long the answer took.
-fn timed_get(edge: &WranglerDev, path: &str, limit: Duration) -> (u16, String, String, Duration) {
+/// looks at, and how long the answer took (to its headers).
+async fn timed_get(
+    edge: &WranglerDev,
+    path: &str,
+    limit: Duration,
+) -> (u16, String, String, Duration) {
     let started = Instant::now();
-    let resp = match ureq::get(&edge.url(path)).timeout(limit).call() {
-        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => {
+    let resp = media_query_tests::http_client()
+        .get(edge.url(path))
+        .timeout(limit)
+        .send()
+        .await
+        .unwrap_or_else(|e| {
             panic!("GET {path}: no answer within {limit:?} ({e}): a hanging S3 hangs the Worker")
-        }
+        });
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
     };
-    let header = |name| resp.header(name).unwrap_or("").to_string();
     (
-        resp.status(),
+        resp.status().as_u16(),
         header("x-media-source"),
         header("age"),
         started.elapsed(),
@@ -181,17 +191,19 @@ fn timed_get(edge: &WranglerDev, path: &str, limit: Duration) -> (u16, String, S
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edge_faults_a_hanging_s3_is_cut_off_by_the_timeout() {
     let (_world, proxy, edge) = edge_behind_proxy().await;
-    assert_eq!(edge.get("/?label=Dog").status, 200);
+    assert_eq!(edge.get("/?label=Dog").await.status, 200);
     proxy.inject(Rule::always(Fault::Hang, s3()));
     tokio::time::sleep(PAST_TTL).await;
     // The pointer re-check hangs: the last good snapshot answers, stale.
     let bound = Duration::from_secs(8);
-    let (status, source, age, took) = timed_get(&edge, "/?label=Dog", Duration::from_secs(20));
+    let (status, source, age, took) =
+        timed_get(&edge, "/?label=Dog", Duration::from_secs(20)).await;
     assert_eq!((status, source.as_str()), (200, "snapshot"));
     assert!(!age.is_empty(), "a stale answer has an Age");
     assert!(took < bound, "took {took:?}");
     // A shard never read before hangs too: DynamoDB answers instead.
-    let (status, source, _, took) = timed_get(&edge, "/?label=Person", Duration::from_secs(20));
+    let (status, source, _, took) =
+        timed_get(&edge, "/?label=Person", Duration::from_secs(20)).await;
     assert_eq!((status, source.as_str()), (200, "dynamodb"));
     assert!(took < bound, "took {took:?}");
     assert!(proxy.faulted(&s3()) >= 2, "{:?}", proxy.log());
@@ -199,15 +211,10 @@ async fn edge_faults_a_hanging_s3_is_cut_off_by_the_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edge_faults_a_collected_shard_makes_the_edge_read_the_pointer_again() {
-    let world = World::new().await;
-    let mut vars = world.vars("testing");
-    for (k, v) in &mut vars {
-        if *k == "SNAPSHOT_TTL_SECONDS" {
-            // Far longer than the test: only a re-check forced by the
-            // missing object can move the isolate to the new version.
-            *v = "600".into();
-        }
-    }
+    let world = vector_world().await;
+    // A TTL far longer than the test: only a re-check forced by the
+    // missing object can move the isolate to the new version.
+    let vars = world.edge_vars(world.endpoint(), 600);
     // A version 1 of this run's own, so that no earlier run left its
     // objects in the Cache API of `wrangler dev`.
     let nonce = format!(
@@ -218,18 +225,20 @@ async fn edge_faults_a_collected_shard_makes_the_edge_read_the_pointer_again() {
             .as_nanos()
     );
     put_unexported(&world, &format!("{nonce}.jpg")).await;
-    world.export().await;
+    world.rebuild().await;
     let edge = start_wrangler_dev(&vars);
     // The isolate holds version 1's manifest, and none of the Owl run's
     // shards (a conditional request reads only the manifest).
-    let warm = edge.request("GET", "/?label=Owl", &[("if-none-match", "*")]);
+    let warm = edge
+        .request("GET", "/?label=Owl", &[("if-none-match", "*")])
+        .await;
     assert_eq!(warm.status, 304, "{}", warm.body);
     // Two rebuilds later (no grace period), version 1's shards are gone.
     put_unexported(&world, "zz-new-1.jpg").await;
-    world.export().await;
+    world.rebuild().await;
     put_unexported(&world, "zz-new-2.jpg").await;
-    world.export().await;
-    let a = edge.get("/?label=Owl");
+    world.rebuild().await;
+    let a = edge.get("/?label=Owl").await;
     assert_eq!(
         (a.status, a.header("x-media-source")),
         (200, Some("snapshot")),
@@ -246,24 +255,28 @@ async fn edge_faults_a_collected_shard_makes_the_edge_read_the_pointer_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edge_faults_concurrent_requests_for_a_new_version_fetch_each_object_once() {
     let (world, proxy, edge) = edge_behind_proxy().await;
-    assert_eq!(edge.get("/?label=Dog").status, 200);
+    assert_eq!(edge.get("/?label=Dog").await.status, 200);
     put_unexported(&world, "zz-concurrent.jpg").await;
-    world.export().await;
+    world.rebuild().await;
     tokio::time::sleep(PAST_TTL).await;
     let before = proxy.log().len();
-    let answers: Vec<_> = std::thread::scope(|s| {
-        let edge = &edge;
-        let threads: Vec<_> = (0..10)
-            .map(|i| {
-                s.spawn(move || match i % 3 {
-                    0 => edge.get("/?label=Owl"),
-                    1 => edge.get("/"),
-                    _ => edge.get("/zz-concurrent.jpg"),
-                })
-            })
-            .collect();
-        threads.into_iter().map(|t| t.join().unwrap()).collect()
-    });
+    // Ten requests in flight at once, each its own task.
+    let edge = Arc::new(edge);
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let edge = Arc::clone(&edge);
+            let path = match i % 3 {
+                0 => "/?label=Owl",
+                1 => "/",
+                _ => "/zz-concurrent.jpg",
+            };
+            tokio::spawn(async move { edge.get(path).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
     // Requests that came while the pointer was being re-checked answer
     // from the version they had (and the new item from DynamoDB).
     for a in &answers {

@@ -66,12 +66,17 @@ async fn moto_verifies_the_worker_signatures() {
         }
     }
     let (key_id, secret) = create_iam_key(&moto.endpoint());
-    let resp = ureq::post(&format!("{}/moto-api/reset-auth", moto.endpoint()))
-        .set("Content-Type", "text/plain")
-        .send_string("0")
+    let resp = media_query_tests::http_client()
+        .post(format!("{}/moto-api/reset-auth", moto.endpoint()))
+        .header("Content-Type", "text/plain")
+        .body("0")
+        .send()
+        .await
         .expect("turn moto's authentication on");
-    assert_eq!(resp.status(), 200);
-    let (status, _) = moto.json_call("DynamoDB_20120810.ListTables", &serde_json::json!({}));
+    assert_eq!(resp.status().as_u16(), 200);
+    let (status, _) = moto
+        .json_call("DynamoDB_20120810.ListTables", &serde_json::json!({}))
+        .await;
     assert_eq!(
         status, 403,
         "authentication is on: a bad signature is refused"
@@ -90,14 +95,14 @@ async fn moto_verifies_the_worker_signatures() {
         ]
     };
     let good = start_wrangler_dev(&vars(&secret));
-    let a = good.get("/");
+    let a = good.get("/").await;
     assert_eq!(
         (a.status, a.header("x-media-source")),
         (200, Some("snapshot")),
         "{}",
         a.body
     );
-    let a = good.get("/only-in-dynamo.png");
+    let a = good.get("/only-in-dynamo.png").await;
     assert_eq!(
         (a.status, a.header("x-media-source")),
         (200, Some("dynamodb")),
@@ -107,7 +112,7 @@ async fn moto_verifies_the_worker_signatures() {
     drop(good);
 
     let bad = start_wrangler_dev(&vars("not-the-secret"));
-    let a = bad.get("/");
+    let a = bad.get("/").await;
     assert_eq!(a.status, 503, "{}", a.body);
-    assert_eq!(bad.get("/signed.jpg").status, 503);
+    assert_eq!(bad.get("/signed.jpg").await.status, 503);
 }

@@ -5,97 +5,16 @@
 
 use media_query_domain::dynamo::Item;
 use media_query_domain::serving::pointer_key;
-use media_query_lambda::convert::item_to_sdk;
-use media_query_lambda::handlers::api::ReadApi;
-use media_query_lambda::handlers::export::write_snapshot;
-use media_query_lambda::handlers::writer::SnapshotTarget;
-use media_query_lambda::snapshot_bucket::SnapshotBucket;
-use media_query_lambda::store::DynamoStore;
-use media_query_stack::launch::MotoServer;
 use media_query_tests::aws;
-use media_query_tests::moto::start_moto;
+use media_query_tests::world::{World, BUCKET, PREFIX};
 use media_query_tests::wrangler::{start_wrangler_dev, WorkerRequests};
 use serde_json::Value;
 use std::time::Duration;
 
-const TABLE: &str = "media";
-pub(super) const BUCKET: &str = "exports";
-pub(super) const PREFIX: &str = "edge";
-
-pub(super) struct World {
-    pub(super) moto: Option<MotoServer>,
-    sdk: aws_config::SdkConfig,
-    store: DynamoStore,
-    target: SnapshotTarget,
-}
-
-impl World {
-    pub(super) async fn new() -> World {
-        let moto = start_moto();
-        let sdk = aws::sdk_config(&moto).await;
-        aws::create_media_table(&sdk, TABLE).await;
-        aws::create_bucket(&sdk, BUCKET).await;
-        let world = World {
-            store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), TABLE),
-            target: SnapshotTarget {
-                bucket: BUCKET.into(),
-                prefix: PREFIX.into(),
-                table_arn: "arn:aws:dynamodb:us-east-1::table/media".into(),
-                gc_grace_seconds: 0,
-            },
-            sdk,
-            moto: Some(moto),
-        };
-        for item in vector_items() {
-            world.put_raw(&item).await;
-        }
-        world.export().await;
-        world
-    }
-
-    pub(super) async fn put_raw(&self, item: &Item) {
-        aws_sdk_dynamodb::Client::new(&self.sdk)
-            .put_item()
-            .table_name(TABLE)
-            .set_item(Some(item_to_sdk(item)))
-            .send()
-            .await
-            .unwrap();
-    }
-
-    pub(super) async fn export(&self) {
-        write_snapshot(
-            &self.store,
-            &self.target.s3_bucket(&aws::s3_client(&self.sdk)),
-            &self.target,
-        )
-        .await
-        .unwrap();
-    }
-
-    pub(super) fn vars(&self, secret: &str) -> Vec<(&'static str, String)> {
-        vec![
-            ("AWS_REGION", "us-east-1".into()),
-            ("AWS_ENDPOINT_URL", self.moto.as_ref().unwrap().endpoint()),
-            ("AWS_ACCESS_KEY_ID", "testing".into()),
-            ("AWS_SECRET_ACCESS_KEY", secret.into()),
-            ("MEDIA_TABLE_NAME", TABLE.into()),
-            ("SNAPSHOT_BUCKET", BUCKET.into()),
-            ("SNAPSHOT_PREFIX", PREFIX.into()),
-            ("SNAPSHOT_TTL_SECONDS", "1".into()),
-        ]
-    }
-
-    async fn put_object(&self, key: &str, body: Vec<u8>) {
-        aws::put_object(&self.sdk, BUCKET, key, body).await
-    }
-
-    /// The Lambda read API over the same snapshot and table, with the
-    /// Worker's TTL.
-    fn lambda_api(&self) -> ReadApi<'_, DynamoStore> {
-        let bucket = SnapshotBucket::new(aws::s3_client(&self.sdk), Some(BUCKET.into()));
-        ReadApi::new(&self.store, bucket, PREFIX, 1)
-    }
+/// The vector table (`domain/vectors/filters.json`) in moto, and its
+/// snapshot published.
+pub(super) async fn vector_world() -> World {
+    World::with_items(&vector_items()).await
 }
 
 /// The headers the API itself sets (the servers around it add others,
@@ -164,9 +83,10 @@ fn path_and_query(path: &str, query: &Option<String>) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_edge_answers_exactly_like_the_lambda_and_the_vectors() {
-    let world = World::new().await;
-    let edge = start_wrangler_dev(&world.vars("testing"));
-    let lambda = world.lambda_api();
+    let world = vector_world().await;
+    let edge = start_wrangler_dev(&world.edge_vars(world.endpoint(), 1));
+    // The Lambda read API with the Worker's TTL.
+    let lambda = world.read_api(1);
     let mut compared = 0;
     let mut requests = conformance_requests();
     // Pages: small limits over every filter, then the whole walk by Link.
@@ -184,7 +104,7 @@ async fn the_edge_answers_exactly_like_the_lambda_and_the_vectors() {
     }
     while let Some((path, query)) = requests.pop() {
         let url = path_and_query(&path, &query);
-        let e = edge.get(&url);
+        let e = edge.get(&url).await;
         let l = lambda.respond("GET", &path, query.as_deref(), None).await;
         assert_eq!(
             (e.status, e.body.as_str()),
@@ -210,7 +130,12 @@ async fn the_edge_answers_exactly_like_the_lambda_and_the_vectors() {
     assert!(compared > 40, "only {compared} requests compared");
 
     // Other methods, and conditional requests, alike too.
-    let etag = edge.get("/?label=Dog").header("etag").unwrap().to_string();
+    let etag = edge
+        .get("/?label=Dog")
+        .await
+        .header("etag")
+        .unwrap()
+        .to_string();
     for (method, path, inm) in [
         ("HEAD", "/", None),
         ("OPTIONS", "/", None),
@@ -220,7 +145,7 @@ async fn the_edge_answers_exactly_like_the_lambda_and_the_vectors() {
         ("GET", "/?label=Cat", Some(etag.as_str())),
     ] {
         let headers: Vec<(&str, &str)> = inm.iter().map(|t| ("If-None-Match", *t)).collect();
-        let e = edge.request(method, path, &headers);
+        let e = edge.request(method, path, &headers).await;
         let (p, q) = path
             .split_once('?')
             .map_or((path, None), |(p, q)| (p, Some(q)));
@@ -238,6 +163,7 @@ async fn the_edge_answers_exactly_like_the_lambda_and_the_vectors() {
     }
     assert_eq!(
         edge.request("GET", "/?label=Dog", &[("If-None-Match", &etag)])
+            .await
             .status,
         304
     );
@@ -245,7 +171,7 @@ async fn the_edge_answers_exactly_like_the_lambda_and_the_vectors() {
     // And against the vectors' expected names, served from the snapshot.
     for c in vectors("filters.json")["cases"].as_array().unwrap() {
         let q = c["query"].as_str().unwrap();
-        let a = edge.get(&format!("/?{q}"));
+        let a = edge.get(&format!("/?{q}")).await;
         assert_eq!(a.header("x-media-source"), Some("snapshot"), "{q}");
         let names: Vec<Value> = a
             .json()
@@ -260,50 +186,59 @@ async fn the_edge_answers_exactly_like_the_lambda_and_the_vectors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caching_headers_methods_and_cors() {
-    let world = World::new().await;
-    let edge = start_wrangler_dev(&world.vars("testing"));
-    let a = edge.get("/sample.jpg");
+    let world = vector_world().await;
+    let edge = start_wrangler_dev(&world.edge_vars(world.endpoint(), 1));
+    let a = edge.get("/sample.jpg").await;
     assert_eq!(a.status, 200);
     let etag = a.header("etag").expect("an ETag").to_string();
     assert!(a
         .header("cache-control")
         .unwrap()
         .starts_with("public, max-age="));
-    let again = edge.request("GET", "/sample.jpg", &[("If-None-Match", &etag)]);
+    let again = edge
+        .request("GET", "/sample.jpg", &[("If-None-Match", &etag)])
+        .await;
     assert_eq!((again.status, again.body.as_str()), (304, ""));
-    let changed = edge.request("GET", "/?label=Dog", &[("If-None-Match", &etag)]);
+    let changed = edge
+        .request("GET", "/?label=Dog", &[("If-None-Match", &etag)])
+        .await;
     assert_eq!(changed.status, 200);
-    let head = edge.request("HEAD", "/", &[]);
+    let head = edge.request("HEAD", "/", &[]).await;
     assert_eq!((head.status, head.body.as_str()), (200, ""));
-    let options = edge.request(
-        "OPTIONS",
-        "/",
-        &[
-            ("Origin", "https://example.com"),
-            ("Access-Control-Request-Method", "GET"),
-        ],
-    );
+    let options = edge
+        .request(
+            "OPTIONS",
+            "/",
+            &[
+                ("Origin", "https://example.com"),
+                ("Access-Control-Request-Method", "GET"),
+            ],
+        )
+        .await;
     assert_eq!(options.status, 204);
     assert_eq!(options.header("access-control-allow-origin"), Some("*"));
     // QUERY and PROPFIND are methods the worker crate does not know (it
     // once read them as GET).
     for method in ["POST", "PUT", "DELETE", "PATCH", "QUERY", "PROPFIND"] {
-        let a = edge.request(method, "/sample.jpg", &[]);
+        let a = edge.request(method, "/sample.jpg", &[]).await;
         assert_eq!(a.status, 405, "{method}");
         assert_eq!(a.json()["Code"], "MethodNotAllowedError");
         assert_eq!(a.header("allow"), Some("GET, HEAD, OPTIONS"));
     }
     assert_eq!(
-        edge.get("/caf%C3%A9%2Fdog.png").json()["name"],
+        edge.get("/caf%C3%A9%2Fdog.png").await.json()["name"],
         "café/dog.png"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refresh_stale_snapshot_and_fallbacks() {
-    let mut world = World::new().await;
-    let edge = start_wrangler_dev(&world.vars("testing"));
-    assert_eq!(edge.get("/").header("x-media-source"), Some("snapshot"));
+    let mut world = vector_world().await;
+    let edge = start_wrangler_dev(&world.edge_vars(world.endpoint(), 1));
+    assert_eq!(
+        edge.get("/").await.header("x-media-source"),
+        Some("snapshot")
+    );
 
     // Newer than the snapshot: GetItem finds it; the list does not, yet.
     let fresh: Item = serde_json::from_str(
@@ -311,17 +246,17 @@ async fn refresh_stale_snapshot_and_fallbacks() {
     )
     .unwrap();
     world.put_raw(&fresh).await;
-    let a = edge.get("/new%20arrival.jpg");
+    let a = edge.get("/new%20arrival.jpg").await;
     assert_eq!(
         (a.status, a.header("x-media-source")),
         (200, Some("dynamodb"))
     );
-    assert_eq!(edge.get("/?label=Owl").body, "[]");
+    assert_eq!(edge.get("/?label=Owl").await.body, "[]");
 
     // A new export is picked up after the TTL.
-    world.export().await;
+    world.rebuild().await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let a = edge.get("/?label=Owl");
+    let a = edge.get("/?label=Owl").await;
     assert_eq!(
         (a.header("x-media-source"), a.json()[0]["name"].as_str()),
         (Some("snapshot"), Some("new arrival.jpg"))
@@ -357,7 +292,7 @@ async fn refresh_stale_snapshot_and_fallbacks() {
         .put_object(&pointer, serde_json::to_vec(&manifest).unwrap())
         .await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let a = edge.get("/?label=Owl");
+    let a = edge.get("/?label=Owl").await;
     assert_eq!(
         (a.status, a.header("x-media-source")),
         (200, Some("dynamodb"))
@@ -366,7 +301,7 @@ async fn refresh_stale_snapshot_and_fallbacks() {
     // A pointer that is not a manifest at all: the same.
     world.put_object(&pointer, b"{not json".to_vec()).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let a = edge.get("/?label=Owl");
+    let a = edge.get("/?label=Owl").await;
     assert_eq!(
         (a.status, a.header("x-media-source")),
         (200, Some("dynamodb"))
@@ -381,7 +316,7 @@ async fn refresh_stale_snapshot_and_fallbacks() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let a = edge.get("/?media-type=video");
+    let a = edge.get("/?media-type=video").await;
     assert_eq!(
         (a.status, a.header("x-media-source")),
         (200, Some("dynamodb"))
@@ -389,9 +324,9 @@ async fn refresh_stale_snapshot_and_fallbacks() {
     assert_eq!(a.json()[0]["name"], "sample.mp4");
 
     // Both sources down: a clear 503, never an empty list.
-    drop(world.moto.take());
+    world.stop_moto();
     for path in ["/", "/sample.jpg"] {
-        let a = edge.get(path);
+        let a = edge.get(path).await;
         assert_eq!(a.status, 503, "{path}: {}", a.body);
         assert_eq!(a.json()["Code"], "ServiceUnavailableError");
     }

@@ -14,13 +14,10 @@ use media_query_lambda::store::DynamoStore;
 use media_query_stack::invoke::Invoker;
 use media_query_tests::aws;
 use media_query_tests::lambda_watch::start_lambda_watch;
-use media_query_tests::moto::start_moto;
 use media_query_tests::native_export;
+use media_query_tests::world::{World, BUCKET, PREFIX, TABLE};
 use serde_json::{json, Value};
 
-const TABLE: &str = "media";
-const BUCKET: &str = "exports";
-const PREFIX: &str = "edge";
 const FULL_DIR: &str = "native/AWSDynamoDB/01700000000000-abcdef12/";
 const INCREMENTAL_DIR: &str = "native/AWSDynamoDB/01700000999999-abcdef13/";
 
@@ -80,12 +77,11 @@ async fn published(s3: &aws_sdk_s3::Client) -> Option<Manifest> {
 /// (4) replaying it publishes nothing new.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_writer_publishes_a_native_full_export_and_applies_an_incremental_one() {
-    let moto = start_moto();
-    let sdk = aws::sdk_config(&moto).await;
-    aws::create_media_table(&sdk, TABLE).await;
-    aws::create_bucket(&sdk, BUCKET).await;
+    let World {
+        moto, sdk, store, ..
+    } = World::empty().await;
+    let moto = moto.expect("moto runs");
     let s3 = aws::s3_client(&sdk);
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), TABLE);
 
     // A full export: n00..n29, every third a Dog, n09 a tombstone; the
     // data files list them in reverse.

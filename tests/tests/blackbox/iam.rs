@@ -46,18 +46,19 @@ const FUNCTIONS: [&str; 6] = [
 
 /// moto with an IAM user per function and for the Worker, holding the
 /// template's statements.
-fn users(moto: &MotoServer, stack: &Stack) -> BTreeMap<String, Principal> {
+async fn users(moto: &MotoServer, stack: &Stack) -> BTreeMap<String, Principal> {
     let mut functions = stack.functions();
     functions.sort();
     assert_eq!(
         functions, FUNCTIONS,
         "template.yaml's functions; give a new one its scenario in this file"
     );
-    functions
-        .into_iter()
-        .chain(["EdgeReaderUser".to_string()])
-        .map(|f| (f.clone(), Principal::from_template(moto, stack, &f)))
-        .collect()
+    let mut users = BTreeMap::new();
+    for f in functions.into_iter().chain(["EdgeReaderUser".to_string()]) {
+        let principal = Principal::from_template(moto, stack, &f).await;
+        users.insert(f, principal);
+    }
+    users
 }
 
 /// The stack's resources in moto, created by an all-allowed admin, with
@@ -76,8 +77,8 @@ impl Deployment {
     /// Call after creating every user: IAM cannot be changed once
     /// authorization is on (the tests' IAM calls are unsigned).
     async fn new(moto: MotoServer, stack: Stack) -> Deployment {
-        let admin = Principal::admin(&moto);
-        iam::enforce(&moto);
+        let admin = Principal::admin(&moto).await;
+        iam::enforce(&moto).await;
         let admin = admin.sdk().await;
         let table = stack.reference("MediaTable");
         let media_bucket = stack.reference("MediaBucket");
@@ -238,7 +239,7 @@ fn assert_denied_in_process(what: &str, e: &(dyn std::error::Error + 'static)) {
 async fn ingest_video_and_sweeper_functions_run_with_their_template_policies() {
     let moto = start_moto();
     let stack = Template::load().stack(STACK);
-    let users = users(&moto, &stack);
+    let users = users(&moto, &stack).await;
     let d = Deployment::new(moto, stack).await;
     let detector = detector(&d.admin);
     let topic_arn = d.stack.reference("VideoTopic");
@@ -402,7 +403,7 @@ fn stream_batch(records: &[&MediaRecord]) -> Value {
 async fn export_writer_and_read_api_run_with_their_template_policies() {
     let moto = start_moto();
     let stack = Template::load().stack(STACK);
-    let users = users(&moto, &stack);
+    let users = users(&moto, &stack).await;
     let d = Deployment::new(moto, stack).await;
     let writer = d
         .function("ExportWriterFunction", &users["ExportWriterFunction"])
@@ -501,7 +502,7 @@ async fn export_writer_and_read_api_run_with_their_template_policies() {
 async fn a_statement_missing_from_a_policy_is_access_denied() {
     let moto = start_moto();
     let stack = Template::load().stack(STACK);
-    let users = users(&moto, &stack);
+    let users = users(&moto, &stack).await;
     let narrowed = |logical: &str, f: &dyn Fn(&mut Statement)| {
         let mut statements = stack.statements(logical);
         statements.iter_mut().for_each(f);
@@ -515,7 +516,8 @@ async fn a_statement_missing_from_a_policy_is_access_denied() {
             &stack.statements("ObjectCreatedFunction"),
             "dynamodb:PutItem",
         ),
-    );
+    )
+    .await;
     let no_detect = Principal::create(
         &moto,
         "object-created-without-DetectLabels",
@@ -523,19 +525,22 @@ async fn a_statement_missing_from_a_policy_is_access_denied() {
             &stack.statements("ObjectCreatedFunction"),
             "rekognition:DetectLabels",
         ),
-    );
+    )
+    .await;
     // What Rekognition needs of its caller besides the action, and
     // rekognition-local's actions: checked in-process.
     let no_s3_read = Principal::create(
         &moto,
         "object-created-without-GetObject",
         without_action(&stack.statements("ObjectCreatedFunction"), "s3:GetObject"),
-    );
+    )
+    .await;
     let no_pass_role = Principal::create(
         &moto,
         "object-created-without-PassRole",
         without_action(&stack.statements("ObjectCreatedFunction"), "iam:PassRole"),
-    );
+    )
+    .await;
     let no_start = Principal::create(
         &moto,
         "object-created-without-StartLabelDetection",
@@ -543,12 +548,14 @@ async fn a_statement_missing_from_a_policy_is_access_denied() {
             &stack.statements("ObjectCreatedFunction"),
             "rekognition:StartLabelDetection",
         ),
-    );
+    )
+    .await;
     let no_snapshot = Principal::create(
         &moto,
         "read-api-without-GetObject",
         without_action(&stack.statements("ReadApiFunction"), "s3:GetObject"),
-    );
+    )
+    .await;
     // A resource narrowed: moto refuses S3 keys outside the statement's.
     let other_prefix = Principal::create(
         &moto,
@@ -558,7 +565,8 @@ async fn a_statement_missing_from_a_policy_is_access_denied() {
                 *r = r.replace("/edge-snapshot/", "/elsewhere/");
             }
         }),
-    );
+    )
+    .await;
     // What moto does not check, the in-process check does: a DynamoDB
     // resource (the index, not the table) and a ListBucket condition.
     let table_not_index = Principal::create(
@@ -569,7 +577,8 @@ async fn a_statement_missing_from_a_policy_is_access_denied() {
                 *r = r.trim_end_matches("/index/pending").to_string();
             }
         }),
-    );
+    )
+    .await;
     let listing_elsewhere = Principal::create(
         &moto,
         "export-writer-list-elsewhere",
@@ -578,7 +587,8 @@ async fn a_statement_missing_from_a_policy_is_access_denied() {
                 *values = vec!["elsewhere/*".into()];
             }
         }),
-    );
+    )
+    .await;
     let d = Deployment::new(moto, stack).await;
 
     // object-created without dynamodb:PutItem: the image is labelled, and
@@ -756,7 +766,7 @@ async fn a_statement_missing_from_a_policy_is_access_denied() {
 async fn the_worker_reads_with_the_edge_reader_users_key() {
     let moto = start_moto();
     let stack = Template::load().stack(STACK);
-    let users = users(&moto, &stack);
+    let users = users(&moto, &stack).await;
     let mut edge_key = users["EdgeReaderUser"].clone();
     let d = Deployment::new(moto, stack).await;
     for (i, label) in ["Dog", "Cat", "Dog"].iter().enumerate() {
@@ -783,7 +793,7 @@ async fn the_worker_reads_with_the_edge_reader_users_key() {
         ("SNAPSHOT_TTL_SECONDS", "1".into()),
     ]);
     // From the snapshot (GetObject under <prefix>/serving/).
-    let a = edge.get("/?label=Dog");
+    let a = edge.get("/?label=Dog").await;
     assert_eq!(
         (a.status, a.header("x-media-source")),
         (200, Some("snapshot")),
@@ -793,7 +803,7 @@ async fn the_worker_reads_with_the_edge_reader_users_key() {
     assert_eq!(a.json().as_array().unwrap().len(), 2);
     // A name the snapshot lacks: GetItem.
     d.put("fresh.jpg", &["Owl"], RecordStatus::Ready).await;
-    let a = edge.get("/fresh.jpg");
+    let a = edge.get("/fresh.jpg").await;
     assert_eq!(
         (a.status, a.header("x-media-source")),
         (200, Some("dynamodb")),
@@ -809,7 +819,7 @@ async fn the_worker_reads_with_the_edge_reader_users_key() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let a = edge.get("/?label=Owl");
+    let a = edge.get("/?label=Owl").await;
     assert_eq!(
         (a.status, a.header("x-media-source")),
         (200, Some("dynamodb")),
@@ -820,8 +830,12 @@ async fn the_worker_reads_with_the_edge_reader_users_key() {
 
     // The same key without dynamodb:GetItem: the name cannot be read.
     let statements = without_action(&d.stack.statements("EdgeReaderUser"), "dynamodb:GetItem");
-    edge_key.replace_policy(&d.moto, statements);
-    let a = edge.get("/fresh.jpg");
+    edge_key.replace_policy(&d.moto, statements).await;
+    let a = edge.get("/fresh.jpg").await;
     assert_eq!(a.status, 503, "{}", a.body);
-    assert_eq!(edge.get("/?label=Owl").status, 200, "Scan is still granted");
+    assert_eq!(
+        edge.get("/?label=Owl").await.status,
+        200,
+        "Scan is still granted"
+    );
 }

@@ -10,8 +10,15 @@ use media_query_domain::export::{
 use media_query_domain::{MediaRecord, MediaType, OrderKey, RecordStatus};
 use media_query_lambda::handlers::export::write_snapshot;
 use media_query_lambda::handlers::writer::SnapshotTarget;
+use media_query_lambda::store::{DynamoStore, MediaStore};
+use media_query_stack::launch::MotoServer;
+use media_query_tests::aws;
+use media_query_tests::moto::start_moto;
+use media_query_tests::native_export::{self, base64_md5};
+use media_query_tests::world::{World, BUCKET};
+use std::io::Read;
 
-/// moto with the media table and the export bucket, the table, and the
+/// moto with the media table and the export bucket ([`World`]), and the
 /// serving snapshot's place under `edge` with this grace period.
 async fn export_world(
     gc_grace_seconds: u64,
@@ -21,18 +28,14 @@ async fn export_world(
     DynamoStore,
     SnapshotTarget,
 ) {
-    let moto = start_moto();
-    let sdk = aws::sdk_config(&moto).await;
-    aws::create_media_table(&sdk, TABLE).await;
-    aws::create_bucket(&sdk, BUCKET).await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), TABLE);
-    let target = SnapshotTarget {
-        bucket: BUCKET.into(),
-        prefix: "edge".into(),
-        table_arn: "arn:aws:dynamodb:us-east-1::table/media".into(),
-        gc_grace_seconds,
-    };
-    (moto, sdk, store, target)
+    let World {
+        moto,
+        sdk,
+        store,
+        target,
+        ..
+    } = World::with_gc_grace(gc_grace_seconds).await;
+    (moto.expect("moto runs"), sdk, store, target)
 }
 
 /// The read API over the snapshot under `edge`, re-reading the pointer on
@@ -49,22 +52,6 @@ fn read_api<'a>(
 /// The export bucket through the SDK, as the export writer uses it.
 fn bucket(s3: &aws_sdk_s3::Client) -> media_query_lambda::s3_bucket::S3Bucket {
     media_query_lambda::s3_bucket::S3Bucket::new(s3.clone(), BUCKET.to_string())
-}
-use media_query_lambda::store::{DynamoStore, MediaStore};
-use media_query_stack::launch::MotoServer;
-use media_query_tests::aws;
-use media_query_tests::moto::start_moto;
-use media_query_tests::native_export::base64_md5;
-use std::io::Read;
-
-const TABLE: &str = "media";
-const BUCKET: &str = "exports";
-
-/// A full export's `manifest-summary.json`, as DynamoDB writes it.
-fn native_summary(manifest_files_key: &str, items: u64) -> String {
-    format!(
-        r#"{{"version":"2020-06-30","exportArn":"arn:aws:dynamodb:us-east-1:123456789012:table/media/export/01700000000000-abcdef12","startTime":"2026-11-25T10:00:00.000Z","endTime":"2026-11-25T10:05:00.000Z","tableArn":"arn:aws:dynamodb:us-east-1:123456789012:table/media","tableId":"abc","exportTime":"2026-11-25T10:00:00.000Z","s3Bucket":"{BUCKET}","s3Prefix":"native","s3SseAlgorithm":"AES256","s3SseKmsKeyId":null,"manifestFilesS3Key":"{manifest_files_key}","billedSizeBytes":1234,"itemCount":{items},"outputFormat":"DYNAMODB_JSON","exportType":"FULL_EXPORT"}}"#
-    )
 }
 
 async fn get(s3: &aws_sdk_s3::Client, key: &str) -> Vec<u8> {
@@ -88,11 +75,7 @@ async fn keys(s3: &aws_sdk_s3::Client) -> Vec<String> {
 
 #[tokio::test]
 async fn snapshot_is_a_complete_dynamodb_export_published_last() {
-    let moto = start_moto();
-    let sdk = aws::sdk_config(&moto).await;
-    aws::create_media_table(&sdk, TABLE).await;
-    aws::create_bucket(&sdk, BUCKET).await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), TABLE);
+    let (_moto, sdk, store, target) = export_world(0).await;
     let mut written = Vec::new();
     for i in 0..25 {
         let mut r = MediaRecord::ready(
@@ -108,12 +91,6 @@ async fn snapshot_is_a_complete_dynamodb_export_published_last() {
         written.push(r);
     }
     let s3 = aws::s3_client(&sdk);
-    let target = SnapshotTarget {
-        bucket: BUCKET.into(),
-        prefix: "edge".into(),
-        table_arn: "arn:aws:dynamodb:us-east-1::table/media".into(),
-        gc_grace_seconds: 0,
-    };
     let (pointer, first) = write_snapshot(&store, &bucket(&s3), &target).await.unwrap();
     assert_eq!(
         (first.drift, first.skipped),
@@ -215,12 +192,8 @@ async fn the_serving_snapshot_builds_from_a_native_export_and_rewrites_only_chan
         apply_changes, export_items, publish_serving, ExportContents,
     };
     use media_query_lambda::snapshot_bucket::SnapshotBucket;
-    use std::io::Write;
 
-    let moto = start_moto();
-    let sdk = aws::sdk_config(&moto).await;
-    aws::create_media_table(&sdk, TABLE).await;
-    aws::create_bucket(&sdk, BUCKET).await;
+    let (_moto, sdk, store, target) = export_world(0).await;
     let s3 = aws::s3_client(&sdk);
     let dir = "native/AWSDynamoDB/01700000000000-abcdef12/";
     let mut records: Vec<MediaRecord> = (0..60)
@@ -235,43 +208,10 @@ async fn the_serving_snapshot_builds_from_a_native_export_and_rewrites_only_chan
         })
         .collect();
     records[5].status = RecordStatus::Deleted;
-    let mut manifest_files = String::new();
-    for (f, chunk) in records.chunks(25).enumerate() {
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        for r in chunk {
-            writeln!(
-                gz,
-                "{}",
-                media_query_domain::dynamo::export_line(&r.to_item())
-            )
-            .unwrap();
-        }
-        let gz = gz.finish().unwrap();
-        let key = format!("{dir}data/file{f}.json.gz");
-        manifest_files.push_str(&format!(
-            "{{\"itemCount\":{},\"md5Checksum\":\"{}\",\"etag\":\"x-{f}\",\"dataFileS3Key\":\"{key}\"}}\n",
-            chunk.len(),
-            base64_md5(&gz)
-        ));
-        aws::put_object(&sdk, BUCKET, &key, gz).await;
-    }
-    aws::put_object(
-        &sdk,
-        BUCKET,
-        &format!("{dir}manifest-files.json"),
-        manifest_files.into_bytes(),
-    )
-    .await;
-    let summary = native_summary(&format!("{dir}manifest-files.json"), 60);
-    let summary_key = format!("{dir}manifest-summary.json");
-    aws::put_object(&sdk, BUCKET, &summary_key, summary.clone().into_bytes()).await;
+    // Three data files of 25, 25 and 10 items.
+    let exported: Vec<_> = records.iter().map(MediaRecord::to_item).collect();
+    let summary_key = native_export::put_full(&sdk, BUCKET, dir, &exported, 25).await;
 
-    let target = SnapshotTarget {
-        bucket: BUCKET.into(),
-        prefix: "edge".into(),
-        table_arn: "arn:aws:dynamodb:us-east-1::table/media".into(),
-        gc_grace_seconds: 0,
-    };
     let ExportContents::Full(items) = export_items(&bucket(&s3), &summary_key).await.unwrap()
     else {
         panic!("a full export")
@@ -284,7 +224,6 @@ async fn the_serving_snapshot_builds_from_a_native_export_and_rewrites_only_chan
     assert!(first.objects_written > 0);
 
     // The read API answers from it (the table is empty: no fallback can help).
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), TABLE);
     let api = ReadApi::new(
         &store,
         SnapshotBucket::new(s3.clone(), Some(BUCKET.into())),
@@ -370,30 +309,7 @@ async fn the_serving_snapshot_builds_from_a_native_export_and_rewrites_only_chan
         format!(r#"{{"Metadata":{{"WriteTimestampMicros":{{"N":"1700000001000000"}}}},"Keys":{{"name":{{"S":"n001.jpg"}}}},"NewImage":{}}}"#, image(&bat)),
         r#"{"Metadata":{"WriteTimestampMicros":{"N":"1700000003000000"}},"Keys":{"name":{"S":"n002.jpg"}}}"#.to_string(),
     ];
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    for l in &lines {
-        writeln!(gz, "{l}").unwrap();
-    }
-    let gz = gz.finish().unwrap();
-    let data_key = format!("{inc}data/inc.json.gz");
-    let files = format!(
-        "{{\"itemCount\":3,\"md5Checksum\":\"{}\",\"etag\":\"x\",\"dataFileS3Key\":\"{data_key}\"}}\n",
-        base64_md5(&gz)
-    );
-    aws::put_object(&sdk, BUCKET, &data_key, gz).await;
-    aws::put_object(
-        &sdk,
-        BUCKET,
-        &format!("{inc}manifest-files.json"),
-        files.into_bytes(),
-    )
-    .await;
-    let inc_summary = summary
-        .replace("FULL_EXPORT", "INCREMENTAL_EXPORT")
-        .replace(dir, inc)
-        .replace("\"itemCount\":60", "\"itemCount\":3");
-    let inc_key = format!("{inc}manifest-summary.json");
-    aws::put_object(&sdk, BUCKET, &inc_key, inc_summary.into_bytes()).await;
+    let inc_key = native_export::put_incremental(&sdk, BUCKET, inc, &lines).await;
     let ExportContents::Incremental(changes) = export_items(&bucket(&s3), &inc_key).await.unwrap()
     else {
         panic!("an incremental export")
@@ -687,20 +603,12 @@ async fn a_pointer_that_cannot_be_read_fails_the_batch_instead_of_rebuilding() {
 #[tokio::test]
 async fn exports_as_other_tools_write_them_are_read_and_a_bad_line_is_skipped() {
     use media_query_lambda::handlers::serving::{export_items, ExportContents};
-    use std::io::Write;
 
     let moto = start_moto();
     let sdk = aws::sdk_config(&moto).await;
     aws::create_bucket(&sdk, BUCKET).await;
     let s3 = aws::s3_client(&sdk);
     let dir = "native/AWSDynamoDB/01700000000000-abcdef12/";
-    let gz = |lines: &[&str]| {
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        for l in lines {
-            writeln!(gz, "{l}").unwrap();
-        }
-        gz.finish().unwrap()
-    };
     let lines = [
         // Labels as a string set, and attributes of someone else's.
         r#"{"Item":{"name":{"S":"set.jpg"},"type":{"S":"image"},"labels":{"SS":["Animal","Dog"]},"owner":{"S":"ann"}}}"#,
@@ -710,15 +618,13 @@ async fn exports_as_other_tools_write_them_are_read_and_a_bad_line_is_skipped() 
     ];
     // Keys relative to the export's folder, one data file of zero bytes.
     let files = [
-        ("data/a.json.gz", gz(&lines), 3),
+        ("data/a.json.gz", native_export::gzip(&lines), 3),
         ("data/empty.json.gz", Vec::new(), 0),
     ];
     let mut manifest_files = String::new();
     for (key, body, count) in files {
-        manifest_files.push_str(&format!(
-            "{{\"itemCount\":{count},\"md5Checksum\":\"{}\",\"dataFileS3Key\":\"{key}\"}}\n",
-            base64_md5(&body)
-        ));
+        // No `etag`: DynamoDB writes one, other tools may not.
+        manifest_files.push_str(&native_export::manifest_files_line(key, &body, count, None));
         aws::put_object(&sdk, BUCKET, &format!("{dir}{key}"), body).await;
     }
     aws::put_object(
@@ -729,8 +635,9 @@ async fn exports_as_other_tools_write_them_are_read_and_a_bad_line_is_skipped() 
     )
     .await;
     let summary_key = format!("{dir}manifest-summary.json");
-    let summary = native_summary("manifest-files.json", 3);
-    aws::put_object(&sdk, BUCKET, &summary_key, summary.into_bytes()).await;
+    let mut summary = native_export::summary(BUCKET, dir, "FULL_EXPORT", 3);
+    summary["manifestFilesS3Key"] = "manifest-files.json".into();
+    aws::put_object(&sdk, BUCKET, &summary_key, summary.to_string().into_bytes()).await;
 
     let ExportContents::Full(items) = export_items(&bucket(&s3), &summary_key).await.unwrap()
     else {

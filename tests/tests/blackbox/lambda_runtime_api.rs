@@ -9,12 +9,14 @@ use serde_json::json;
 #[tokio::test]
 async fn functions_run_under_the_lambda_runtime_api() {
     let moto = start_moto();
-    let (status, body) = moto.json_call(
-        "DynamoDB_20120810.CreateTable",
-        &json!({"TableName": "media", "BillingMode": "PAY_PER_REQUEST",
+    let (status, body) = moto
+        .json_call(
+            "DynamoDB_20120810.CreateTable",
+            &json!({"TableName": "media", "BillingMode": "PAY_PER_REQUEST",
             "AttributeDefinitions": [{"AttributeName": "name", "AttributeType": "S"}],
             "KeySchema": [{"AttributeName": "name", "KeyType": "HASH"}]}),
-    );
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     let env = [
         ("AWS_ENDPOINT_URL", moto.endpoint()),
@@ -32,13 +34,13 @@ async fn functions_run_under_the_lambda_runtime_api() {
     assert!(!created.failed, "{}", created.body);
     assert_eq!(created.body["applied"], 1, "{}", created.body);
 
-    let (status, body) = watch.get("read-api", "/holiday/caf%C3%A9%201.jpg");
+    let (status, body) = watch.get("read-api", "/holiday/caf%C3%A9%201.jpg").await;
     assert_eq!(status, 200, "{body}");
     let item: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(item["name"], "holiday/café 1.jpg");
     assert_eq!(item["type"], "image");
 
-    let (status, body) = watch.get("read-api", "/?media-type=image");
+    let (status, body) = watch.get("read-api", "/?media-type=image").await;
     assert_eq!(status, 200);
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&body)
@@ -48,7 +50,7 @@ async fn functions_run_under_the_lambda_runtime_api() {
             .len(),
         1
     );
-    let (status, body) = watch.get("read-api", "/noexists.jpg");
+    let (status, body) = watch.get("read-api", "/noexists.jpg").await;
     assert_eq!(status, 404);
     assert_eq!(
         body,

@@ -22,146 +22,19 @@
 //! changed mid-walk may or may not appear.
 
 use media_query_domain::api::item_body;
-use media_query_domain::serving::pointer_key;
-use media_query_domain::{MediaRecord, MediaType, OrderKey, RecordStatus};
+use media_query_domain::{MediaRecord, MediaType};
 use media_query_lambda::handlers::api::ReadApi;
-use media_query_lambda::handlers::export::write_snapshot;
-use media_query_lambda::handlers::serving::{apply_changes, current_states, Published};
-use media_query_lambda::handlers::writer::SnapshotTarget;
-use media_query_lambda::s3_bucket::S3Bucket;
-use media_query_lambda::snapshot_bucket::SnapshotBucket;
-use media_query_lambda::store::{DynamoStore, MediaStore, Write};
-use media_query_stack::launch::{MotoServer, WranglerDev};
-use media_query_tests::aws;
-use media_query_tests::moto::start_moto;
+use media_query_lambda::store::DynamoStore;
+use media_query_stack::launch::WranglerDev;
+use media_query_tests::world::World;
 use media_query_tests::wrangler::{start_wrangler_dev, WorkerRequests};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-
-const TABLE: &str = "media";
-pub(super) const BUCKET: &str = "exports";
-pub(super) const PREFIX: &str = "edge";
 
 /// Past the Worker's `SNAPSHOT_TTL_SECONDS` of 1: its next request re-checks
 /// the pointer.
 const PAST_TTL: Duration = Duration::from_millis(1500);
-
-/// moto with the media table and the export bucket, and the export
-/// writer's two ways of publishing the serving snapshot under `edge`.
-pub(super) struct World {
-    pub(super) moto: MotoServer,
-    sdk: aws_config::SdkConfig,
-    store: DynamoStore,
-    target: SnapshotTarget,
-    /// The next write's event order (each write is newer than the last).
-    order: AtomicU64,
-}
-
-impl World {
-    /// The table holding `records`, and a snapshot of it published.
-    pub(super) async fn new(records: &[MediaRecord]) -> World {
-        let moto = start_moto();
-        let sdk = aws::sdk_config(&moto).await;
-        aws::create_media_table(&sdk, TABLE).await;
-        aws::create_bucket(&sdk, BUCKET).await;
-        let world = World {
-            store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), TABLE),
-            target: SnapshotTarget {
-                bucket: BUCKET.into(),
-                prefix: PREFIX.into(),
-                table_arn: "arn:aws:dynamodb:us-east-1::table/media".into(),
-                // Objects no current or previous version references go at
-                // once: a reader still on an older version meets gone shards.
-                gc_grace_seconds: 0,
-            },
-            sdk,
-            moto,
-            order: AtomicU64::new(1),
-        };
-        for r in records {
-            world.write(r.clone()).await;
-        }
-        world.rebuild().await;
-        world
-    }
-
-    /// Writes `record` to the table as the ingest Lambdas do, newer than
-    /// anything written before.
-    pub(super) async fn write(&self, mut record: MediaRecord) {
-        let n = self.order.fetch_add(1, Ordering::Relaxed);
-        record.event_order = Some(OrderKey::from_sequencer(&format!("{n:X}")).unwrap());
-        let written = self.store.put_if_newer(&record).await.unwrap();
-        assert_eq!(written, Write::Applied, "{}", record.name);
-    }
-
-    /// Deletes `record` from the table (a tombstone, as `ObjectRemoved` leaves).
-    pub(super) async fn delete(&self, record: &MediaRecord) {
-        let mut gone = MediaRecord::ready(record.name.clone(), record.media_type, vec![]);
-        gone.status = RecordStatus::Deleted;
-        self.write(gone).await;
-    }
-
-    fn bucket(&self) -> S3Bucket {
-        self.target.s3_bucket(&aws::s3_client(&self.sdk))
-    }
-
-    /// The export writer's rebuild from the table; the version it published.
-    pub(super) async fn rebuild(&self) -> String {
-        let (_, published) = write_snapshot(&self.store, &self.bucket(), &self.target)
-            .await
-            .unwrap();
-        published.manifest.version
-    }
-
-    /// The export writer's stream path: the batch naming `changed`, applied
-    /// to the published snapshot (into its delta).
-    pub(super) async fn stream_batch(&self, changed: Vec<String>) -> Published {
-        let latest = current_states(&self.store, changed).await.unwrap();
-        apply_changes(&latest, &self.bucket(), &self.target)
-            .await
-            .unwrap()
-            .expect("a snapshot is published")
-    }
-
-    /// Deletes the pointer: no snapshot can be read until the next publish.
-    async fn delete_pointer(&self) {
-        aws::s3_client(&self.sdk)
-            .delete_object()
-            .bucket(BUCKET)
-            .key(pointer_key(PREFIX))
-            .send()
-            .await
-            .unwrap();
-    }
-
-    /// The Worker's `[vars]`, reaching AWS at `endpoint` (moto, or a fault
-    /// proxy in front of it).
-    pub(super) fn edge_vars(
-        &self,
-        endpoint: String,
-        ttl_seconds: u64,
-    ) -> Vec<(&'static str, String)> {
-        vec![
-            ("AWS_REGION", "us-east-1".into()),
-            ("AWS_ENDPOINT_URL", endpoint),
-            ("AWS_ACCESS_KEY_ID", "testing".into()),
-            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-            ("MEDIA_TABLE_NAME", TABLE.into()),
-            ("SNAPSHOT_BUCKET", BUCKET.into()),
-            ("SNAPSHOT_PREFIX", PREFIX.into()),
-            ("SNAPSHOT_TTL_SECONDS", ttl_seconds.to_string()),
-        ]
-    }
-
-    /// The Lambda read API over the same snapshot and table, re-reading
-    /// the pointer on every request.
-    fn read_api(&self) -> ReadApi<'_, DynamoStore> {
-        let snapshot = SnapshotBucket::new(aws::s3_client(&self.sdk), Some(BUCKET.into()));
-        ReadApi::new(&self.store, snapshot, PREFIX, 0)
-    }
-}
 
 /// Stems of the names: `nXX-a.jpg` stay for the whole test, `nXX-b.jpg`
 /// are there at the start and may be deleted or relabelled, `nXX-c.jpg`
@@ -327,7 +200,7 @@ async fn fetch(
     query: &str,
 ) -> Got {
     if on_edge {
-        let a = edge.get(&format!("/?{query}"));
+        let a = edge.get(&format!("/?{query}")).await;
         let h = |n: &str| a.header(n).map(str::to_string);
         Got {
             status: a.status,
@@ -556,10 +429,11 @@ async fn paging_stays_correct_across_snapshot_versions_on_both_apis() {
     /// Steps whose pages are followed by a change and a new version.
     const CHANGING_STEPS: usize = 7;
     let initial = initial_records();
-    let world = World::new(&initial).await;
+    let world = World::with_records(&initial).await;
     let mut model = Model::seed(&initial);
-    let edge = start_wrangler_dev(&world.edge_vars(world.moto.endpoint(), 1));
-    let lambda = world.read_api();
+    let edge = start_wrangler_dev(&world.edge_vars(world.endpoint(), 1));
+    // The Lambda read API, re-reading the pointer on every request.
+    let lambda = world.read_api(0);
     let queries = ["limit=4", "label=Dog&limit=3"];
     let mut walks = Vec::new();
     for query in queries {
@@ -647,10 +521,11 @@ async fn paging_stays_correct_across_snapshot_versions_on_both_apis() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paging_continues_across_the_scan_fallback_and_back() {
     let initial = initial_records();
-    let world = World::new(&initial).await;
+    let world = World::with_records(&initial).await;
     let mut model = Model::seed(&initial);
-    let edge = start_wrangler_dev(&world.edge_vars(world.moto.endpoint(), 1));
-    let lambda = world.read_api();
+    let edge = start_wrangler_dev(&world.edge_vars(world.endpoint(), 1));
+    // The Lambda read API, re-reading the pointer on every request.
+    let lambda = world.read_api(0);
     let mut walks = vec![
         Walk::new(Api::Edge, "limit=3"),
         Walk::new(Api::Lambda, "limit=3"),
