@@ -18,7 +18,8 @@
 //! from the template (`template_agreement`, tests only), and the project's
 //! rules that cfn-lint does not check: runtime, architecture, build, S3
 //! event names, on-failure destinations, outputs, log groups and alarms
-//! (`template_rules`, tests only).
+//! (`template_rules`, tests only), and what the deploy scripts assume of
+//! the template (`template_deploy`, tests only).
 
 pub mod aws;
 pub mod declared_iam;
@@ -32,6 +33,8 @@ pub mod replay;
 pub mod template;
 #[cfg(test)]
 mod template_agreement;
+#[cfg(test)]
+mod template_deploy;
 #[cfg(test)]
 mod template_rules;
 pub mod wrangler;

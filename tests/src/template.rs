@@ -19,7 +19,11 @@
 //!   (`tests/src/template_agreement.rs`);
 //! * the project's rules that cfn-lint does not check: runtime,
 //!   architecture, build, S3 event names, on-failure destinations, outputs,
-//!   log groups and alarms (`tests/src/template_rules.rs`).
+//!   log groups and alarms (`tests/src/template_rules.rs`);
+//! * what the deploy scripts assume of the template: the recorded
+//!   `describe-stacks` answer's outputs and parameters, the resources
+//!   teardown handles, the edge key's policy, the language extensions
+//!   (`tests/src/template_deploy.rs`).
 
 use media_query_lambda::config::Config;
 use serde_norway::value::TaggedValue;
@@ -198,7 +202,7 @@ impl Template {
             .resource(logical)
             .map(|r| &r["Properties"][key])
             .filter(|v| !v.is_null());
-        own.unwrap_or(&self.function_globals()[key])
+        own.unwrap_or_else(|| &self.function_globals()[key])
     }
 
     /// The `Events` of function `logical`, by name.

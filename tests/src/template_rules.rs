@@ -72,12 +72,18 @@ const STREAM_EVENTS: [&str; 2] = ["DynamoDB", "Kinesis"];
 
 /// A value as YAML, for a message (`none` when absent).
 fn shown(v: &Value) -> String {
-    if v.is_null() {
-        return "none".into();
+    match v {
+        Value::Null => "none".into(),
+        Value::String(s) => s.clone(),
+        Value::Sequence(items) => {
+            let items: Vec<String> = items.iter().map(shown).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Value::Tagged(t) => format!("{} {}", t.tag, shown(&t.value)),
+        other => serde_norway::to_string(other)
+            .map(|s| s.trim_end().replace('\n', " "))
+            .unwrap_or_else(|_| format!("{other:?}")),
     }
-    serde_norway::to_string(v)
-        .map(|s| s.trim_end().replace('\n', " "))
-        .unwrap_or_else(|_| format!("{v:?}"))
 }
 
 /// Whether a `DestinationConfig` has an `OnFailure` destination.
