@@ -77,13 +77,12 @@ REQUIRED_OUTPUTS = tuple(VAR_FROM_OUTPUT.values()) + OTHER_OUTPUTS
 # any stack state, outputs only in a healthy one): the buckets the stack
 # creates (no DeletionPolicy: deleted with the stack, which fails while they
 # hold objects), the user whose keys block its deletion, and the functions
-# whose log groups a late invocation could re-create.
+# whose log groups a late invocation could re-create. Data, in
+# scripts/teardown-resources.json, so that the Rust test that reads
+# template.yaml (tests/src/template_deploy.rs) holds it to the template.
 TEARDOWN_RESOURCES = {
-    "buckets": ("MediaBucket", "ExportBucket"),
-    "edge-user": ("EdgeReaderUser",),
-    "export-writer": ("ExportWriterFunction",),
-    "functions": ("ObjectCreatedFunction", "ObjectRemovedFunction", "VideoJobCompleteFunction",
-                  "ReadApiFunction", "ExportWriterFunction", "PendingSweeperFunction"),
+    kind: tuple(ids) for kind, ids in
+    json.loads((Path(__file__).resolve().parent / "teardown-resources.json").read_text()).items()
 }
 # Never in production: they would send the Worker's requests to a local AWS.
 LOCAL_ONLY_VARS = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB")

@@ -1,12 +1,16 @@
 """Tests of scripts/deploy_wiring.py against a recorded describe-stacks
-answer (scripts/fixtures/describe-stacks.json), with the fixture, the
-wiring and the scripts held to what template.yaml, wrangler.toml and the
+answer (scripts/fixtures/describe-stacks.json), with the wiring and the
+scripts held to what the fixture, wrangler.toml, samconfig.toml and the
 Worker's source (edge/src/worker_glue.rs) say, so none of them can drift
-from the others unnoticed.
+from the others unnoticed. What they assume of template.yaml (the
+fixture's outputs and parameters are the template's; the resources
+teardown handles, scripts/teardown-resources.json, are the template's; the
+edge key's policy; the language extensions) is checked by the Rust test
+that reads the template, tests/src/template_deploy.rs.
 
 Run by scripts/check.d/deploy.sh:
-  python -m unittest discover -s scripts -p test_deploy_wiring.py -v
-Needs PyYAML (to read template.yaml); everything else is the standard library.
+  python3 -m unittest discover -s scripts -p test_deploy_wiring.py -v
+The standard library only (Python 3.11+).
 """
 import copy
 import json
@@ -18,41 +22,13 @@ import tomllib
 import unittest
 from pathlib import Path
 
-import yaml
-
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.dont_write_bytecode = True  # no __pycache__ in scripts/
 import deploy_wiring as w  # noqa: E402
-import cfn_foreach  # noqa: E402
 
 FIXTURE = HERE / "fixtures" / "describe-stacks.json"
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """template.yaml with its short-form intrinsics: `!Ref X` -> {"Ref": "X"}."""
-
-
-def _intrinsic(loader, suffix, node):
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {suffix: value}
-
-
-_CfnLoader.add_multi_constructor("!", _intrinsic)
-
-
-def load_template():
-    """template.yaml with its Fn::ForEach loops expanded (scripts/cfn_foreach.py),
-    as CloudFormation deploys it."""
-    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)
-    template["Resources"] = cfn_foreach.expand(template["Resources"])
-    return template
 
 
 def load_fixture():
@@ -71,87 +47,28 @@ def worker_settings_source():
     return (ROOT / "edge" / "src" / "worker_glue.rs").read_text()
 
 
-class FixtureMatchesTemplate(unittest.TestCase):
-    """The recorded answer is the answer this template.yaml gives."""
+class ScriptsReadWhatTheStackOutputs(unittest.TestCase):
+    """What deploy.sh and teardown.sh read is in the recorded answer (whose
+    outputs are exactly template.yaml's: tests/src/template_deploy.rs) and
+    in the wiring."""
 
     def setUp(self):
-        self.template = load_template()
-        self.stack = load_fixture()["Stacks"][0]
+        self.outputs = {o["OutputKey"] for o in load_fixture()["Stacks"][0]["Outputs"]}
 
-    def test_output_keys_are_exactly_the_templates(self):
-        fixture = [o["OutputKey"] for o in self.stack["Outputs"]]
-        self.assertEqual(len(fixture), len(set(fixture)), "an output key twice")
-        self.assertEqual(set(fixture), set(self.template["Outputs"]))
-
-    def test_output_descriptions_are_the_templates(self):
-        for o in self.stack["Outputs"]:
-            self.assertEqual(o.get("Description"),
-                             self.template["Outputs"][o["OutputKey"]].get("Description"), o["OutputKey"])
-
-    def test_parameters_are_the_templates(self):
-        self.assertEqual({p["ParameterKey"] for p in self.stack["Parameters"]},
-                         set(self.template["Parameters"]))
-
-    def test_every_output_the_wiring_needs_is_in_the_template(self):
+    def test_every_output_the_wiring_needs_is_recorded(self):
         for key in w.REQUIRED_OUTPUTS:
-            self.assertIn(key, self.template["Outputs"], f"deploy_wiring needs output {key}")
+            self.assertIn(key, self.outputs, f"deploy_wiring needs output {key}")
 
-    def test_every_output_deploy_reads_is_in_the_template(self):
+    def test_every_output_deploy_reads_is_recorded(self):
         used = set(re.findall(r"\boutput ([A-Z][A-Za-z]+)\b", (HERE / "deploy.sh").read_text()))
         self.assertTrue(used, "deploy.sh reads no output?")
         for key in used:
-            self.assertIn(key, self.template["Outputs"], f"deploy.sh reads output {key}")
+            self.assertIn(key, self.outputs, f"deploy.sh reads output {key}")
 
-    def test_outputs_name_the_resources_the_wiring_assumes(self):
-        outs = self.template["Outputs"]
-        self.assertEqual(outs["MediaTableName"]["Value"], {"Ref": "MediaTable"})
-        self.assertEqual(outs["ExportBucket"]["Value"], {"Ref": "ExportBucket"})
-        self.assertEqual(outs["ExportPrefix"]["Value"], {"Ref": "ExportPrefix"})
-        self.assertEqual(outs["EdgeReaderUserName"]["Value"], {"Ref": "EdgeReaderUser"})
-        self.assertEqual(self.template["Resources"]["EdgeReaderUser"]["Type"], "AWS::IAM::User")
-
-    def test_teardown_resources_are_the_templates(self):
-        resources = self.template["Resources"]
-
-        def of_type(t):
-            return {n for n, r in resources.items() if r["Type"] == t}
-        # CloudFormation cannot delete a bucket that holds objects: teardown
-        # empties every bucket the stack deletes (none is retained today).
-        deleted_buckets = {n for n in of_type("AWS::S3::Bucket")
-                           if resources[n].get("DeletionPolicy", "Delete") == "Delete"}
-        self.assertEqual(set(w.TEARDOWN_RESOURCES["buckets"]), deleted_buckets)
-        self.assertEqual(set(w.TEARDOWN_RESOURCES["edge-user"]), of_type("AWS::IAM::User"))
-        self.assertEqual(set(w.TEARDOWN_RESOURCES["functions"]), of_type("AWS::Serverless::Function"))
-        self.assertIn(w.TEARDOWN_RESOURCES["export-writer"][0], of_type("AWS::Serverless::Function"))
-        # Each function's log group is the one the template creates.
-        groups = {r["Properties"]["LogGroupName"]["Sub"] for r in resources.values()
-                  if r["Type"] == "AWS::Logs::LogGroup"}
-        for fn in w.TEARDOWN_RESOURCES["functions"]:
-            self.assertIn(f"/aws/lambda/${{{fn}}}", groups)
-        # The logical ids teardown.sh names itself exist too.
-        for logical in re.findall(r"\bresource ([A-Z][A-Za-z]+)\b", (HERE / "teardown.sh").read_text()):
-            self.assertIn(logical, resources, f"teardown.sh reads resource {logical}")
-
-
-class EdgeKeyReachesOnlyWhatTheWorkerReads(unittest.TestCase):
-    """README (Deploy: key rotation) states exactly what the long-lived key can reach."""
-
-    def test_edge_reader_policy_is_exactly_read_only(self):
-        user = load_template()["Resources"]["EdgeReaderUser"]["Properties"]
-        self.assertEqual(set(user), {"Policies"}, "no groups, managed policies or login profile")
-        statements = [s for p in user["Policies"] for s in p["PolicyDocument"]["Statement"]]
-        got = sorted(
-            (s["Effect"], tuple(sorted([s["Action"]] if isinstance(s["Action"], str) else s["Action"])),
-             json.dumps(s["Resource"], sort_keys=True))
-            for s in statements)
-        want = sorted([
-            ("Allow", ("dynamodb:GetItem", "dynamodb:Scan"),
-             json.dumps({"GetAtt": "MediaTable.Arn"})),
-            ("Allow", ("s3:GetObject",),
-             json.dumps({"Sub": "${ExportBucket.Arn}/${ExportPrefix}/serving/*"})),
-        ])
-        self.assertEqual(got, want)
-        self.assertFalse(any("Condition" in s or "NotAction" in s or "NotResource" in s for s in statements))
+    def test_teardown_asks_for_the_kinds_of_resources_the_wiring_lists(self):
+        asked = set(re.findall(r"\$\(logical ([a-z][a-z-]*)\)", (HERE / "teardown.sh").read_text()))
+        self.assertTrue(asked, "teardown.sh asks for no resources?")
+        self.assertEqual(asked, set(w.TEARDOWN_RESOURCES))
 
 
 class WorkerConfigFromFixture(unittest.TestCase):
@@ -433,60 +350,10 @@ class CommittedSamconfig(unittest.TestCase):
         self.assertNotIn("parameter_overrides", deploy)
 
     def test_language_extensions_wherever_sam_reads_the_template(self):
-        transform = load_template()["Transform"]
-        uses = "AWS::LanguageExtensions" in (transform if isinstance(transform, list) else [transform])
-        self.assertTrue(uses, "template.yaml no longer uses AWS::LanguageExtensions: drop it here")
-        if uses:
-            self.assertEqual(transform[0], "AWS::LanguageExtensions", "it must come before SAM's transform")
+        # template.yaml's Fn::ForEach loops need them; that the template
+        # still uses AWS::LanguageExtensions is tests/src/template_deploy.rs.
         for command in ("build", "validate", "deploy"):
-            self.assertIs(self.params(command).get("language_extensions"), uses, command)
-
-
-class ForEachExpansion(unittest.TestCase):
-    """scripts/cfn_foreach.py, which the readers of template.yaml use."""
-
-    def test_the_loops_make_each_functions_log_group_and_alarms(self):
-        resources = load_template()["Resources"]
-        functions = [n for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function"]
-        self.assertEqual(len(functions), 6)
-        for fn in functions:
-            base = fn.removesuffix("Function")
-            self.assertEqual(resources[f"{base}LogGroup"]["Properties"]["LogGroupName"],
-                             {"Sub": f"/aws/lambda/${{{fn}}}"})
-            for metric in ("Errors", "Throttles"):
-                alarm = resources[f"{base}{metric}Alarm"]["Properties"]
-                self.assertEqual(alarm["MetricName"], metric)
-                self.assertEqual(alarm["Dimensions"], [{"Name": "FunctionName", "Value": {"Sub": f"${{{fn}}}"}}]
-                                 if fn != "ExportWriterFunction" or metric == "Errors"
-                                 else [{"Name": "FunctionName", "Value": {"Ref": fn}}])
-
-    def test_ref_sub_and_keys(self):
-        got = cfn_foreach.expand({
-            "Plain": {"Type": "T"},
-            "Fn::ForEach::Loop": ["X", ["a-1", "B"], {
-                "${X}Thing": {"Properties": {"Name": {"Ref": "X"}, "Other": {"Ref": "Plain"},
-                                             "Text": {"Fn::Sub": "${X}/${${X}Fn}/${AWS::Region}"},
-                                             "List": {"Sub": ["${X}-${Y}", {"Y": {"Ref": "X"}}]}}},
-                "&{X}Clean": {"Type": "U"}}],
-        })
-        self.assertEqual(list(got), ["Plain", "a-1Thing", "a1Clean", "BThing", "BClean"])
-        self.assertEqual(got["BThing"]["Properties"], {
-            "Name": "B", "Other": {"Ref": "Plain"}, "Text": {"Fn::Sub": "B/${BFn}/${AWS::Region}"},
-            "List": {"Sub": ["B-${Y}", {"Y": "B"}]}})
-
-    def test_nested_loops(self):
-        got = cfn_foreach.expand({"Fn::ForEach::Outer": ["A", ["x", "y"], {
-            "Fn::ForEach::Inner": ["B", ["1", "2"], {"${A}${B}": {"V": {"Fn::Sub": "${A}.${B}"}}}]}]})
-        self.assertEqual(got, {"x1": {"V": {"Fn::Sub": "x.1"}}, "x2": {"V": {"Fn::Sub": "x.2"}},
-                               "y1": {"V": {"Fn::Sub": "y.1"}}, "y2": {"V": {"Fn::Sub": "y.2"}}})
-
-    def test_refused(self):
-        with self.assertRaisesRegex(cfn_foreach.ForEachError, "twice"):
-            cfn_foreach.expand({"ALogGroup": {}, "Fn::ForEach::L": ["N", ["A"], {"${N}LogGroup": {}}]})
-        with self.assertRaisesRegex(cfn_foreach.ForEachError, "literal list"):
-            cfn_foreach.expand({"Fn::ForEach::L": ["N", {"Ref": "Names"}, {"${N}X": {}}]})
-        with self.assertRaises(cfn_foreach.ForEachError):
-            cfn_foreach.expand({"Fn::ForEach::L": ["N", ["A"]]})
+            self.assertIs(self.params(command).get("language_extensions"), True, command)
 
 
 class StackNameAndSamconfig(unittest.TestCase):

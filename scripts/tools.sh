@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Sourced by the scripts that keep Python tools in virtualenvs (cfn-lint and
-# SAM CLI, Schemathesis, the OpenAPI validator, PyYAML for the deploy
-# wiring, boto3, ruff, numpy and onnx for the model): where those live, and
+# SAM CLI, Schemathesis, the OpenAPI validator, boto3, ruff, numpy and onnx
+# for the model): where those live, and
 # `tool_venv NAME`, which makes sure $TOOLS/NAME is installed from its lock.
 # Outside the clone, in the user's cache, so a new clone or worktree reuses
 # them. Override with MEDIA_QUERY_TOOLS.

@@ -17,10 +17,14 @@
 //! executable fails the test loudly instead of skipping it.
 //!
 //! Also here, needing no server: [`template`], the one reader of
-//! `template.yaml` in the workspace's Rust, and the checks built on it:
-//! each function's declared IAM needs against its statements
-//! ([`declared_iam`]), and the settings the local stack and the read API
-//! copy from the template (`template_agreement`, tests only).
+//! `template.yaml` (its `Fn::ForEach` loops expanded), and the checks built
+//! on it: each function's declared IAM needs against its statements
+//! ([`declared_iam`]), the settings the local stack and the read API copy
+//! from the template (`template_agreement`, tests only), and the project's
+//! rules that cfn-lint does not check: runtime, architecture, build, S3
+//! event names, on-failure destinations, outputs, log groups and alarms
+//! (`template_rules`, tests only), and what the deploy scripts assume of
+//! the template (`template_deploy`, tests only).
 
 pub mod aws;
 pub mod declared_iam;
@@ -34,6 +38,10 @@ pub mod replay;
 pub mod template;
 #[cfg(test)]
 mod template_agreement;
+#[cfg(test)]
+mod template_deploy;
+#[cfg(test)]
+mod template_rules;
 pub mod world;
 pub mod wrangler;
 

@@ -1,7 +1,12 @@
-//! `template.yaml` as the Rust checks read it: the one reader of the
-//! template in this workspace's Rust. Intrinsics (`!Ref`, `!GetAtt`,
+//! `template.yaml` as the project's checks read it: their one reader of
+//! the template (cfn-lint and `sam validate`, AWS's own tools, also lint
+//! it, in `scripts/check.d/template.sh`). Its `Fn::ForEach` loops (the
+//! `AWS::LanguageExtensions` transform) are expanded as
+//! CloudFormation expands them ([`expand_for_each`]), so every reader sees
+//! the resources the stack will have. Intrinsics (`!Ref`, `!GetAtt`,
 //! `!Sub`, `!Join`) are resolved as CloudFormation would resolve them for
-//! a stack of a given name in moto's account and region ([`Stack`]).
+//! a stack of a given name in moto's account and region ([`Stack`]), or
+//! read as written ([`logical_target`], [`sub_text`]).
 //!
 //! Its users:
 //! * the moto IAM black-box tests (`tests/src/iam.rs`,
@@ -11,16 +16,18 @@
 //!   statements (`tests/src/declared_iam.rs`);
 //! * the settings Rust code keeps copies of: the local stack's stream
 //!   mapping, retries and reserved concurrency, the read API's route
-//!   (`tests/src/template_agreement.rs`).
-//!
-//! `scripts/check_template.py` reads the template for the rules cfn-lint
-//! does not check (runtime, alarms, outputs...), in Python. Resources the
-//! template makes in `Fn::ForEach` loops (the per-function log groups and
-//! alarms) are not expanded here: nothing in Rust reads them, and a
-//! function defined in a loop would not be found.
+//!   (`tests/src/template_agreement.rs`);
+//! * the project's rules that cfn-lint does not check: runtime,
+//!   architecture, build, S3 event names, on-failure destinations, outputs,
+//!   log groups and alarms (`tests/src/template_rules.rs`);
+//! * what the deploy scripts assume of the template: the recorded
+//!   `describe-stacks` answer's outputs and parameters, the resources
+//!   teardown handles, the edge key's policy, the language extensions
+//!   (`tests/src/template_deploy.rs`).
 
 use media_query_lambda::config::Config;
-use serde_norway::Value;
+use serde_norway::value::TaggedValue;
+use serde_norway::{Mapping, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -103,19 +110,117 @@ pub fn wildcard(pattern: &str, text: &str) -> bool {
     matched[t.len()]
 }
 
-/// `template.yaml`, as YAML (CloudFormation's short tags are tagged values).
+/// `template.yaml`, as YAML (CloudFormation's short tags are tagged
+/// values), its `Fn::ForEach` loops expanded.
+#[derive(Debug, Clone)]
 pub struct Template {
     root: Value,
 }
 
 impl Template {
+    /// The repository's `template.yaml`, its loops expanded; panics if it
+    /// cannot be read or expanded.
     pub fn load() -> Template {
+        Template::from_value(Template::source()).unwrap_or_else(|e| panic!("template.yaml: {e}"))
+    }
+
+    /// The repository's `template.yaml` as written: its loops not
+    /// expanded (for a test to change, then [`Template::from_value`]).
+    pub fn source() -> Value {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-        Template {
-            root: serde_norway::from_str(&text).expect("template.yaml is YAML"),
+        serde_norway::from_str(&text).expect("template.yaml is YAML")
+    }
+
+    /// A template as written, with the `Fn::ForEach` loops of its
+    /// `Resources`, `Outputs` and `Conditions` expanded; an error names a
+    /// loop that cannot be expanded.
+    pub fn from_value(mut root: Value) -> Result<Template, String> {
+        for section in ["Resources", "Outputs", "Conditions"] {
+            let expanded = match root.get(section).and_then(Value::as_mapping) {
+                Some(entries) => expand_for_each(entries).map_err(|e| format!("{section}: {e}"))?,
+                None => continue,
+            };
+            root[section] = Value::Mapping(expanded);
         }
+        Ok(Template { root })
+    }
+
+    /// The whole template, its loops expanded.
+    pub fn value(&self) -> &Value {
+        &self.root
+    }
+
+    /// The whole template, to change (tests of the checks do, to show a
+    /// check fails). Loops are not expanded again.
+    pub fn value_mut(&mut self) -> &mut Value {
+        &mut self.root
+    }
+
+    /// Every resource, by logical id, in the template's order.
+    pub fn resources(&self) -> Vec<(&str, &Value)> {
+        entries(&self.root["Resources"])
+    }
+
+    /// The resource `logical`, if the template has it.
+    pub fn resource(&self, logical: &str) -> Option<&Value> {
+        self.root["Resources"].get(logical).filter(|r| !r.is_null())
+    }
+
+    /// The `Type` of resource `logical`, if the template has it.
+    pub fn resource_type(&self, logical: &str) -> Option<&str> {
+        self.resource(logical).and_then(|r| plain_str(&r["Type"]))
+    }
+
+    /// The resources of `Type` `kind` (`AWS::CloudWatch::Alarm`...).
+    pub fn resources_of_type(&self, kind: &str) -> Vec<(&str, &Value)> {
+        self.resources()
+            .into_iter()
+            .filter(|(_, r)| plain_str(&r["Type"]) == Some(kind))
+            .collect()
+    }
+
+    /// The logical ids of the template's functions
+    /// (`AWS::Serverless::Function`).
+    pub fn functions(&self) -> Vec<&str> {
+        self.resources_of_type("AWS::Serverless::Function")
+            .into_iter()
+            .map(|(logical, _)| logical)
+            .collect()
+    }
+
+    /// `Globals.Function`: what every function has unless it says otherwise.
+    pub fn function_globals(&self) -> &Value {
+        &self.root["Globals"]["Function"]
+    }
+
+    /// Property `key` of function `logical`: its own, else the one in
+    /// `Globals.Function`; `Null` if neither has it.
+    pub fn function_property(&self, logical: &str, key: &str) -> &Value {
+        let own = self
+            .resource(logical)
+            .map(|r| &r["Properties"][key])
+            .filter(|v| !v.is_null());
+        own.unwrap_or_else(|| &self.function_globals()[key])
+    }
+
+    /// The `Events` of function `logical`, by name.
+    pub fn events(&self, logical: &str) -> Vec<(&str, &Value)> {
+        match self.resource(logical) {
+            Some(r) => entries(&r["Properties"]["Events"]),
+            None => Vec::new(),
+        }
+    }
+
+    /// The `Outputs`, by name.
+    pub fn outputs(&self) -> Vec<(&str, &Value)> {
+        entries(&self.root["Outputs"])
+    }
+
+    /// The `Parameters`, by name.
+    pub fn parameters(&self) -> Vec<(&str, &Value)> {
+        entries(&self.root["Parameters"])
     }
 
     /// The template as stack `name` (lower case: bucket names derive from
@@ -126,6 +231,228 @@ impl Template {
             name: name.to_string(),
             root: self.root,
         }
+    }
+}
+
+/// A mapping's entries whose keys are strings, in order; none if `v` is
+/// not a mapping.
+fn entries(v: &Value) -> Vec<(&str, &Value)> {
+    v.as_mapping()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((plain_str(k)?, v)))
+        .collect()
+}
+
+/// A plain YAML string; `None` for anything else, an intrinsic included
+/// (`Value::as_str` would see through `!Ref X` to `X`).
+pub fn plain_str(v: &Value) -> Option<&str> {
+    match v {
+        Value::String(s) => Some(s.as_str()),
+        _ => None,
+    }
+}
+
+/// An intrinsic function, short (`!Sub x`) or long (`Fn::Sub: x`) form:
+/// its name without `!` or `Fn::` (`Ref`, `GetAtt`, `Sub`, `Join`...) and
+/// its argument.
+pub fn intrinsic(v: &Value) -> Option<(String, &Value)> {
+    match v {
+        Value::Tagged(t) => Some((
+            t.tag.to_string().trim_start_matches('!').to_string(),
+            &t.value,
+        )),
+        Value::Mapping(m) if m.len() == 1 => {
+            let (k, arg) = m.iter().next()?;
+            let k = plain_str(k)?;
+            match k {
+                "Ref" => Some((k.to_string(), arg)),
+                _ => Some((k.strip_prefix("Fn::")?.to_string(), arg)),
+            }
+        }
+        _ => None,
+    }
+}
+
+/// A value as `!Sub` text, with `${Name}` placeholders left in: a plain
+/// string as it is, `!Ref X` as `${X}`, `!Sub` with its variables put in,
+/// `!Join ["", parts]` joined; `None` for anything else. So
+/// `!Ref ReadApiFunction` and `!Sub "${ReadApiFunction}"` are both
+/// `${ReadApiFunction}`.
+pub fn sub_text(v: &Value) -> Option<String> {
+    if let Some(s) = plain_str(v) {
+        return Some(s.to_string());
+    }
+    let (name, arg) = intrinsic(v)?;
+    match (name.as_str(), arg) {
+        ("Ref", Value::String(x)) => Some(format!("${{{x}}}")),
+        ("Sub", Value::String(text)) => Some(text.clone()),
+        ("Sub", Value::Sequence(s)) if s.len() == 2 => {
+            let mut text = plain_str(&s[0])?.to_string();
+            for (var, value) in s[1].as_mapping()? {
+                let inner = sub_text(value)?;
+                text = text.replace(&format!("${{{}}}", plain_str(var)?), &inner);
+            }
+            Some(text)
+        }
+        ("Join", Value::Sequence(s)) if s.len() == 2 && plain_str(&s[0]) == Some("") => s[1]
+            .as_sequence()?
+            .iter()
+            .map(sub_text)
+            .collect::<Option<Vec<String>>>()
+            .map(|parts| parts.concat()),
+        _ => None,
+    }
+}
+
+/// The prefix of a loop's key: `Fn::ForEach::LoopName`.
+const FOR_EACH: &str = "Fn::ForEach::";
+
+/// `section` (`Resources`, `Outputs`...) with every `Fn::ForEach` entry
+/// replaced, where it stands, by the entries it makes, as CloudFormation's
+/// `AWS::LanguageExtensions` transform does before it deploys them. An
+/// error names a malformed loop, or a key made twice.
+///
+/// What `template.yaml` uses, and so what this handles:
+///
+/// ```yaml
+/// Fn::ForEach::LoopName:
+///   - Identifier
+///   - [Value1, Value2, ...]          # a literal list of strings
+///   - ${Identifier}Suffix:           # or &{Identifier}: the value's
+///       ...                          #   alphanumerics only
+///     Fn::ForEach::Inner: [...]      # nested loops
+/// ```
+///
+/// In the bodies, `!Ref Identifier` becomes the value, and `${Identifier}`
+/// is replaced in the text of `!Sub` (so `!Sub "${${Identifier}Function}"`
+/// refers to the resource `<Value>Function`) and in keys. A collection
+/// that is not a literal list (a `!Ref` to a `CommaDelimitedList`
+/// parameter) is refused rather than guessed.
+pub fn expand_for_each(section: &Mapping) -> Result<Mapping, String> {
+    let mut out = Mapping::new();
+    for (key, value) in section {
+        let Some(name) = plain_str(key).filter(|k| k.starts_with(FOR_EACH)) else {
+            add_once(&mut out, key.clone(), value.clone())?;
+            continue;
+        };
+        let malformed =
+            || format!("{name}: expected [Identifier, [values...], {{OutputKey: body}}]");
+        let parts = match value {
+            Value::Sequence(parts) if parts.len() == 3 => parts,
+            _ => return Err(malformed()),
+        };
+        let (Value::String(identifier), Value::Mapping(body)) = (&parts[0], &parts[2]) else {
+            return Err(malformed());
+        };
+        let items = match &parts[1] {
+            Value::Sequence(items) => items.iter().map(plain_str).collect::<Option<Vec<&str>>>(),
+            _ => None,
+        };
+        let items = items.ok_or_else(|| {
+            format!(
+                "{name}: only a literal list of strings is expanded here, got {:?}",
+                parts[1]
+            )
+        })?;
+        for item in items {
+            let mut made = Mapping::new();
+            for (output_key, output) in body {
+                made.insert(
+                    substitute_key(output_key, identifier, item),
+                    substitute(output, identifier, item),
+                );
+            }
+            for (k, v) in expand_for_each(&made)? {
+                add_once(&mut out, k, v)?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn add_once(out: &mut Mapping, key: Value, value: Value) -> Result<(), String> {
+    if out.contains_key(&key) {
+        return Err(format!(
+            "{} is defined twice (a Fn::ForEach makes an existing id)",
+            plain_str(&key).unwrap_or("a key")
+        ));
+    }
+    out.insert(key, value);
+    Ok(())
+}
+
+/// A key with the loop's `${identifier}` and `&{identifier}` replaced.
+fn substitute_key(key: &Value, identifier: &str, item: &str) -> Value {
+    match key {
+        Value::String(k) => {
+            let alphanumerics: String = item.chars().filter(char::is_ascii_alphanumeric).collect();
+            Value::String(
+                k.replace(&format!("${{{identifier}}}"), item)
+                    .replace(&format!("&{{{identifier}}}"), &alphanumerics),
+            )
+        }
+        other => other.clone(),
+    }
+}
+
+/// `!Sub`'s argument with `${identifier}` replaced in its text; `None` if
+/// it is neither a text nor `[text, variables]`.
+fn substitute_sub(arg: &Value, identifier: &str, item: &str) -> Option<Value> {
+    let placeholder = format!("${{{identifier}}}");
+    match arg {
+        Value::String(text) => Some(Value::String(text.replace(&placeholder, item))),
+        Value::Sequence(s) => {
+            let text = plain_str(s.first()?)?;
+            let mut out = vec![Value::String(text.replace(&placeholder, item))];
+            out.extend(s[1..].iter().map(|v| substitute(v, identifier, item)));
+            Some(Value::Sequence(out))
+        }
+        _ => None,
+    }
+}
+
+/// A copy of a loop's body for one value of its identifier.
+fn substitute(node: &Value, identifier: &str, item: &str) -> Value {
+    if let Some((name, arg)) = intrinsic(node) {
+        if name == "Ref" && plain_str(arg) == Some(identifier) {
+            return Value::String(item.to_string());
+        }
+        if name == "Sub" {
+            if let Some(arg) = substitute_sub(arg, identifier, item) {
+                return match node {
+                    Value::Tagged(t) => Value::Tagged(Box::new(TaggedValue {
+                        tag: t.tag.clone(),
+                        value: arg,
+                    })),
+                    _ => {
+                        let mut long = Mapping::new();
+                        long.insert(Value::String("Fn::Sub".into()), arg);
+                        Value::Mapping(long)
+                    }
+                };
+            }
+        }
+    }
+    match node {
+        Value::Tagged(t) => Value::Tagged(Box::new(TaggedValue {
+            tag: t.tag.clone(),
+            value: substitute(&t.value, identifier, item),
+        })),
+        Value::Mapping(m) => Value::Mapping(
+            m.iter()
+                .map(|(k, v)| {
+                    (
+                        substitute_key(k, identifier, item),
+                        substitute(v, identifier, item),
+                    )
+                })
+                .collect(),
+        ),
+        Value::Sequence(s) => {
+            Value::Sequence(s.iter().map(|v| substitute(v, identifier, item)).collect())
+        }
+        other => other.clone(),
     }
 }
 
@@ -514,23 +841,12 @@ fn scalar(v: &Value) -> Option<String> {
 
 /// The logical id an intrinsic names (`!Ref X`, `!GetAtt X.Attr`, in
 /// short or long form), if it names one.
-fn logical_target(v: &Value) -> Option<String> {
-    let (name, arg) = match v {
-        Value::Tagged(t) => (
-            t.tag.to_string().trim_start_matches('!').to_string(),
-            &t.value,
-        ),
-        Value::Mapping(m) if m.len() == 1 => {
-            let (k, arg) = m.iter().next()?;
-            let k = k.as_str()?;
-            (k.strip_prefix("Fn::").unwrap_or(k).to_string(), arg)
-        }
-        _ => return None,
-    };
+pub fn logical_target(v: &Value) -> Option<String> {
+    let (name, arg) = intrinsic(v)?;
     match (name.as_str(), arg) {
         ("Ref", Value::String(s)) => Some(s.clone()),
         ("GetAtt", Value::String(s)) => Some(s.split('.').next()?.to_string()),
-        ("GetAtt", Value::Sequence(s)) => s.first()?.as_str().map(str::to_string),
+        ("GetAtt", Value::Sequence(s)) => plain_str(s.first()?).map(str::to_string),
         _ => None,
     }
 }
@@ -547,5 +863,207 @@ mod tests {
         assert!(!wildcard("a?c", "ac"));
         assert!(wildcard("*", ""));
         assert!(!wildcard("table/t", "table/t/index/pending"));
+    }
+
+    fn yaml(text: &str) -> Value {
+        serde_norway::from_str(text).expect("YAML")
+    }
+
+    fn expanded(text: &str) -> Result<Mapping, String> {
+        expand_for_each(yaml(text).as_mapping().expect("a mapping"))
+    }
+
+    fn keys(m: &Mapping) -> Vec<&str> {
+        m.keys().filter_map(plain_str).collect()
+    }
+
+    #[test]
+    fn intrinsics_are_read_as_written() {
+        let v = yaml(
+            r#"
+short_ref: !Ref ReadApiFunction
+long_ref: {Ref: ReadApiFunction}
+short_sub: !Sub "${ReadApiFunction}"
+sub_variables: !Sub ["/aws/lambda/${F}", {F: !Ref ReadApiFunction}]
+join: !Join ["", ["/aws/lambda/", !Ref ReadApiFunction]]
+get_att: !GetAtt FailedEventsQueue.QueueName
+get_att_list: {"Fn::GetAtt": [FailedEventsQueue, Arn]}
+"#,
+        );
+        for key in ["short_ref", "long_ref", "short_sub"] {
+            assert_eq!(
+                sub_text(&v[key]).as_deref(),
+                Some("${ReadApiFunction}"),
+                "{key}"
+            );
+        }
+        for key in ["sub_variables", "join"] {
+            assert_eq!(
+                sub_text(&v[key]).as_deref(),
+                Some("/aws/lambda/${ReadApiFunction}"),
+                "{key}"
+            );
+        }
+        assert_eq!(sub_text(&v["get_att"]), None);
+        for key in ["get_att", "get_att_list"] {
+            assert_eq!(
+                logical_target(&v[key]).as_deref(),
+                Some("FailedEventsQueue"),
+                "{key}"
+            );
+        }
+        assert_eq!(
+            logical_target(&v["long_ref"]).as_deref(),
+            Some("ReadApiFunction")
+        );
+        // `as_str` sees through the tag; `plain_str` does not.
+        assert_eq!(v["short_ref"].as_str(), Some("ReadApiFunction"));
+        assert_eq!(plain_str(&v["short_ref"]), None);
+    }
+
+    #[test]
+    fn the_loops_make_each_functions_log_group_and_alarms() {
+        let t = Template::load();
+        assert!(
+            t.resources().iter().all(|(k, _)| !k.starts_with(FOR_EACH)),
+            "a loop left unexpanded"
+        );
+        let functions = t.functions();
+        assert_eq!(functions.len(), 6, "{functions:?}");
+        for f in functions {
+            let base = f
+                .strip_suffix("Function")
+                .unwrap_or_else(|| panic!("{f}: functions are named <Name>Function"));
+            let group = t
+                .resource(&format!("{base}LogGroup"))
+                .unwrap_or_else(|| panic!("no {base}LogGroup"));
+            assert_eq!(
+                sub_text(&group["Properties"]["LogGroupName"]),
+                Some(format!("/aws/lambda/${{{f}}}"))
+            );
+            for metric in ["Errors", "Throttles"] {
+                let alarm = t
+                    .resource(&format!("{base}{metric}Alarm"))
+                    .unwrap_or_else(|| panic!("no {base}{metric}Alarm"));
+                let props = &alarm["Properties"];
+                assert_eq!(plain_str(&props["MetricName"]), Some(metric));
+                let dimensions = props["Dimensions"].as_sequence().expect("Dimensions");
+                assert_eq!(dimensions.len(), 1, "{base}{metric}Alarm");
+                assert_eq!(plain_str(&dimensions[0]["Name"]), Some("FunctionName"));
+                // `!Sub "${F}"` from a loop, `!Ref F` written out.
+                assert_eq!(sub_text(&dimensions[0]["Value"]), Some(format!("${{{f}}}")));
+            }
+        }
+    }
+
+    #[test]
+    fn a_loop_replaces_its_identifier_in_refs_subs_and_keys() {
+        let got = expanded(
+            r#"
+Plain: {Type: T}
+Fn::ForEach::Loop:
+  - X
+  - [a-1, B]
+  - ${X}Thing:
+      Properties:
+        Name: !Ref X
+        Other: !Ref Plain
+        Text: !Sub "${X}/${${X}Fn}/${AWS::Region}"
+        Long: {"Fn::Sub": ["${X}-${Y}", {Y: !Ref X}]}
+    "&{X}Clean": {Type: U}
+"#,
+        )
+        .expect("expands");
+        assert_eq!(
+            keys(&got),
+            ["Plain", "a-1Thing", "a1Clean", "BThing", "BClean"]
+        );
+        assert_eq!(
+            got["BThing"]["Properties"],
+            yaml(
+                r#"
+Name: B
+Other: !Ref Plain
+Text: !Sub "B/${BFn}/${AWS::Region}"
+Long: {"Fn::Sub": ["B-${Y}", {Y: B}]}
+"#
+            )
+        );
+        assert_eq!(got["a1Clean"], yaml("{Type: U}"));
+    }
+
+    #[test]
+    fn nested_loops_expand_inside_out() {
+        let got = expanded(
+            r#"
+Fn::ForEach::Outer:
+  - A
+  - [x, y]
+  - Fn::ForEach::Inner:
+      - B
+      - ["1", "2"]
+      - ${A}${B}:
+          V: !Sub "${A}.${B}"
+"#,
+        )
+        .expect("expands");
+        assert_eq!(keys(&got), ["x1", "x2", "y1", "y2"]);
+        assert_eq!(got["y2"], yaml(r#"V: !Sub "y.2""#));
+    }
+
+    #[test]
+    fn a_loop_that_cannot_be_expanded_is_refused() {
+        let twice = expanded(
+            r#"
+ALogGroup: {}
+Fn::ForEach::L:
+  - N
+  - [A]
+  - ${N}LogGroup: {}
+"#,
+        );
+        assert!(
+            twice
+                .as_ref()
+                .is_err_and(|e| e.contains("ALogGroup is defined twice")),
+            "{twice:?}"
+        );
+        let parameter = expanded(
+            r#"
+Fn::ForEach::L:
+  - N
+  - !Ref Names
+  - ${N}X: {}
+"#,
+        );
+        assert!(
+            parameter
+                .as_ref()
+                .is_err_and(|e| e.contains("literal list")),
+            "{parameter:?}"
+        );
+        let short = expanded(
+            r#"
+Fn::ForEach::L:
+  - N
+  - [A]
+"#,
+        );
+        assert!(
+            short
+                .as_ref()
+                .is_err_and(|e| e.contains("Fn::ForEach::L: expected")),
+            "{short:?}"
+        );
+        // Through Template::from_value, the section is named.
+        let mut source = Template::source();
+        source["Resources"]["Fn::ForEach::FunctionThrottles"][1] = yaml("!Ref FunctionNames");
+        let refused = Template::from_value(source).map(|_| ());
+        assert!(
+            refused
+                .as_ref()
+                .is_err_and(|e| e.starts_with("Resources: Fn::ForEach::FunctionThrottles")),
+            "{refused:?}"
+        );
     }
 }
