@@ -407,9 +407,9 @@ pub fn alarm_action_problems(t: &Template) -> Vec<String> {
     t.resources_of_type("AWS::CloudWatch::Alarm")
         .into_iter()
         .filter(|(_, a)| {
-            !a["Properties"]["AlarmActions"]
+            a["Properties"]["AlarmActions"]
                 .as_sequence()
-                .is_some_and(|actions| !actions.is_empty())
+                .is_none_or(|actions| actions.is_empty())
         })
         .map(|(alarm, _)| {
             format!(
