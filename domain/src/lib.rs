@@ -21,6 +21,9 @@
 //! * [`query`]: the `GET /` filters, both as an in-memory predicate and as a
 //!   DynamoDB Scan `FilterExpression` with identical semantics.
 //! * [`api`]: response bodies and Chalice-style errors.
+//! * [`worker_settings`]: the names of the Worker's settings, which its
+//!   `Config::from_env` reads and the deploy wiring sets;
+//!   [`renamed`]: settings that were renamed.
 //!
 //! The test vectors in `domain/vectors/` are run by the native tests and by
 //! the same tests compiled to wasm32, which is what keeps the edge and AWS
@@ -45,6 +48,7 @@ pub mod serving;
 pub mod stream;
 pub mod time;
 pub mod video_job;
+pub mod worker_settings;
 
 pub use api::ApiError;
 pub use media::MediaType;

@@ -12,6 +12,7 @@ use media_query_domain::ports::Table;
 use media_query_domain::ports::{Fetched, ObjectStore};
 use media_query_domain::retry::{transient_aws_answer, Allowance, Failure, RetryEnv};
 use media_query_domain::serving::objects_prefix;
+use media_query_domain::worker_settings as names;
 use media_query_domain::{ListQuery, MediaRecord};
 use serde_json::{json, Value};
 use std::cell::OnceCell;
@@ -37,7 +38,10 @@ thread_local! {
     static RESPONDER: OnceCell<Rc<Responder>> = const { OnceCell::new() };
 }
 
-/// Settings from `wrangler.toml` `[vars]` and secrets.
+/// Settings from `wrangler.toml` `[vars]` and secrets, each read by its
+/// name in [`media_query_domain::worker_settings`] (which the deploy
+/// wiring's `scripts/worker-settings.json` is held to), never by a string
+/// of its own.
 struct Config {
     aws: AwsAccess,
     table: String,
@@ -73,18 +77,18 @@ impl Config {
         };
         Ok(Config {
             aws: AwsAccess {
-                region: need("AWS_REGION")?,
-                access_key_id: need("AWS_ACCESS_KEY_ID")?,
-                secret_access_key: need("AWS_SECRET_ACCESS_KEY")?,
-                session_token: setting(env, "AWS_SESSION_TOKEN"),
-                endpoint_url: setting(env, "AWS_ENDPOINT_URL"),
-                dynamodb_endpoint_url: setting(env, "AWS_ENDPOINT_URL_DYNAMODB"),
+                region: need(names::AWS_REGION)?,
+                access_key_id: need(names::AWS_ACCESS_KEY_ID)?,
+                secret_access_key: need(names::AWS_SECRET_ACCESS_KEY)?,
+                session_token: setting(env, names::AWS_SESSION_TOKEN),
+                endpoint_url: setting(env, names::AWS_ENDPOINT_URL),
+                dynamodb_endpoint_url: setting(env, names::AWS_ENDPOINT_URL_DYNAMODB),
             },
-            table: need("MEDIA_TABLE_NAME")?,
-            snapshot_bucket: need("SNAPSHOT_BUCKET")?,
-            snapshot_prefix: setting(env, "SNAPSHOT_PREFIX").unwrap_or_default(),
-            ttl_seconds: seconds("SNAPSHOT_TTL_SECONDS", 60)?,
-            max_stale_seconds: seconds("MAX_STALE_SECONDS", 3600)?,
+            table: need(names::MEDIA_TABLE_NAME)?,
+            snapshot_bucket: need(names::SNAPSHOT_BUCKET)?,
+            snapshot_prefix: setting(env, names::SNAPSHOT_PREFIX).unwrap_or_default(),
+            ttl_seconds: seconds(names::SNAPSHOT_TTL_SECONDS, 60)?,
+            max_stale_seconds: seconds(names::MAX_STALE_SECONDS, 3600)?,
         })
     }
 
@@ -488,7 +492,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         .handle(&bucket, &table, api_request, started as f64)
         .await;
     log_request(&method, url.path(), &reply, now_ms() - started);
-    if setting(&env, "DEBUG_MEMORY").is_some() {
+    if setting(&env, names::DEBUG_MEMORY).is_some() {
         // For the memory benchmark: the wasm heap and the shard cache.
         let heap = core::arch::wasm32::memory_size(0) * 65536;
         let (cache, budget) = responder.engine.cache_usage();
