@@ -60,16 +60,25 @@ class WiringError(Exception):
     """A problem the user must fix; its message says how."""
 
 
-# Worker var <- stack output. The Worker reads its vars in
-# edge/src/worker_glue.rs (Config::from_env); AWS_REGION comes from the
-# stack's ARN (the template has no Region output). The committed top-level
-# [vars] (SNAPSHOT_TTL_SECONDS, MAX_STALE_SECONDS...: tuning, not wiring)
-# are kept as committed.
-VAR_FROM_OUTPUT = {
-    "MEDIA_TABLE_NAME": "MediaTableName",
-    "SNAPSHOT_BUCKET": "ExportBucket",
-    "SNAPSHOT_PREFIX": "ExportPrefix",
-}
+HERE = Path(__file__).resolve().parent
+
+# The Worker's settings, as data in scripts/worker-settings.json: the
+# Worker reads them by the names its crate declares
+# (domain/src/worker_settings.rs, used by Config::from_env in
+# edge/src/worker_glue.rs), and a Rust test (tests/src/deploy_settings.rs)
+# holds the file to those names both ways: every setting the Worker
+# requires is wired here or a secret, and nothing is wired that it does not
+# read.
+_WORKER_SETTINGS = json.loads((HERE / "worker-settings.json").read_text())
+# What the Worker reads: without a required one it answers 500.
+WORKER_REQUIRED = tuple(_WORKER_SETTINGS["required"])
+WORKER_OPTIONAL = tuple(_WORKER_SETTINGS["optional"])
+# Worker var <- stack output. The var REGION_VAR (AWS_REGION) comes from
+# the stack's ARN (the template has no Region output). The committed
+# top-level [vars] (SNAPSHOT_TTL_SECONDS, MAX_STALE_SECONDS...: tuning, not
+# wiring) are kept as committed.
+VAR_FROM_OUTPUT = dict(_WORKER_SETTINGS["var-from-output"])
+REGION_VAR = _WORKER_SETTINGS["region-var"]
 # Outputs deploy.sh and teardown.sh read besides the Worker's vars.
 OTHER_OUTPUTS = ("EdgeReaderUserName", "MediaBucketName", "ApiUrl")
 REQUIRED_OUTPUTS = tuple(VAR_FROM_OUTPUT.values()) + OTHER_OUTPUTS
@@ -82,15 +91,15 @@ REQUIRED_OUTPUTS = tuple(VAR_FROM_OUTPUT.values()) + OTHER_OUTPUTS
 # template.yaml (tests/src/template_deploy.rs) holds it to the template.
 TEARDOWN_RESOURCES = {
     kind: tuple(ids) for kind, ids in
-    json.loads((Path(__file__).resolve().parent / "teardown-resources.json").read_text()).items()
+    json.loads((HERE / "teardown-resources.json").read_text()).items()
 }
 # Never in production: they would send the Worker's requests to a local AWS.
-LOCAL_ONLY_VARS = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB")
+LOCAL_ONLY_VARS = tuple(_WORKER_SETTINGS["local-only"])
 # Secrets, put with `wrangler secret bulk`; never in a configuration file.
-SECRETS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+SECRETS = tuple(_WORKER_SETTINGS["secrets"])
 # What the Worker reads as secrets (AWS_SESSION_TOKEN only with temporary
 # credentials, e.g. locally); never in any [vars] table.
-WORKER_SECRETS = SECRETS + ("AWS_SESSION_TOKEN",)
+WORKER_SECRETS = SECRETS + tuple(_WORKER_SETTINGS["optional-secrets"])
 
 ENV_NAME = "production"
 # Top-level wrangler settings that environments inherit (wrangler 4's
@@ -190,7 +199,7 @@ def worker_vars(describe: dict, committed_vars: dict) -> dict[str, str]:
     have = need_outputs(describe)
     vars_ = {k: str(v) for k, v in committed_vars.items()
              if k not in LOCAL_ONLY_VARS and k not in SECRETS}
-    vars_["AWS_REGION"] = stack_region(describe)
+    vars_[REGION_VAR] = stack_region(describe)
     for var, key in VAR_FROM_OUTPUT.items():
         vars_[var] = have[key]
     return vars_

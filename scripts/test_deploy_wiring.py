@@ -1,8 +1,10 @@
 """Tests of scripts/deploy_wiring.py against a recorded describe-stacks
 answer (scripts/fixtures/describe-stacks.json), with the wiring and the
 scripts held to what the fixture, wrangler.toml, samconfig.toml and the
-Worker's source (edge/src/worker_glue.rs) say, so none of them can drift
-from the others unnoticed. What they assume of template.yaml (the
+Worker's settings (scripts/worker-settings.json) say, so none of them can
+drift from the others unnoticed. That those settings are the ones the
+Worker reads (domain/src/worker_settings.rs, the names its
+Config::from_env uses) is a Rust test, tests/src/deploy_settings.rs. What they assume of template.yaml (the
 fixture's outputs and parameters are the template's; the resources
 teardown handles, scripts/teardown-resources.json, are the template's; the
 edge key's policy; the language extensions) is checked by the Rust test
@@ -41,10 +43,6 @@ def load_wrangler():
 
 def parse_jsonc(text):
     return json.loads("\n".join(line for line in text.splitlines() if not line.startswith("//")))
-
-
-def worker_settings_source():
-    return (ROOT / "edge" / "src" / "worker_glue.rs").read_text()
 
 
 class ScriptsReadWhatTheStackOutputs(unittest.TestCase):
@@ -87,7 +85,7 @@ class WorkerConfigFromFixture(unittest.TestCase):
         self.assertNotEqual(v["MEDIA_TABLE_NAME"], self.committed["env"]["local"]["vars"]["MEDIA_TABLE_NAME"])
 
     def test_tuning_vars_are_kept_as_committed(self):
-        wired = set(w.VAR_FROM_OUTPUT) | {"AWS_REGION"}
+        wired = set(w.VAR_FROM_OUTPUT) | {w.REGION_VAR}
         for k, value in self.committed["vars"].items():
             if k not in wired:
                 self.assertEqual(self.env["vars"][k], str(value), k)
@@ -125,10 +123,9 @@ class WorkerConfigFromFixture(unittest.TestCase):
             w.worker_config(self.describe, committed, "media-query", str(ROOT))
 
     def test_worker_reads_every_var_it_needs_and_nothing_else(self):
-        src = worker_settings_source()
-        required = set(re.findall(r'\bneed\("([A-Z][A-Z0-9_]*)"\)', src)) - set(w.SECRETS)
-        known = set(re.findall(r'"([A-Z][A-Z0-9_]+)"', src))
-        self.assertTrue(required, "found no need(...) in worker_glue.rs: did Config::from_env move?")
+        required = set(w.WORKER_REQUIRED) - set(w.WORKER_SECRETS)
+        known = set(w.WORKER_REQUIRED) | set(w.WORKER_OPTIONAL)
+        self.assertTrue(required, "scripts/worker-settings.json requires no var?")
         vars_ = set(self.env["vars"])
         self.assertLessEqual(required, vars_, "a var the Worker needs is not wired")
         self.assertLessEqual(vars_, known, "a generated var the Worker never reads")
@@ -170,21 +167,22 @@ class CommittedWranglerToml(unittest.TestCase):
         self.committed = load_wrangler()
         self.top = self.committed.get("vars", {})
         self.local = self.committed["env"]["local"].get("vars", {})
-        src = worker_settings_source()
-        self.required = set(re.findall(r'\bneed\("([A-Z][A-Z0-9_]*)"\)', src)) - set(w.WORKER_SECRETS)
-        self.assertTrue(self.required, "found no need(...) in worker_glue.rs: did Config::from_env move?")
+        self.required = set(w.WORKER_REQUIRED) - set(w.WORKER_SECRETS)
+        self.assertTrue(self.required, "scripts/worker-settings.json requires no var?")
 
     def test_environments(self):
         self.assertEqual(set(self.committed["env"]), {"local"})
 
     def test_a_plain_deploy_ships_no_placeholder(self):
-        wired = set(w.VAR_FROM_OUTPUT) | {"AWS_REGION"}
+        wired = set(w.VAR_FROM_OUTPUT) | {w.REGION_VAR}
         self.assertFalse(set(self.top) & wired, "wiring placeholders in the top-level [vars]")
         self.assertFalse(set(self.top) & set(w.LOCAL_ONLY_VARS))
         self.assertFalse(self.required <= set(self.top), "a plain `wrangler deploy` would serve")
 
     def test_local_has_what_the_worker_needs(self):
         self.assertLessEqual(self.required, set(self.local))
+        known = set(w.WORKER_REQUIRED) | set(w.WORKER_OPTIONAL)
+        self.assertLessEqual(set(self.local), known, "[env.local.vars] sets a var the Worker never reads")
         # Environments do not inherit [vars]: the local one repeats the tuning.
         for k, v in self.top.items():
             self.assertEqual(self.local.get(k), v, f"[env.local.vars] lacks or changes {k}")

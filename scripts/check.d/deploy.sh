@@ -2,9 +2,12 @@
 # The deploy wiring (scripts/deploy_wiring.py), without an account:
 #  1. its tests against a recorded `describe-stacks` answer
 #     (scripts/fixtures/describe-stacks.json), held to wrangler.toml,
-#     samconfig.toml and the Worker's source (that answer and
-#     scripts/teardown-resources.json are held to template.yaml by a Rust
-#     test in the native run, tests/src/template_deploy.rs);
+#     samconfig.toml and the Worker's settings (scripts/worker-settings.json)
+#     (that answer and scripts/teardown-resources.json are held to
+#     template.yaml by a Rust test in the native run,
+#     tests/src/template_deploy.rs; the settings file to the names the
+#     Worker reads, domain/src/worker_settings.rs, by another,
+#     tests/src/deploy_settings.rs);
 #  2. `wrangler deploy --dry-run` with the configuration it generates from
 #     that answer, as scripts/deploy.sh would deploy it (the bundle is
 #     prebuilt by scripts/build.d/edge.sh, so wrangler's build step is left out).
@@ -15,7 +18,7 @@ set -euo pipefail
 export PYTHONDONTWRITEBYTECODE=1   # no __pycache__ in scripts/
 # A missing test file would make unittest discover nothing, not fail.
 for file in scripts/test_deploy_wiring.py scripts/deploy_wiring.py scripts/teardown-resources.json \
-            scripts/fixtures/describe-stacks.json; do
+            scripts/worker-settings.json scripts/fixtures/describe-stacks.json; do
   [ -f "$file" ] || { echo "deploy check: $file is missing" >&2; exit 1; }
 done
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \

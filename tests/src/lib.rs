@@ -24,10 +24,15 @@
 //! rules that cfn-lint does not check: runtime, architecture, build, S3
 //! event names, on-failure destinations, outputs, log groups and alarms
 //! (`template_rules`, tests only), and what the deploy scripts assume of
-//! the template (`template_deploy`, tests only).
+//! the template (`template_deploy`, tests only). Also tests only:
+//! `deploy_settings`, the deploy wiring's data on the Worker's settings
+//! (`scripts/worker-settings.json`) against the settings the Worker reads
+//! (`media_query_domain::worker_settings`).
 
 pub mod aws;
 pub mod declared_iam;
+#[cfg(test)]
+mod deploy_settings;
 pub mod fault_proxy;
 pub mod iam;
 pub mod lambda_watch;
