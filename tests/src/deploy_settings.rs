@@ -149,7 +149,7 @@ fn wiring_problems(json: &Json) -> Vec<String> {
         return problems;
     };
     for (var, output) in from_output {
-        if !output.as_str().is_some_and(|o| !o.is_empty()) {
+        if output.as_str().is_none_or(|o| o.is_empty()) {
             problems.push(format!(
                 "{FILE}: \"var-from-output\" sets {var} from {output}, not an output's name"
             ));
