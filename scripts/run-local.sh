@@ -8,18 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 echo "==> building the functions, the stack and the Worker"
-# The functions built alone, as `cargo lambda watch` builds them, so it
-# finds them fresh (the same features as the workspace: see
-# lambda/Cargo.toml).
+# Each built alone, as `cargo lambda watch` builds the functions, so it
+# finds them fresh; both resolve the workspace's features (their
+# unified-features sections; scripts/check.d/features.sh), so after a test
+# run neither compiles a dependency again.
 cargo build -p media-query-lambda --bins
-# The stack: after a test run (its log is there), with the test run's
-# selection, whose dependencies (tract, the AWS SDKs) are compiled already
-# with those features, so only the stack links (about 50 s instead of 140
-# on a fresh clone); otherwise alone, the least there is to compile.
-if [ -f target/test-logs/native.log ]; then
-  cargo build --workspace --bins --tests
-else
-  cargo build -p media-query-stack
-fi
+cargo build -p media-query-stack
 bash scripts/build-worker.sh
 exec target/debug/media-query-stack "$@"
