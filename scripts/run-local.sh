@@ -8,19 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 echo "==> building the functions, the stack and the Worker"
-# The functions built alone, as `cargo lambda watch` builds them, so it
-# finds them fresh (the same features as the workspace: see
-# lambda/Cargo.toml and scripts/check.d/features.sh).
+# Each built alone, as `cargo lambda watch` builds the functions, so it
+# finds them fresh. Both resolve the workspace's features (their
+# unified-features sections, held by scripts/check.d/features.sh), so
+# after a test run only the stack itself is compiled again.
 cargo build -p media-query-lambda --bins
-# The stack: after a test run (its log is there), with the test run's own
-# selection, which has built it already (ready 22 s after the tests on a
-# fresh clone); otherwise alone, the least there is to compile. Built alone
-# after the tests it would compile 35 crates again (119 s): the unified
-# features of stack/Cargo.toml do not make every one of them match.
-if [ -f target/test-logs/native.log ]; then
-  cargo build --workspace --bins --tests
-else
-  cargo build -p media-query-stack
-fi
+cargo build -p media-query-stack
 bash scripts/build-worker.sh
 exec target/debug/media-query-stack "$@"

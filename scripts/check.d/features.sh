@@ -16,6 +16,28 @@ workspace=$(tree --workspace -e normal,build,dev)
 for member in lambda stack; do
   alone=$(cd "$member" && tree -e normal,build)
   drift=$(comm -23 <(echo "$alone") <(echo "$workspace"))
+  # A crate the workspace builds twice (for the build machine's build
+  # scripts and macros, and for the code) with two feature sets: the
+  # package alone must build it with the larger one too, not match only the
+  # build machine's (either did: 35 crates compiled again for the stack).
+  twice=$(python3 - <(echo "$alone") <(echo "$workspace") <<'PY'
+import sys
+from collections import defaultdict
+def sets(path):
+    out = defaultdict(list)
+    for line in open(path):
+        if " [" in line:
+            name, features = line.rstrip("\n").split(" [", 1)
+            out[name].append(set(filter(None, features.rstrip("]").split(","))))
+    return out
+alone, workspace = sets(sys.argv[1]), sets(sys.argv[2])
+for name, found in sorted(alone.items()):
+    largest = max(workspace.get(name, [set()]), key=len)
+    if len(workspace.get(name, [])) > 1 and largest not in found:
+        print(f"{name} (the workspace also builds it with {','.join(sorted(largest))})")
+PY
+)
+  [ -z "$twice" ] || drift=$(printf '%s\n%s' "$drift" "$twice" | sed '/^$/d')
   if [ -n "$drift" ]; then
     echo "media-query-$member built alone resolves these crates with other features than the workspace does:"
     echo "$drift" | sed 's/^/  /'
