@@ -308,13 +308,7 @@ async fn refresh_stale_snapshot_and_fallbacks() {
     );
 
     // No snapshot at all: the same.
-    aws::s3_client(&world.sdk)
-        .delete_object()
-        .bucket(BUCKET)
-        .key(pointer_key(PREFIX))
-        .send()
-        .await
-        .unwrap();
+    world.delete_pointer().await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let a = edge.get("/?media-type=video").await;
     assert_eq!(
