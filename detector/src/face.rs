@@ -197,7 +197,7 @@ impl FaceDetector {
         } else {
             rgb
         };
-        let found = self.detect_eyes(searched)?;
+        let found = self.detect(searched)?;
         let Some((best, _)) = found.first() else {
             return Ok(Vec::new());
         };
@@ -228,56 +228,51 @@ impl FaceDetector {
                 genders.push((name, confidence, instance(f, confidence)));
             }
         }
-        let faces: Vec<&Face> = found.iter().map(|(f, _)| f).collect();
-        let label = |name: &str, score: f32, parents: &[&str], instances| ScoredLabel {
+        // `confidence` in percent.
+        let label = |name: &str, confidence: f32, parents: &[&str], instances| ScoredLabel {
             name: name.to_string(),
-            confidence: score * 100.0,
+            confidence,
             parents: parents.iter().map(|p| p.to_string()).collect(),
             instances,
         };
+        let sure = best.score * 100.0;
         let mut out = vec![
-            label("Person", best.score, &[], Vec::new()),
-            label("Human", best.score, &[], Vec::new()),
-            label("Face", best.score, &["Person"], instances),
+            label("Person", sure, &[], Vec::new()),
+            label("Human", sure, &[], Vec::new()),
+            label("Face", sure, &["Person"], instances),
         ];
-        if let Some(second) = faces.get(1) {
-            out.push(label("People", second.score, &["Person"], Vec::new()));
-        }
-        if (best.y2 - best.y1) / sh >= PORTRAIT_FACE {
+        if let Some((second, _)) = found.get(1) {
             out.push(label(
-                "Portrait",
-                best.score,
-                &["Face", "Person"],
+                "People",
+                second.score * 100.0,
+                &["Person"],
                 Vec::new(),
             ));
         }
+        if (best.y2 - best.y1) / sh >= PORTRAIT_FACE {
+            out.push(label("Portrait", sure, &["Face", "Person"], Vec::new()));
+        }
+        let mut adult: Option<f32> = None;
         for (name, sex) in [("Man", "Male"), ("Woman", "Female")] {
             let of: Vec<&(&str, f32, Instance)> =
                 genders.iter().filter(|(n, _, _)| *n == name).collect();
             let Some(confidence) = of.iter().map(|(_, c, _)| *c).reduce(f32::max) else {
                 continue;
             };
-            let named = |name: &str, parents: &[&str], instances| ScoredLabel {
-                name: name.to_string(),
-                confidence,
-                parents: parents.iter().map(|p| p.to_string()).collect(),
-                instances,
-            };
             let boxes = of.iter().map(|(_, _, i)| *i).collect();
-            out.push(named(name, &["Adult", sex, "Person"], boxes));
-            out.push(named(sex, &["Person"], Vec::new()));
-            out.push(named("Adult", &["Person"], Vec::new()));
+            out.push(label(name, confidence, &["Adult", sex, "Person"], boxes));
+            out.push(label(sex, confidence, &["Person"], Vec::new()));
+            adult = Some(adult.map_or(confidence, |a| a.max(confidence)));
+        }
+        // Once, as sure as the surest man or woman.
+        if let Some(confidence) = adult {
+            out.push(label("Adult", confidence, &["Person"], Vec::new()));
         }
         Ok(out)
     }
 
-    /// Faces in an RGB image, best first.
-    pub fn detect(&self, rgb: &RgbImage) -> TractResult<Vec<Face>> {
-        Ok(self.detect_eyes(rgb)?.into_iter().map(|(f, _)| f).collect())
-    }
-
     /// Faces in an RGB image with their eyes (pixels of `rgb`), best first.
-    pub fn detect_eyes(&self, rgb: &RgbImage) -> TractResult<Vec<(Face, Eyes)>> {
+    pub fn detect(&self, rgb: &RgbImage) -> TractResult<Vec<(Face, Eyes)>> {
         let candidates = self.propose(rgb)?;
         let candidates: Vec<Face> = self
             .refine(rgb, candidates, 24, THRESHOLDS[1], &self.rnet)?
