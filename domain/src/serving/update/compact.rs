@@ -1,6 +1,18 @@
 //! Compaction: a slice of the level (or the delta) folded into the shards.
 
-use super::*;
+use super::level_merge::read_parts;
+use super::outbox::Outbox;
+use super::read_ahead::ReadAhead;
+use super::recut::{rechunk_run, shards_to_read};
+use super::types::{Policy, UpdateError, Updated};
+use crate::ports::{ObjectSink, ShardLoader};
+use crate::serving::build::{directory, Cuts};
+use crate::serving::delta::Edits;
+use crate::serving::level;
+use crate::serving::manifest::{Directory, Manifest, ShardRef};
+use crate::serving::version::all_entries;
+use crate::serving::{Run, FORMAT};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Folds the whole level of `m` and `edits` (the delta and the batch) into
 /// its shards, giving a manifest without a delta or a level.

@@ -1,6 +1,12 @@
 //! The delta as an object, and the delta merged into the level's parts.
 
-use super::*;
+use super::outbox::Outbox;
+use super::read_ahead::ReadAhead;
+use super::types::{Policy, UpdateError};
+use crate::ports::{ObjectSink, ReadError, ShardLoader};
+use crate::serving::delta::{DeltaRef, Edits};
+use crate::serving::level::{self, LevelRef};
+use crate::serving::{content_hash, gzip};
 
 /// The delta object of `edits` (`raw`, their encoding): its reference and
 /// gzip'd bytes.

@@ -24,112 +24,30 @@
 //! it), and new objects go to an [`ObjectSink`] as they are cut, so memory
 //! stays bounded however many shards a compaction rewrites.
 
-use super::build::{directory, Cuts, Object};
-use super::delta::{self, Delta, DeltaRef, Edit, Edits};
+use super::delta::{self, Delta, Edits};
 use super::level::{self, LevelRef};
-use super::manifest::{Directory, Manifest, ShardRef};
-use super::shard::{Shard, ShardWriter};
-use super::version::{all_entries, base_item, changed_item, READ_AHEAD};
-use super::{content_hash, gzip, Run, FORMAT};
-use crate::media::MediaType;
-use crate::ports::{ObjectSink, ReadError, ShardLoader};
-use crate::record::{MediaItem, MediaRecord};
+use super::manifest::Manifest;
+use super::FORMAT;
+use crate::ports::{ObjectSink, ShardLoader};
+use crate::record::MediaRecord;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
-
-/// One item as a run holds it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunItem {
-    pub name: String,
-    pub media_type: MediaType,
-    pub json: String,
-}
-
-/// The runs a visible record belongs to.
-pub fn runs_of(media_type: MediaType, labels: &[String]) -> BTreeSet<Run> {
-    let mut runs = BTreeSet::from([Run::Names, Run::Type(media_type)]);
-    runs.extend(labels.iter().map(|l| Run::Label(l.clone())));
-    runs
-}
-
-/// Why an update failed; the published snapshot is unchanged either way.
-#[derive(Debug, thiserror::Error)]
-pub enum UpdateError {
-    #[error(transparent)]
-    Read(#[from] ReadError),
-    #[error("writing snapshot objects failed: {0}")]
-    Write(String),
-}
-
-/// How updates cut and when they compact.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Policy {
-    /// Directory page size (see [`super::manifest::DIRECTORY_PAGE_BYTES`]).
-    pub page_bytes: usize,
-    /// The delta's raw size past which a batch merges it into the level.
-    pub delta_max_bytes: usize,
-    /// The level's raw size past which a batch compacts everything into
-    /// the shards (0: the delta is compacted straight into the shards).
-    pub level_max_bytes: usize,
-    /// The raw size level parts are cut at.
-    pub level_part_bytes: usize,
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Policy {
-            page_bytes: super::manifest::DIRECTORY_PAGE_BYTES,
-            delta_max_bytes: delta::DELTA_MAX_BYTES,
-            level_max_bytes: level::LEVEL_MAX_BYTES,
-            level_part_bytes: level::LEVEL_PART_BYTES,
-        }
-    }
-}
-
-impl Policy {
-    /// Every batch compacted into the shards at once (no delta, no level).
-    pub fn compact_now(page_bytes: usize) -> Policy {
-        Policy {
-            page_bytes,
-            delta_max_bytes: 0,
-            level_max_bytes: 0,
-            level_part_bytes: level::LEVEL_PART_BYTES,
-        }
-    }
-}
-
-/// What an update produced.
-#[derive(Debug, Clone)]
-pub struct Updated {
-    /// The new root manifest: publish it after the objects.
-    pub manifest: Manifest,
-    /// Whether the delta was merged into the level.
-    pub level_merged: bool,
-    /// Whether level parts (or, with no level, the delta) were compacted
-    /// into the shards.
-    pub compacted: bool,
-    /// The level parts compacted into the shards.
-    pub parts_compacted: usize,
-    pub objects_written: usize,
-    pub bytes_written: u64,
-    /// Shards read to apply the changes.
-    pub shards_read: usize,
-}
 
 mod compact;
 mod level_merge;
 mod outbox;
 mod read_ahead;
 mod recut;
+mod types;
 // futures' executor is a native dev-dependency; these are pure logic, so native is enough.
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;
 
-use compact::*;
-use level_merge::*;
-use outbox::*;
-use read_ahead::*;
-use recut::*;
+use compact::{compact_all, fold_into_shards};
+use level_merge::{delta_object, merge_into_level, read_parts};
+use outbox::Outbox;
+use recut::{current_runs, merge_change};
+
+pub use types::{runs_of, Policy, RunItem, UpdateError, Updated};
 
 /// Old-state lookups in flight at once (S3 GETs in the export writer).
 const LOOKUPS_AT_ONCE: usize = 32;

@@ -2,7 +2,9 @@
 //! over in bounded batches, so that memory stays bounded however many
 //! objects a step cuts.
 
-use super::*;
+use super::types::UpdateError;
+use crate::ports::ObjectSink;
+use crate::serving::build::Object;
 
 /// New objects on their way to a sink, counted, in bounded batches.
 pub(super) struct Outbox<'a, K> {

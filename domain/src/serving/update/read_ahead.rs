@@ -1,7 +1,12 @@
 //! Reading the objects a step needs ahead of it, a window at a time
 //! ([`READ_AHEAD`]): in the export writer each is an S3 GET.
 
-use super::*;
+use crate::ports::ReadError;
+use crate::serving::level::LevelRef;
+use crate::serving::manifest::ShardRef;
+use crate::serving::version::READ_AHEAD;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// An object reference a [`ReadAhead`] knows by its content hash.
 pub(super) trait Keyed {

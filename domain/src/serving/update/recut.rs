@@ -1,7 +1,18 @@
 //! Re-cutting one run after its edits with the builder's content-defined
 //! rule, keeping the old shards from where the cuts fall back in step.
 
-use super::*;
+use super::outbox::Outbox;
+use super::read_ahead::ReadAhead;
+use super::types::{runs_of, RunItem, UpdateError};
+use crate::ports::{ObjectSink, ReadError, ShardLoader};
+use crate::record::{MediaItem, MediaRecord};
+use crate::serving::build::Cuts;
+use crate::serving::delta::{Delta, Edit, Edits};
+use crate::serving::manifest::{Manifest, ShardRef};
+use crate::serving::shard::{Shard, ShardWriter};
+use crate::serving::version::{base_item, changed_item};
+use crate::serving::{content_hash, gzip, Run};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The shards a re-cut of `old` after `edits` will read, in order: those
 /// the edits fall in, and the next one each, where the cuts usually fall

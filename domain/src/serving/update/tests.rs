@@ -3,7 +3,11 @@
 use super::read_ahead::ReadAhead;
 use super::recut::shards_to_read;
 use super::*;
+use crate::serving::delta::Edit;
+use crate::serving::manifest::ShardRef;
+use crate::serving::version::READ_AHEAD;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 /// Pending once, so that loads started together are in flight together.
 struct YieldOnce(bool);
