@@ -29,18 +29,18 @@ mod page;
 mod single_flight;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;
-mod version_loader;
 
 use crate::page::PageRequest;
 use crate::ports::{Fetched, ObjectStore, ReadError, ShardLoader};
 use crate::query::ListQuery;
-use crate::serving::delta::{self, Delta, DeltaRef};
+use crate::serving::delta::{Delta, DeltaRef};
 use crate::serving::level::{self, PARTS_PER_PAGE};
 use crate::serving::manifest::{DirectoryPage, Manifest, ShardRef, Start};
 use crate::serving::shard::Shard;
 use crate::serving::version::{base_item, changed_item, shards_from};
 use crate::serving::{object_key, open_object, pointer_key, FormatError, Run};
 use cache::LruCache;
+pub use page::ListPage;
 use page::{Flow, Overlay, PageBuilder};
 use single_flight::{SingleFlight, Turn};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -55,32 +55,6 @@ pub const DEFAULT_CACHE_BYTES: usize = 16 * 1024 * 1024;
 /// times before it fetches the object itself.
 const PAUSE_MS: f64 = 5.0;
 const PAUSES: usize = 2_000;
-
-/// One page of a list answer.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ListPage {
-    /// Each item's JSON, in name order.
-    pub items: Vec<String>,
-    /// Set when more may follow: the name to resume after.
-    pub next_after: Option<String>,
-}
-
-impl ListPage {
-    /// The workshop's JSON array, without re-serialising the items.
-    pub fn body(&self) -> String {
-        let len = self.items.iter().map(|i| i.len() + 1).sum::<usize>() + 2;
-        let mut body = String::with_capacity(len);
-        body.push('[');
-        for (i, item) in self.items.iter().enumerate() {
-            if i > 0 {
-                body.push(',');
-            }
-            body.push_str(item);
-        }
-        body.push(']');
-        body
-    }
-}
 
 /// Counters, for logs and benchmarks.
 #[derive(Debug, Default)]
@@ -586,4 +560,24 @@ impl ReadEngine {
     }
 }
 
-pub use version_loader::VersionLoader;
+/// The engine's cached reads of one snapshot version, for an update
+/// ([`crate::serving::update`]).
+pub struct VersionLoader<'a, S> {
+    pub engine: &'a ReadEngine,
+    pub store: &'a S,
+    pub manifest: &'a Manifest,
+}
+
+impl<S: ObjectStore> ShardLoader for VersionLoader<'_, S> {
+    async fn shard(&self, r: &ShardRef) -> Result<Arc<Shard>, ReadError> {
+        self.engine.shard(self.store, self.manifest, r).await
+    }
+
+    async fn page(&self, hash: &str) -> Result<Arc<DirectoryPage>, ReadError> {
+        self.engine.page(self.store, hash).await
+    }
+
+    async fn delta(&self, r: &DeltaRef) -> Result<Arc<Delta>, ReadError> {
+        self.engine.delta(self.store, r).await
+    }
+}

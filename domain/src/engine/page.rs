@@ -1,8 +1,36 @@
-//! Assembling one page of a list answer: the delta and the level merged
-//! over a run's shards ([`Overlay`]), and the items offered in name order
-//! until the page is full ([`PageBuilder`]).
+//! One page of a list answer ([`ListPage`]), and how it is assembled: the
+//! delta and the level merged over a run's shards ([`Overlay`]), and the
+//! items offered in name order until the page is full ([`PageBuilder`]).
 
-use super::*;
+use crate::media::MediaType;
+use crate::serving::delta;
+use crate::serving::shard::Shard;
+
+/// One page of a list answer.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ListPage {
+    /// Each item's JSON, in name order.
+    pub items: Vec<String>,
+    /// Set when more may follow: the name to resume after.
+    pub next_after: Option<String>,
+}
+
+impl ListPage {
+    /// The workshop's JSON array, without re-serialising the items.
+    pub fn body(&self) -> String {
+        let len = self.items.iter().map(|i| i.len() + 1).sum::<usize>() + 2;
+        let mut body = String::with_capacity(len);
+        body.push('[');
+        for (i, item) in self.items.iter().enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
+            body.push_str(item);
+        }
+        body.push(']');
+        body
+    }
+}
 
 /// The changes to one run from where a page starts, in name order: the
 /// delta's section merged over the level's sections (the delta is newer,
@@ -69,16 +97,11 @@ pub(super) struct PageBuilder<'a> {
     pub(super) last_examined: Option<String>,
     pub(super) prefix: &'a str,
     pub(super) limit: usize,
-    pub(super) type_filter: Option<crate::media::MediaType>,
+    pub(super) type_filter: Option<MediaType>,
 }
 
 impl PageBuilder<'_> {
-    pub(super) fn offer(
-        &mut self,
-        name: &str,
-        media_type: crate::media::MediaType,
-        json: &str,
-    ) -> Flow {
+    pub(super) fn offer(&mut self, name: &str, media_type: MediaType, json: &str) -> Flow {
         if !name.starts_with(self.prefix) {
             // Sorted: past the prefix's range, nothing more matches.
             return Flow::Stop;
